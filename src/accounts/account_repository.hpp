@@ -1,0 +1,36 @@
+#pragma once
+
+#include "accounts/account.hpp"
+#include "core/error.hpp"
+
+#include <vector>
+
+namespace provisiond::accounts {
+
+/// Storage of users, organizations, memberships, projects and set-password tokens.
+class AccountRepository {
+public:
+    virtual ~AccountRepository() = default;
+    virtual Result<std::optional<User>> find_user_by_email(std::string_view email_normalized) = 0;
+    virtual Result<std::optional<User>> find_user(std::string_view id) = 0;
+    virtual Result<void> insert_user(const User& user) = 0;
+    virtual Result<void> insert_organization(const Organization& org) = 0;
+    virtual Result<std::optional<Organization>> find_organization(std::string_view id) = 0;
+    virtual Result<void> insert_membership(std::string_view organization_id,
+                                           std::string_view user_id, Role role,
+                                           std::int64_t now) = 0;
+    virtual Result<bool> is_member(std::string_view organization_id, std::string_view user_id) = 0;
+    /// Inserts and returns the project with its new integer id.
+    virtual Result<Project> insert_project(std::string_view organization_id, std::string_view name,
+                                           std::string_view api_token, std::int64_t now) = 0;
+    virtual Result<std::optional<Project>> find_project(std::int64_t id) = 0;
+    /// Replaces the project token; false when the project does not exist.
+    virtual Result<bool> set_project_token(std::int64_t id, std::string_view api_token) = 0;
+    /// Every project in every organization the user belongs to, ordered by id.
+    virtual Result<std::vector<TeamSummary>> teams_of_user(std::string_view user_id) = 0;
+    virtual Result<void> insert_password_set_token(std::string_view token_hash,
+                                                   std::string_view user_id, std::int64_t now,
+                                                   std::int64_t expires_at) = 0;
+};
+
+} // namespace provisiond::accounts

@@ -1,0 +1,27 @@
+#pragma once
+// The composition root: the only code that sees every part. It builds the object graph by
+// constructor injection, registers the routes, and runs the server.
+
+#include "config/config.hpp"
+#include "storage/database.hpp"
+
+#include <spdlog/logger.h>
+
+#include <memory>
+
+namespace provisiond::app {
+
+/// Loggers: application messages, and the JSON access log (one line per request), on stderr.
+struct Loggers {
+    std::shared_ptr<spdlog::logger> app;
+    std::shared_ptr<spdlog::logger> access;
+};
+Loggers make_loggers(const std::string& level);
+
+/// Opens the configured database (a pool of `connections`).
+Result<std::unique_ptr<storage::Database>> open_database(const Config& config, std::size_t connections);
+
+/// Runs the server until SIGTERM/SIGINT; returns the process exit code.
+int serve(const Config& config);
+
+} // namespace provisiond::app

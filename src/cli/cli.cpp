@@ -1,0 +1,136 @@
+#include "cli/cli.hpp"
+
+#include "app/app.hpp"
+#include "cli/clients_command.hpp"
+#include "cli/settings.hpp"
+#include "storage/migrations.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace provisiond::cli {
+namespace {
+
+/// The --config path from argv or PROVISIOND_CONFIG, found before CLI11 parses anything (the
+/// file's values become the options' defaults, below the environment and the flags).
+std::string find_config_path(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--config" && i + 1 < argc) {
+            return argv[i + 1];
+        }
+        if (arg.rfind("--config=", 0) == 0) {
+            return arg.substr(9);
+        }
+    }
+    const char* env = std::getenv("PROVISIOND_CONFIG");
+    return env ? env : "";
+}
+
+/// The subcommand path named in argv (e.g. {"clients", "add"}), to apply the config file to.
+std::vector<std::string> subcommand_path(const CLI::App& app, int argc, char** argv) {
+    std::vector<std::string> path;
+    const CLI::App* current = &app;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.rfind("-", 0) == 0) {
+            continue;
+        }
+        try {
+            current = current->get_subcommand(arg);
+            path.push_back(arg);
+        } catch (const CLI::OptionNotFound&) {
+            break;
+        }
+    }
+    return path;
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+    CLI::App app{"provisiond: PostHog-compatible partner provisioning API and OAuth 2.0 server.\n\n"
+                 "Start here:\n"
+                 "  provisiond clients add --client-id my-partner --name \"My Partner\" \\\n"
+                 "      --redirect-uri https://partner.example/callback\n"
+                 "  provisiond serve                 # http://127.0.0.1:8000\n\n"
+                 "Every setting is also read from PROVISIOND_<SETTING> (e.g. PROVISIOND_DATABASE) and from\n"
+                 "a `--config FILE` of `key = value` lines. Flags win over the environment, which wins\n"
+                 "over the file. `provisiond serve --help` lists every setting.",
+                 "provisiond"};
+    app.set_version_flag("--version", PROVISIOND_VERSION);
+    app.require_subcommand(1);
+    int exit_code = 0;
+    Config config;
+
+    auto* serve = app.add_subcommand("serve", "Run the HTTP server (migrates the database first)");
+    add_settings(*serve, config, SettingScope::server);
+    serve->callback([&] {
+        if (auto problem = config.finalize(); !problem.empty()) {
+            std::cerr << "error: " << problem << "\n";
+            exit_code = 2;
+            return;
+        }
+        exit_code = app::serve(config);
+    });
+
+    auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations and exit");
+    add_settings(*migrate, config, SettingScope::storage);
+    migrate->callback([&] {
+        auto db = app::open_database(config, 1);
+        if (!db) {
+            std::cerr << "error: cannot open the database " << config.database << ": " << db.error().debug << "\n";
+            exit_code = 1;
+            return;
+        }
+        auto applied = storage::migrate(**db);
+        if (!applied) {
+            std::cerr << "error: migration failed: " << applied.error().debug << "\n";
+            exit_code = 1;
+            return;
+        }
+        for (const auto& name : *applied) {
+            std::cout << "applied " << name << "\n";
+        }
+        auto version = storage::schema_version(**db);
+        std::cout << "schema version " << (version ? *version : -1) << "\n";
+    });
+
+    ClientsOptions clients_options;
+    add_clients_command(app, config, clients_options, exit_code);
+
+    std::string config_path = find_config_path(argc, argv);
+    if (!config_path.empty()) {
+        std::map<std::string, std::string> values;
+        if (auto problem = read_config_file(config_path, values); !problem.empty()) {
+            std::cerr << "error: " << problem << "\n";
+            return 2;
+        }
+        CLI::App* target = &app;
+        for (const auto& name : subcommand_path(app, argc, argv)) {
+            target = target->get_subcommand(name);
+        }
+        if (target == serve) {
+            if (auto problem = apply_config_file(*serve, values, config_path); !problem.empty()) {
+                std::cerr << "error: " << problem << "\n";
+                return 2;
+            }
+        } else if (target != &app) {
+            // Storage-only commands take the keys they know and ignore the server's.
+            std::map<std::string, std::string> known;
+            if (auto it = values.find("database"); it != values.end()) {
+                known.insert(*it);
+            }
+            (void)apply_config_file(*target, known, config_path);
+        }
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return exit_code;
+}
+
+} // namespace provisiond::cli

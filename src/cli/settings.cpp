@@ -1,0 +1,123 @@
+#include "cli/settings.hpp"
+
+#include <fstream>
+
+namespace provisiond::cli {
+namespace {
+
+std::string env_name(const std::string& flag) {
+    std::string out = "PROVISIOND_";
+    for (char c : flag) {
+        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return out;
+}
+
+template <class T>
+void setting(CLI::App& cmd, const std::string& name, T& target, const std::string& help) {
+    cmd.add_option("--" + name, target, help)->envname(env_name(name))->capture_default_str();
+}
+
+} // namespace
+
+void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
+    cmd.add_option("--config", "A settings file of `key = value` lines; keys are the long flag "
+                               "names without dashes in front (e.g. `listen = 127.0.0.1:8000`)")
+        ->envname("PROVISIOND_CONFIG");
+    setting(cmd, "database", c.database, "Path of the SQLite database file (created if missing)");
+    if (scope == SettingScope::storage) {
+        return;
+    }
+    setting(cmd, "listen", c.listen,
+            "Address and port to listen on. The default serves this machine only; use 0.0.0.0:PORT "
+            "behind a TLS-terminating proxy to serve others");
+    setting(cmd, "public-url", c.public_url,
+            "The URL partners and browsers reach this server at (scheme://host[:port]); builds every "
+            "URL the server returns. Default: http://<listen>");
+    setting(cmd, "region", c.region, "This deployment's region: US or EU");
+    setting(cmd, "us-host", c.us_host, "Host URL of the US region (access_configuration.host, consent URLs). Default: public-url");
+    setting(cmd, "eu-host", c.eu_host, "Host URL of the EU region. Default: public-url");
+    setting(cmd, "outbox-dir", c.outbox_dir, "Directory where outgoing emails are written as .eml files");
+    setting(cmd, "mail-from", c.mail_from, "Sender of outgoing emails");
+    setting(cmd, "threads", c.threads, "Worker threads serving requests; 0 = two per core, at least four");
+    setting(cmd, "database-connections", c.database_connections, "Database connection pool size; 0 = threads + 2");
+    setting(cmd, "log-level", c.log_level, "trace, debug, info, warn, error or critical");
+    setting(cmd, "max-body-bytes", c.limits.max_body_bytes, "Largest request body accepted (413 above)");
+    setting(cmd, "max-header-bytes", c.limits.max_header_bytes, "Largest request header block accepted (431 above)");
+    setting(cmd, "request-timeout-seconds", c.limits.request_timeout_seconds,
+            "Time allowed to receive one whole request (slow senders are cut off)");
+    setting(cmd, "idle-timeout-seconds", c.limits.idle_timeout_seconds, "How long an idle keep-alive connection stays open");
+    setting(cmd, "max-connections", c.limits.max_connections, "Open connections at most; more are refused");
+    setting(cmd, "shutdown-grace-seconds", c.limits.shutdown_grace_seconds,
+            "On SIGTERM/SIGINT, how long in-flight requests may take to finish");
+    setting(cmd, "code-ttl-seconds", c.lifetimes.code_seconds, "Lifetime of an authorization code");
+    setting(cmd, "access-token-ttl-seconds", c.lifetimes.access_token_seconds, "Lifetime of an access token (expires_in)");
+    setting(cmd, "refresh-token-ttl-seconds", c.lifetimes.refresh_token_seconds, "Lifetime of a refresh token");
+    setting(cmd, "refresh-grace-seconds", c.lifetimes.refresh_grace_seconds,
+            "Window in which a just-rotated refresh token may be presented once more (a lost "
+            "response) without revoking its family; 0 disables");
+    setting(cmd, "consent-ttl-seconds", c.lifetimes.consent_seconds, "Lifetime of a requires_auth consent URL");
+    setting(cmd, "password-link-ttl-seconds", c.lifetimes.password_link_seconds, "Lifetime of the set-password link in welcome emails");
+    setting(cmd, "limit-account-requests", c.partner_limits.account_requests,
+            "Default account_requests per client per hour (overridable per client)");
+    setting(cmd, "limit-token-exchanges", c.partner_limits.token_exchanges,
+            "Default token exchanges and refreshes per client per hour");
+    setting(cmd, "limit-resource-creates", c.partner_limits.resource_creates,
+            "Default resource creations per client per hour");
+}
+
+std::string read_config_file(const std::string& path, std::map<std::string, std::string>& out) {
+    std::ifstream in(path);
+    if (!in) {
+        return "cannot read the config file " + path;
+    }
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        auto trim = [](std::string s) {
+            auto b = s.find_first_not_of(" \t\r");
+            auto e = s.find_last_not_of(" \t\r");
+            return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+        };
+        line = trim(line);
+        if (line.empty() || line[0] == '#' || line[0] == '[') {
+            continue;
+        }
+        auto eq = line.find('=');
+        if (eq == std::string::npos) {
+            return path + ":" + std::to_string(number) + ": expected `key = value`";
+        }
+        std::string key = trim(line.substr(0, eq));
+        std::string value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+            value = value.substr(1, value.size() - 2);
+        }
+        for (auto& ch : key) {
+            if (ch == '_') {
+                ch = '-';
+            }
+        }
+        out[key] = value;
+    }
+    return "";
+}
+
+std::string apply_config_file(CLI::App& cmd, const std::map<std::string, std::string>& values,
+                              const std::string& path) {
+    for (const auto& [key, value] : values) {
+        CLI::Option* opt = nullptr;
+        try {
+            opt = cmd.get_option("--" + key);
+        } catch (const CLI::OptionNotFound&) {
+            opt = nullptr;
+        }
+        if (opt == nullptr || key == "config") {
+            return "unknown setting `" + key + "` in " + path + " (see --help for the settings)";
+        }
+        opt->default_val(value);
+    }
+    return "";
+}
+
+} // namespace provisiond::cli

@@ -1,0 +1,55 @@
+#include "config/config.hpp"
+
+#include <thread>
+
+namespace provisiond {
+namespace {
+
+std::string without_trailing_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    return url;
+}
+
+bool is_http_url(const std::string& url) {
+    return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+} // namespace
+
+std::string Config::host_for_region(std::string_view r) const {
+    return r == "EU" ? eu_host : us_host;
+}
+
+std::string Config::finalize() {
+    if (region != "US" && region != "EU") {
+        return "region must be US or EU";
+    }
+    if (public_url.empty()) {
+        public_url = "http://" + listen;
+    }
+    public_url = without_trailing_slash(public_url);
+    us_host = without_trailing_slash(us_host.empty() ? public_url : us_host);
+    eu_host = without_trailing_slash(eu_host.empty() ? public_url : eu_host);
+    for (const auto* url : {&public_url, &us_host, &eu_host}) {
+        if (!is_http_url(*url)) {
+            return "public-url, us-host and eu-host must start with http:// or https://";
+        }
+    }
+    if (threads <= 0) {
+        unsigned cores = std::thread::hardware_concurrency();
+        threads = static_cast<int>(cores == 0 ? 4 : std::max(4U, cores * 2));
+    }
+    if (database_connections <= 0) {
+        database_connections = threads + 2;
+    }
+    if (lifetimes.code_seconds <= 0 || lifetimes.access_token_seconds <= 0 ||
+        lifetimes.refresh_token_seconds <= 0 || lifetimes.consent_seconds <= 0 ||
+        lifetimes.refresh_grace_seconds < 0) {
+        return "lifetimes must be positive";
+    }
+    return "";
+}
+
+} // namespace provisiond

@@ -1,0 +1,57 @@
+#pragma once
+// Every setting of provisiond, with its default. cli/ binds each to a flag, an environment
+// variable PROVISIOND_<NAME> and a key in the config file; see `provisiond serve --help`.
+
+#include <cstdint>
+#include <string>
+
+namespace provisiond {
+
+struct Limits {
+    std::size_t max_body_bytes = 64 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    int request_timeout_seconds = 30; ///< to read one whole request
+    int idle_timeout_seconds = 75;    ///< keep-alive connection left idle
+    int max_connections = 1024;
+    int shutdown_grace_seconds = 10; ///< in-flight requests get this long after SIGTERM
+};
+
+struct Lifetimes {
+    std::int64_t code_seconds = 300;
+    std::int64_t access_token_seconds = 3600;
+    std::int64_t refresh_token_seconds = 30 * 24 * 3600;
+    std::int64_t refresh_grace_seconds = 30;
+    std::int64_t consent_seconds = 600;
+    std::int64_t password_link_seconds = 72 * 3600;
+};
+
+/// Default partner limits per client per hour (overridable per client).
+struct PartnerLimits {
+    std::int64_t account_requests = 10;
+    std::int64_t token_exchanges = 20;
+    std::int64_t resource_creates = 20;
+};
+
+struct Config {
+    std::string listen = "127.0.0.1:8000";
+    std::string public_url; ///< defaults to http://<listen>
+    std::string region = "US";
+    std::string us_host; ///< defaults to public_url
+    std::string eu_host; ///< defaults to public_url
+    std::string database = "provisiond.db";
+    std::string outbox_dir = "outbox";
+    std::string mail_from = "provisiond <no-reply@localhost>";
+    int threads = 0; ///< 0: two per core, at least four
+    int database_connections = 0; ///< 0: one per thread plus two
+    std::string log_level = "info";
+    Limits limits;
+    Lifetimes lifetimes;
+    PartnerLimits partner_limits;
+
+    /// The host URL (scheme://host[:port], no trailing slash) of a region ("US" or "EU").
+    std::string host_for_region(std::string_view region) const;
+    /// Fills defaults that depend on other settings; returns an error message or "".
+    std::string finalize();
+};
+
+} // namespace provisiond

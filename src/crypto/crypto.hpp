@@ -1,0 +1,33 @@
+#pragma once
+// Small, audited primitives over OpenSSL: hashing, randomness, encodings, constant-time compare.
+
+#include <string>
+#include <string_view>
+
+namespace provisiond::crypto {
+
+/// Lowercase hex SHA-256 of `data`: the only form in which secrets are stored.
+std::string sha256_hex(std::string_view data);
+
+/// Raw 32-byte SHA-256 digest.
+std::string sha256_raw(std::string_view data);
+
+/// `n` bytes from the OpenSSL CSPRNG. Aborts if the CSPRNG fails (never degrade to weak randomness).
+std::string random_bytes(std::size_t n);
+
+/// Base64url without padding (RFC 4648 §5).
+std::string base64url_encode(std::string_view bytes);
+
+/// 32 random bytes as 43 base64url characters: codes, consent states, link tokens.
+std::string random_urlsafe_token();
+
+/// `length` characters drawn uniformly from [0-9A-Za-z] (rejection sampling, no modulo bias).
+std::string random_base62(std::size_t length);
+
+/// A random (version 4) UUID in canonical lowercase form.
+std::string random_uuid();
+
+/// Compares two byte strings in time that depends only on their lengths.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+} // namespace provisiond::crypto

@@ -1,0 +1,28 @@
+#include "crypto/password.hpp"
+
+#include <sodium.h>
+
+namespace provisiond::crypto {
+
+std::optional<std::string> hash_password(std::string_view password) {
+    if (sodium_init() < 0) {
+        return std::nullopt;
+    }
+    char out[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_alg(out, password.data(), password.size(),
+                              crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        return std::nullopt;
+    }
+    return std::string(out);
+}
+
+bool verify_password(std::string_view encoded, std::string_view password) {
+    if (sodium_init() < 0 || encoded.size() >= crypto_pwhash_STRBYTES) {
+        return false;
+    }
+    std::string terminated(encoded);
+    return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
+}
+
+} // namespace provisiond::crypto

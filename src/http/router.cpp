@@ -1,0 +1,99 @@
+#include "http/router.hpp"
+
+#include <exception>
+
+namespace provisiond::http {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        std::size_t next = path.find('/', i);
+        if (next == std::string_view::npos) {
+            next = path.size();
+        }
+        if (next > i) {
+            out.push_back(path.substr(i, next - i));
+        }
+        i = next + 1;
+    }
+    return out;
+}
+
+} // namespace
+
+void Router::add(std::string method, std::string pattern, Envelope envelope, Handler handler) {
+    std::vector<std::string> segments;
+    for (auto s : split_path(pattern)) {
+        segments.emplace_back(s);
+    }
+    routes_.push_back(Route{std::move(method), std::move(segments), envelope, std::move(handler)});
+}
+
+bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
+                   std::vector<std::string>* params) {
+    if (route.segments.size() != segments.size()) {
+        return false;
+    }
+    std::vector<std::string> found;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        const auto& want = route.segments[i];
+        if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+            found.emplace_back(segments[i]);
+        } else if (want != segments[i]) {
+            return false;
+        }
+    }
+    if (params != nullptr) {
+        *params = std::move(found);
+    }
+    return true;
+}
+
+Envelope Router::envelope_for(std::string_view path) const {
+    auto segments = split_path(path);
+    for (const auto& route : routes_) {
+        if (match(route, segments, nullptr)) {
+            return route.envelope;
+        }
+    }
+    return Envelope::flat;
+}
+
+Response Router::dispatch(Request& request) const {
+    auto segments = split_path(request.path);
+    std::string allowed;
+    // A literal segment beats a placeholder: routes are tried in registration order, and the
+    // specific ones (…/{id}/rotate_credentials) are registered before the general ones.
+    for (const auto& route : routes_) {
+        std::vector<std::string> params;
+        if (!match(route, segments, &params)) {
+            continue;
+        }
+        if (route.method != request.method &&
+            !(route.method == "GET" && request.method == "HEAD")) {
+            if (allowed.find(route.method) == std::string::npos) {
+                allowed += allowed.empty() ? route.method : ", " + route.method;
+            }
+            continue;
+        }
+        request.path_params = std::move(params);
+        try {
+            return route.handler(request);
+        } catch (const std::exception& e) {
+            return error_response(route.envelope, make_error(ErrorCode::internal, "", e.what()));
+        }
+    }
+    if (!allowed.empty()) {
+        Response r = error_response(envelope_for(request.path),
+                                    make_error(ErrorCode::method_not_allowed,
+                                               "Method " + request.method + " is not allowed here; use " + allowed));
+        r.set_header("Allow", allowed);
+        return r;
+    }
+    return error_response(Envelope::flat,
+                          make_error(ErrorCode::route_not_found, "No such endpoint: " + request.path));
+}
+
+} // namespace provisiond::http

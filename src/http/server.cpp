@@ -1,0 +1,353 @@
+#include "http/server.hpp"
+
+#include "crypto/crypto.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace provisiond::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+
+namespace {
+
+/// One connection's state that the stopper may touch (always on the connection's strand).
+struct Connection {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true; ///< waiting for the next request; safe to close on shutdown
+    bool closed = false;
+};
+
+} // namespace
+
+struct Server::State {
+    const Config& config;
+    const Router& router;
+    std::shared_ptr<spdlog::logger> log;
+    std::shared_ptr<spdlog::logger> access;
+    asio::io_context io;
+    tcp::acceptor acceptor{io};
+    asio::signal_set signals{io, SIGINT, SIGTERM};
+    std::atomic<bool> stopping{false};
+    std::atomic<int> active{0};
+    std::mutex connections_mutex;
+    std::set<std::shared_ptr<Connection>> connections;
+
+    State(const Config& c, const Router& r, std::shared_ptr<spdlog::logger> l,
+          std::shared_ptr<spdlog::logger> a)
+        : config(c), router(r), log(std::move(l)), access(std::move(a)) {}
+
+    awaitable<void> accept_loop();
+    awaitable<void> serve(tcp::socket socket);
+    void begin_stop();
+    void log_access(const Request& req, const Response& res, std::size_t bytes_in,
+                    std::chrono::steady_clock::time_point started);
+    Response transport_error(std::string_view path, ErrorCode code, std::string message) const;
+};
+
+Server::Server(const Config& config, const Router& router, std::shared_ptr<spdlog::logger> log,
+               std::shared_ptr<spdlog::logger> access_log)
+    : state_(std::make_unique<State>(config, router, std::move(log), std::move(access_log))) {}
+
+Server::~Server() = default;
+
+Result<void> Server::bind() {
+    const std::string& listen = state_->config.listen;
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+        return make_error(ErrorCode::invalid_request, "listen must be HOST:PORT, got " + listen);
+    }
+    std::string host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+        return make_error(ErrorCode::invalid_request, "listen host must be an IP address, got " + host);
+    }
+    int port = 0;
+    try {
+        port = std::stoi(listen.substr(colon + 1));
+    } catch (...) {
+        port = -1;
+    }
+    if (port < 0 || port > 65535) {
+        return make_error(ErrorCode::invalid_request, "listen port must be 0-65535, got " + listen);
+    }
+    tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    auto& acceptor = state_->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) {
+        acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        return make_error(ErrorCode::unavailable, "cannot listen on " + listen + ": " + ec.message());
+    }
+    return {};
+}
+
+unsigned short Server::port() const { return state_->acceptor.local_endpoint().port(); }
+
+void Server::stop() {
+    asio::post(state_->io, [s = state_.get()] { s->begin_stop(); });
+}
+
+void Server::run() {
+    State& s = *state_;
+    s.signals.async_wait([&s](const boost::system::error_code& ec, int) {
+        if (!ec) {
+            s.log->info("signal received: finishing in-flight requests, then stopping");
+            s.begin_stop();
+        }
+    });
+    asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+    std::vector<std::thread> workers;
+    for (int i = 1; i < s.config.threads; ++i) {
+        workers.emplace_back([&s] { s.io.run(); });
+    }
+    s.io.run();
+    for (auto& t : workers) {
+        t.join();
+    }
+}
+
+void Server::State::begin_stop() {
+    if (stopping.exchange(true)) {
+        return;
+    }
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    {
+        std::lock_guard lock(connections_mutex);
+        for (const auto& c : connections) {
+            asio::post(c->stream->get_executor(), [c] {
+                if (!c->closed && c->idle) {
+                    c->stream->cancel();
+                }
+            });
+        }
+    }
+    // Wait for in-flight requests, up to the grace period, then stop the loop.
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::seconds(config.limits.shutdown_grace_seconds);
+    auto timer = std::make_shared<asio::steady_timer>(io);
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [this, timer, check, deadline] {
+        if (active.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+            if (active.load() != 0) {
+                log->warn("shutdown grace period over with {} connection(s) still open", active.load());
+            }
+            io.stop();
+            return;
+        }
+        timer->expires_after(std::chrono::milliseconds(20));
+        timer->async_wait([check](const boost::system::error_code&) { (*check)(); });
+    };
+    (*check)();
+}
+
+awaitable<void> Server::State::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), as_tuple);
+        if (ec) {
+            if (stopping.load()) {
+                co_return;
+            }
+            log->warn("accept failed: {}", ec.message());
+            continue;
+        }
+        if (active.load() >= config.limits.max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored); // over the connection limit: refuse rather than queue
+            continue;
+        }
+        ++active;
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, serve(std::move(socket)), [this](std::exception_ptr e) {
+            --active;
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    log->error("connection ended by exception: {}", ex.what());
+                }
+            }
+        });
+    }
+}
+
+Response Server::State::transport_error(std::string_view path, ErrorCode code, std::string message) const {
+    return error_response(router.envelope_for(path), make_error(code, std::move(message)));
+}
+
+awaitable<void> Server::State::serve(tcp::socket socket) {
+    std::string remote;
+    {
+        boost::system::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        remote = ec ? "" : ep.address().to_string();
+    }
+    beast::tcp_stream stream(std::move(socket));
+    auto connection = std::make_shared<Connection>();
+    connection->stream = &stream;
+    {
+        std::lock_guard lock(connections_mutex);
+        connections.insert(connection);
+    }
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+        if (stopping.load()) {
+            break;
+        }
+        connection->idle = true;
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(config.limits.max_header_bytes));
+        parser.body_limit(config.limits.max_body_bytes);
+        stream.expires_after(std::chrono::seconds(first ? config.limits.request_timeout_seconds
+                                                        : config.limits.idle_timeout_seconds));
+        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple);
+        connection->idle = false;
+        auto started = std::chrono::steady_clock::now();
+        first = false;
+        Request request;
+        request.remote_address = remote;
+        request.request_id = crypto::random_uuid();
+        std::optional<Response> early; // an answer given without reading the body
+        if (ec) {
+            if (ec == bhttp::error::header_limit) {
+                early = transport_error("", ErrorCode::invalid_request, "Request headers too large");
+                early->status = 431;
+            } else if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+                       ec == beast::error::timeout || ec == asio::error::connection_reset ||
+                       ec == asio::error::eof || buffer.size() == 0) {
+                break;
+            } else {
+                early = transport_error("", ErrorCode::invalid_request, "Malformed HTTP request");
+            }
+        }
+        if (!early) {
+            auto& header = parser.get();
+            std::string target(header.target());
+            auto q = target.find('?');
+            request.path = target.substr(0, q);
+            request.query = q == std::string::npos ? "" : target.substr(q + 1);
+            if (auto length = parser.content_length(); length && *length > config.limits.max_body_bytes) {
+                early = transport_error(request.path, ErrorCode::payload_too_large,
+                                        "Request body too large: at most " +
+                                            std::to_string(config.limits.max_body_bytes) + " bytes");
+            } else {
+                stream.expires_after(std::chrono::seconds(config.limits.request_timeout_seconds));
+                auto [read_ec, read_n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+                if (read_ec == bhttp::error::body_limit) {
+                    early = transport_error(request.path, ErrorCode::payload_too_large,
+                                            "Request body too large: at most " +
+                                                std::to_string(config.limits.max_body_bytes) + " bytes");
+                } else if (read_ec) {
+                    break;
+                }
+            }
+        }
+        Response response;
+        bool keep_alive = false;
+        std::size_t bytes_in = 0;
+        if (early) {
+            response = std::move(*early); // the body was not read: the connection must close
+            request.method = ec ? "-" : std::string(parser.get().method_string());
+        } else {
+            auto message = parser.release();
+            request.method = std::string(message.method_string());
+            for (const auto& field : message) {
+                std::string name(field.name_string());
+                for (auto& c : name) {
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                }
+                request.headers.emplace_back(std::move(name), std::string(field.value()));
+            }
+            request.body = std::move(message.body());
+            bytes_in = request.body.size();
+            keep_alive = message.keep_alive();
+            response = router.dispatch(request);
+        }
+        if (stopping.load()) {
+            keep_alive = false;
+        }
+        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), 11};
+        out.set(bhttp::field::server, "provisiond");
+        out.set(bhttp::field::content_type, response.content_type);
+        out.set("X-Request-Id", request.request_id);
+        out.set("X-Content-Type-Options", "nosniff");
+        for (const auto& [name, value] : response.headers) {
+            out.set(name, value);
+        }
+        out.body() = request.method == "HEAD" ? std::string() : response.body;
+        out.keep_alive(keep_alive);
+        out.prepare_payload();
+        if (request.method == "HEAD") {
+            out.content_length(response.body.size());
+        }
+        log_access(request, response, bytes_in, started);
+        stream.expires_after(std::chrono::seconds(config.limits.request_timeout_seconds));
+        auto [write_ec, written] = co_await bhttp::async_write(stream, out, as_tuple);
+        if (write_ec || !keep_alive) {
+            break;
+        }
+    }
+    connection->closed = true;
+    {
+        std::lock_guard lock(connections_mutex);
+        connections.erase(connection);
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+}
+
+void Server::State::log_access(const Request& req, const Response& res, std::size_t bytes_in,
+                               std::chrono::steady_clock::time_point started) {
+    using namespace std::chrono;
+    double ms = duration_cast<microseconds>(steady_clock::now() - started).count() / 1000.0;
+    // Only the path: query strings carry consent states and link tokens. Never headers or bodies.
+    boost::json::object line{{"ts", duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()},
+                             {"request_id", req.request_id},
+                             {"remote", req.remote_address},
+                             {"method", req.method},
+                             {"path", req.path.size() > 512 ? req.path.substr(0, 512) : req.path},
+                             {"status", res.status},
+                             {"duration_ms", ms},
+                             {"bytes_in", bytes_in},
+                             {"bytes_out", res.body.size()}};
+    if (!res.error_code.empty()) {
+        line["error"] = res.error_code;
+    }
+    if (auto ua = req.header("user-agent")) {
+        line["user_agent"] = std::string(ua->substr(0, 200));
+    }
+    access->info(boost::json::serialize(line));
+}
+
+} // namespace provisiond::http

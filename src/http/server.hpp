@@ -1,0 +1,36 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast: one coroutine per connection on a pool of threads, keep-alive,
+// limits on headers, body, time and connections, a JSON access-log line per request, and a
+// graceful stop (SIGTERM/SIGINT): stop accepting, let in-flight requests finish, close idle
+// connections, exit.
+
+#include "config/config.hpp"
+#include "http/router.hpp"
+
+#include <spdlog/logger.h>
+
+#include <memory>
+
+namespace provisiond::http {
+
+class Server {
+public:
+    Server(const Config& config, const Router& router, std::shared_ptr<spdlog::logger> log,
+           std::shared_ptr<spdlog::logger> access_log);
+    ~Server();
+
+    /// Binds the listening socket; fails with a message naming the address.
+    Result<void> bind();
+    /// The bound port (after bind()).
+    unsigned short port() const;
+    /// Serves until SIGTERM/SIGINT or stop(); returns when every connection is closed.
+    void run();
+    /// Begins a graceful stop (thread-safe).
+    void stop();
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+} // namespace provisiond::http

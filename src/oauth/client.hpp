@@ -1,0 +1,28 @@
+#pragma once
+// An OAuth client (a partner): operator-registered, or (later) self-registered through CIMD.
+// All clients are public: PKCE is their only proof, and they never hold a secret.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace provisiond::oauth {
+
+struct OAuthClient {
+    std::string client_id;
+    std::string name;
+    std::string kind = "registered"; ///< "registered" | "cimd"
+    std::vector<std::string> redirect_uris;
+    std::vector<std::string> scopes; ///< the ceiling: sorted, unique
+    bool is_active = true;
+    bool can_create_accounts = true;
+    bool can_provision_resources = true;
+    /// Per-endpoint hourly limit overrides; -1 means unlimited.
+    std::map<std::string, std::int64_t> rate_limits;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
+} // namespace provisiond::oauth

@@ -1,0 +1,22 @@
+#pragma once
+
+#include "core/error.hpp"
+#include "oauth/client.hpp"
+
+namespace provisiond::oauth {
+
+class ClientRepository {
+public:
+    virtual ~ClientRepository() = default;
+    virtual Result<std::optional<OAuthClient>> find(std::string_view client_id) = 0;
+    /// Fails with ErrorCode::conflict when the client id exists.
+    virtual Result<void> insert(const OAuthClient& client) = 0;
+    virtual Result<std::vector<OAuthClient>> list() = 0;
+    /// False when no such client.
+    virtual Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) = 0;
+    /// Sets (or with nullopt clears) one endpoint's override; false when no such client.
+    virtual Result<bool> set_rate_limit(std::string_view client_id, std::string_view endpoint,
+                                        std::optional<std::int64_t> per_hour, std::int64_t now) = 0;
+};
+
+} // namespace provisiond::oauth

@@ -1,0 +1,308 @@
+#include "oauth/token_service.hpp"
+
+#include "crypto/crypto.hpp"
+#include "oauth/pkce.hpp"
+#include "oauth/scopes.hpp"
+#include "oauth/token_formats.hpp"
+
+#include <algorithm>
+
+namespace provisiond::oauth {
+namespace {
+
+using storage::Repositories;
+using storage::TransactionMode;
+
+Error invalid_grant(std::string message) {
+    return make_error(ErrorCode::invalid_grant, std::move(message));
+}
+
+/// Mints an access + refresh pair into `family_id` and returns the raw values.
+Result<IssuedTokens> mint_pair(GrantRepository& grants, std::string_view family_id,
+                               const std::optional<std::string>& parent_hash,
+                               const Lifetimes& lifetimes, std::int64_t now) {
+    IssuedTokens issued;
+    issued.access_token = mint_prefixed_secret(access_token_prefix);
+    issued.refresh_token = mint_prefixed_secret(refresh_token_prefix);
+    issued.expires_in = lifetimes.access_token_seconds;
+    AccessToken access{crypto::sha256_hex(issued.access_token), std::string(family_id), now,
+                       now + lifetimes.access_token_seconds, std::nullopt};
+    RETURN_IF_ERROR(grants.insert_access_token(access));
+    RefreshToken refresh;
+    refresh.token_hash = crypto::sha256_hex(issued.refresh_token);
+    refresh.family_id = family_id;
+    refresh.parent_hash = parent_hash;
+    refresh.access_token_hash = access.token_hash;
+    refresh.created_at = now;
+    refresh.expires_at = now + lifetimes.refresh_token_seconds;
+    RETURN_IF_ERROR(grants.insert_refresh_token(refresh));
+    return issued;
+}
+
+} // namespace
+
+Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
+    if (!request.code || request.code->empty()) {
+        return make_error(ErrorCode::invalid_request, "code is required");
+    }
+    const std::string code_hash = crypto::sha256_hex(*request.code);
+    const std::int64_t now = clock_.now();
+
+    // 1. Find the code and run every check that must not spend it.
+    std::optional<AuthorizationCode> code;
+    std::optional<OAuthClient> client;
+    RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto found = r.grants().find_code(code_hash);
+        if (!found) {
+            return found.error();
+        }
+        code = *found;
+        if (code) {
+            auto c = r.clients().find(code->client_id);
+            if (!c) {
+                return c.error();
+            }
+            client = *c;
+        }
+        return {};
+    }));
+    if (!code) {
+        return invalid_grant("Invalid or expired authorization code");
+    }
+    if (code->consumed_at) {
+        // RFC 6749 §4.1.2: a code used twice is a sign of theft; revoke what it produced.
+        if (code->family_id) {
+            RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) {
+                return r.grants().revoke_family(*code->family_id, "code_replayed", now);
+            }));
+        }
+        return invalid_grant(
+            "Authorization code was already used; tokens issued from it have been revoked");
+    }
+    if (code->expires_at <= now) {
+        return invalid_grant("Invalid or expired authorization code");
+    }
+    if (request.client_id && !request.client_id->empty() && *request.client_id != code->client_id) {
+        return invalid_grant("Authorization code was not issued to this client");
+    }
+    if (!request.code_verifier || request.code_verifier->empty()) {
+        Error e = make_error(ErrorCode::unauthorized, "code_verifier is required for PKCE");
+        e.debug = "pkce_missing_verifier"; // mapped to 401 invalid_request at the edge
+        return e;
+    }
+    if (!is_valid_code_verifier(*request.code_verifier) ||
+        !verify_s256(*request.code_verifier, code->code_challenge)) {
+        return invalid_grant("PKCE code_verifier does not match");
+    }
+    if (code->redirect_uri && request.redirect_uri != code->redirect_uri) {
+        return invalid_grant("redirect_uri does not match the one used in the authorization request");
+    }
+    if (!client || !client->is_active) {
+        return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
+    }
+    if (!within_ceiling(code->scopes, client->scopes)) {
+        return make_error(ErrorCode::invalid_scope,
+                          "Requested scopes exceed the application's allowed scopes");
+    }
+
+    // 2. Charge the partner's limit only now: a leaked code without its verifier cannot spend
+    //    quota, and a limited exchange leaves the code usable.
+    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::token_exchanges));
+
+    // 3. Consume atomically and mint, in one transaction.
+    IssuedTokens issued;
+    std::optional<Error> lost_race;
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        TokenFamily family;
+        family.id = crypto::random_uuid();
+        family.client_id = code->client_id;
+        family.user_id = code->user_id;
+        family.organization_id = code->organization_id;
+        family.scopes = code->scopes;
+        family.project_ids = {code->project_id};
+        family.created_at = now;
+        RETURN_IF_ERROR(r.grants().insert_family(family));
+        auto won = r.grants().consume_code(code_hash, family.id, now);
+        if (!won) {
+            return won.error();
+        }
+        if (!*won) {
+            // Another exchange got there first: that is a second use of the code.
+            auto current = r.grants().find_code(code_hash);
+            if (!current) {
+                return current.error();
+            }
+            if (*current && (*current)->family_id) {
+                RETURN_IF_ERROR(r.grants().revoke_family(*(*current)->family_id, "code_replayed", now));
+            }
+            RETURN_IF_ERROR(r.grants().revoke_family(family.id, "code_replayed", now));
+            lost_race = invalid_grant(
+                "Authorization code was already used; tokens issued from it have been revoked");
+            return {};
+        }
+        auto user = r.accounts().find_user(code->user_id);
+        if (!user) {
+            return user.error();
+        }
+        if (!*user) {
+            return invalid_grant("User not found");
+        }
+        auto pair = mint_pair(r.grants(), family.id, std::nullopt, lifetimes_, now);
+        if (!pair) {
+            return pair.error();
+        }
+        issued = std::move(*pair);
+        issued.scopes = family.scopes;
+        auto teams = r.accounts().teams_of_user(code->user_id);
+        if (!teams) {
+            return teams.error();
+        }
+        issued.account = AccountSummary{code->organization_id, std::move(*teams)};
+        return {};
+    }));
+    if (lost_race) {
+        return *lost_race;
+    }
+    return issued;
+}
+
+Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
+    if (!request.refresh_token || request.refresh_token->empty()) {
+        return make_error(ErrorCode::invalid_request, "refresh_token is required");
+    }
+    const std::string presented_hash = crypto::sha256_hex(*request.refresh_token);
+    const std::int64_t now = clock_.now();
+
+    // Validate and charge the limit before rotating anything.
+    std::optional<RefreshToken> presented;
+    std::optional<TokenFamily> family;
+    std::optional<OAuthClient> client;
+    RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto token = r.grants().find_refresh_token(presented_hash);
+        if (!token) {
+            return token.error();
+        }
+        presented = *token;
+        if (!presented) {
+            return {};
+        }
+        auto f = r.grants().find_family(presented->family_id);
+        if (!f) {
+            return f.error();
+        }
+        family = *f;
+        if (family) {
+            auto c = r.clients().find(family->client_id);
+            if (!c) {
+                return c.error();
+            }
+            client = *c;
+        }
+        return {};
+    }));
+    if (!presented || !family || family->revoked_at || presented->revoked_at) {
+        return invalid_grant("Invalid or revoked refresh token");
+    }
+    if (presented->expires_at <= now) {
+        return invalid_grant("Refresh token expired; re-authorize.");
+    }
+    if (request.client_id && !request.client_id->empty() && *request.client_id != family->client_id) {
+        return invalid_grant("Refresh token was not issued to this client");
+    }
+    if (!client || !client->is_active) {
+        return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
+    }
+    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::token_exchanges));
+
+    // Rotate (or recognise reuse) inside one write transaction: the decision and its effect
+    // cannot be split by a concurrent refresh, in this process or another.
+    IssuedTokens issued;
+    std::optional<Error> refused;
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto& grants = r.grants();
+        auto token = grants.find_refresh_token(presented_hash);
+        if (!token) {
+            return token.error();
+        }
+        auto fam = grants.find_family(presented->family_id);
+        if (!fam) {
+            return fam.error();
+        }
+        if (!*token || !*fam || (*fam)->revoked_at || (*token)->revoked_at) {
+            refused = invalid_grant("Invalid or revoked refresh token");
+            return {};
+        }
+        const RefreshToken& current = **token;
+        TokenFamily live = **fam;
+
+        // Scope may only narrow: intersect with the client's ceiling as it is today.
+        std::vector<std::string> scopes;
+        for (const auto& s : live.scopes) {
+            if (std::find(client->scopes.begin(), client->scopes.end(), s) != client->scopes.end()) {
+                scopes.push_back(s);
+            }
+        }
+        if (scopes.empty()) {
+            refused = invalid_grant(
+                "Token scopes are no longer within the application's allowed scopes; re-authorize.");
+            return {};
+        }
+
+        if (current.rotated_at) {
+            auto child = grants.find_newest_child(presented_hash);
+            if (!child) {
+                return child.error();
+            }
+            bool child_unused = *child && !(*child)->rotated_at && !(*child)->revoked_at;
+            bool in_grace = now - *current.rotated_at <= lifetimes_.refresh_grace_seconds;
+            if (in_grace && child_unused && !current.grace_used) {
+                auto spent = grants.spend_grace(presented_hash);
+                if (!spent) {
+                    return spent.error();
+                }
+                if (*spent) {
+                    // The first response was lost: replace the pair the client never saw.
+                    RETURN_IF_ERROR(grants.revoke_refresh_token((*child)->token_hash, now));
+                    auto pair = mint_pair(grants, live.id, presented_hash, lifetimes_, now);
+                    if (!pair) {
+                        return pair.error();
+                    }
+                    issued = std::move(*pair);
+                    issued.scopes = scopes;
+                    return {};
+                }
+            }
+            RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
+            refused = invalid_grant(
+                "Refresh token was already used; the token family has been revoked");
+            return {};
+        }
+
+        auto rotated = grants.mark_rotated(presented_hash, now);
+        if (!rotated) {
+            return rotated.error();
+        }
+        if (!*rotated) {
+            refused = invalid_grant("Invalid or revoked refresh token");
+            return {};
+        }
+        // The old bearer stops working at once.
+        RETURN_IF_ERROR(grants.revoke_access_token(current.access_token_hash, now));
+        if (scopes != live.scopes) {
+            RETURN_IF_ERROR(grants.set_family_scopes(live.id, scopes));
+        }
+        auto pair = mint_pair(grants, live.id, presented_hash, lifetimes_, now);
+        if (!pair) {
+            return pair.error();
+        }
+        issued = std::move(*pair);
+        issued.scopes = scopes;
+        return {};
+    }));
+    if (refused) {
+        return *refused;
+    }
+    return issued;
+}
+
+} // namespace provisiond::oauth

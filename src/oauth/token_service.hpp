@@ -1,0 +1,62 @@
+#pragma once
+// The token engine behind POST /oauth/token: the authorization_code and refresh_token grants
+// (RFC 6749 §4.1.3 and §6, RFC 7636 §4.6, RFC 9700 §2.2.2 and §4.14).
+
+#include "accounts/account.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "ratelimit/partner_rate_limiter.hpp"
+#include "storage/unit_of_work.hpp"
+
+namespace provisiond::oauth {
+
+struct CodeExchange {
+    std::optional<std::string> code;
+    std::optional<std::string> code_verifier;
+    std::optional<std::string> client_id;    ///< optional for public clients
+    std::optional<std::string> redirect_uri; ///< must match when the code was bound to one
+};
+
+struct RefreshRequest {
+    std::optional<std::string> refresh_token;
+    std::optional<std::string> client_id;
+};
+
+/// The `account` object of a code exchange.
+struct AccountSummary {
+    std::string organization_id;
+    std::vector<accounts::TeamSummary> available_teams;
+};
+
+struct IssuedTokens {
+    std::string access_token;
+    std::string refresh_token;
+    std::int64_t expires_in = 0;
+    std::vector<std::string> scopes;
+    std::optional<AccountSummary> account; ///< on code exchange only
+};
+
+/// Thrown-free grant handlers: every failure is an Error in the OAuth vocabulary.
+class TokenService {
+public:
+    TokenService(storage::UnitOfWork& uow, const Clock& clock,
+                 ratelimit::PartnerRateLimiter& limiter, Lifetimes lifetimes)
+        : uow_(uow), clock_(clock), limiter_(limiter), lifetimes_(lifetimes) {}
+
+    /// authorization_code: verifies PKCE before spending the code (a wrong verifier leaves it
+    /// usable), charges the partner's limit, then consumes the code atomically. A code presented
+    /// after it was consumed revokes every token issued from it.
+    Result<IssuedTokens> exchange_code(const CodeExchange& request);
+
+    /// refresh_token: rotates the pair. A retired token presented again revokes the family,
+    /// except one retry inside the grace window (a lost response), which gets a fresh pair.
+    Result<IssuedTokens> refresh(const RefreshRequest& request);
+
+private:
+    storage::UnitOfWork& uow_;
+    const Clock& clock_;
+    ratelimit::PartnerRateLimiter& limiter_;
+    Lifetimes lifetimes_;
+};
+
+} // namespace provisiond::oauth

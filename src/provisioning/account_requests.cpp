@@ -1,0 +1,275 @@
+#include "provisioning/account_requests.hpp"
+
+#include "accounts/welcome_email.hpp"
+#include "core/iso8601.hpp"
+#include "crypto/crypto.hpp"
+#include "oauth/authorization_codes.hpp"
+#include "oauth/pkce.hpp"
+#include "oauth/scopes.hpp"
+#include "oauth/token_formats.hpp"
+
+namespace provisiond::provisioning {
+
+namespace {
+
+constexpr std::size_t max_request_id_length = 255;
+constexpr std::string_view default_project_name = "Default project";
+
+Error invalid_request(std::string message) {
+    return make_error(ErrorCode::invalid_request, std::move(message));
+}
+
+std::string first_word(std::string_view name) {
+    auto start = name.find_first_not_of(" \t");
+    if (start == std::string_view::npos) {
+        return "";
+    }
+    auto end = name.find_first_of(" \t", start);
+    return std::string(name.substr(start, end == std::string_view::npos ? end : end - start));
+}
+
+} // namespace
+
+struct AccountRequestService::Checked {
+    oauth::OAuthClient client;
+    std::string request_id;
+    std::string email;
+    std::string email_normalized;
+    std::string name;
+    std::string region;
+    std::optional<std::string> organization_name;
+    std::vector<std::string> scopes;
+    std::string code_challenge;
+    std::int64_t now = 0;
+};
+
+Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest& request) {
+    Checked checked;
+    checked.now = clock_.now();
+
+    // Partner identification first: nothing else is said to an unknown caller.
+    if (!request.client_id || request.client_id->empty()) {
+        return make_error(ErrorCode::unauthorized,
+                          "Authentication failed: client_id is required");
+    }
+    std::optional<oauth::OAuthClient> client;
+    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = r.clients().find(*request.client_id);
+        if (!found) {
+            return found.error();
+        }
+        client = *found;
+        return {};
+    }));
+    if (!client || !client->is_active) {
+        return make_error(ErrorCode::unauthorized,
+                          "Authentication failed: unknown or disabled client_id");
+    }
+    checked.client = *client;
+
+    if (!request.email || request.email->empty()) {
+        return invalid_request("email is required");
+    }
+    checked.email_normalized = accounts::normalize_email(*request.email);
+    if (!accounts::is_valid_email(checked.email_normalized)) {
+        return invalid_request("email is not a valid email address");
+    }
+    checked.email = *request.email;
+    while (!checked.email.empty() && checked.email.front() == ' ') {
+        checked.email.erase(0, 1);
+    }
+    while (!checked.email.empty() && checked.email.back() == ' ') {
+        checked.email.pop_back();
+    }
+    if (!request.id || request.id->empty()) {
+        return invalid_request("id is required");
+    }
+    if (request.id->size() > max_request_id_length) {
+        return invalid_request("id must be at most 255 characters");
+    }
+    checked.request_id = *request.id;
+    if (request.expires_at) {
+        // Unparseable values are ignored, as PostHog's agentic surface does.
+        if (auto at = parse_iso8601(*request.expires_at); at && *at < checked.now) {
+            return make_error(ErrorCode::expired, "Account request has expired");
+        }
+    }
+    if (!client->can_create_accounts) {
+        return make_error(ErrorCode::forbidden, "Account creation is not enabled for this partner");
+    }
+    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::account_requests));
+
+    if (!request.code_challenge || request.code_challenge->empty()) {
+        return invalid_request("code_challenge is required for public clients");
+    }
+    if (!oauth::is_valid_code_challenge(*request.code_challenge)) {
+        return invalid_request("code_challenge must be 43-128 characters using base64url charset");
+    }
+    if (request.code_challenge_method.value_or("") != "S256") {
+        return invalid_request("Only S256 code_challenge_method is supported");
+    }
+    checked.code_challenge = *request.code_challenge;
+    auto scopes = oauth::resolve_requested_scopes(request.scopes, client->scopes);
+    if (!scopes) {
+        return scopes.error();
+    }
+    checked.scopes = std::move(*scopes);
+    checked.name = request.name;
+    checked.region = request.region;
+    checked.organization_name = request.organization_name;
+
+    // Two attempts: under PostgreSQL a concurrent request for the same new email can win the
+    // unique constraint; the retry then sees the user and takes the existing-user path.
+    for (int attempt = 0;; ++attempt) {
+        AccountRequestAnswer answer;
+        auto done = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto decided = decide(r, checked);
+            if (!decided) {
+                return decided.error();
+            }
+            answer = std::move(*decided);
+            return {};
+        });
+        if (done) {
+            return answer;
+        }
+        if (done.error().code == ErrorCode::conflict && attempt == 0) {
+            continue;
+        }
+        if (done.error().code == ErrorCode::conflict || done.error().code == ErrorCode::internal) {
+            Error e = make_error(ErrorCode::account_creation_failed, "Failed to create account");
+            e.debug = done.error().debug;
+            return e;
+        }
+        return done.error();
+    }
+}
+
+Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories& r,
+                                                           const Checked& checked) {
+    auto previous = r.provisioning().find_account_request(checked.client.client_id, checked.request_id);
+    if (!previous) {
+        return previous.error();
+    }
+    if (*previous) {
+        const AccountRequestRecord& record = **previous;
+        if (record.email_normalized != checked.email_normalized ||
+            record.code_challenge != checked.code_challenge) {
+            return invalid_request("Request id " + checked.request_id +
+                                   " was already used for a different account request");
+        }
+        bool fresh = checked.now - record.created_at < config_.lifetimes.code_seconds;
+        if (record.outcome == "oauth" && fresh && record.code_hash && record.project_id &&
+            record.organization_id) {
+            // A retry of a request whose answer was lost: a new code for the same account.
+            auto code = r.grants().find_code(*record.code_hash);
+            if (!code) {
+                return code.error();
+            }
+            if (*code && (*code)->consumed_at) {
+                return invalid_request("This account request was already completed; use a new request id");
+            }
+            RETURN_IF_ERROR(r.grants().delete_code(*record.code_hash));
+            auto minted = oauth::mint_code(r.grants(),
+                                           {checked.client.client_id, record.user_id,
+                                            *record.organization_id, *record.project_id,
+                                            checked.scopes, checked.code_challenge, std::nullopt},
+                                           checked.now, config_.lifetimes.code_seconds);
+            if (!minted) {
+                return minted.error();
+            }
+            AccountRequestRecord updated = record;
+            updated.code_hash = minted->code_hash;
+            RETURN_IF_ERROR(r.provisioning().save_account_request(updated));
+            return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted->code, ""};
+        }
+    }
+    auto existing = r.accounts().find_user_by_email(checked.email_normalized);
+    if (!existing) {
+        return existing.error();
+    }
+    if (*existing) {
+        return ask_consent(r, checked, (*existing)->id);
+    }
+    return create_account(r, checked);
+}
+
+Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repositories& r,
+                                                                   const Checked& checked) {
+    const std::int64_t now = checked.now;
+    accounts::User user;
+    user.id = crypto::random_uuid();
+    user.email = checked.email;
+    user.email_normalized = checked.email_normalized;
+    user.first_name = first_word(checked.name);
+    user.name = checked.name;
+    user.created_at = now;
+    RETURN_IF_ERROR(r.accounts().insert_user(user));
+
+    accounts::Organization org;
+    org.id = crypto::random_uuid();
+    org.name = checked.organization_name.value_or(checked.client.name + " (" + checked.email + ")");
+    org.region = checked.region;
+    org.created_at = now;
+    RETURN_IF_ERROR(r.accounts().insert_organization(org));
+    RETURN_IF_ERROR(r.accounts().insert_membership(org.id, user.id, accounts::Role::owner, now));
+    auto project = r.accounts().insert_project(
+        org.id, default_project_name, oauth::mint_prefixed_secret(oauth::project_token_prefix), now);
+    if (!project) {
+        return project.error();
+    }
+
+    // The welcome email carries a single-use link; only the link's hash is kept.
+    std::string link_token = crypto::random_urlsafe_token();
+    RETURN_IF_ERROR(r.accounts().insert_password_set_token(
+        crypto::sha256_hex(link_token), user.id, now, now + config_.lifetimes.password_link_seconds));
+    std::string host = config_.host_for_region(checked.region);
+    accounts::WelcomeEmailInput mail;
+    mail.recipient = user.email;
+    mail.first_name = user.first_name;
+    mail.partner_name = checked.client.name;
+    mail.organization_name = org.name;
+    mail.set_password_url = host + "/account/set-password?token=" + link_token;
+    mail.dashboard_url = host + "/dashboard";
+    mail.link_lifetime_hours = config_.lifetimes.password_link_seconds / 3600;
+    RETURN_IF_ERROR(r.outbox().enqueue(accounts::compose_welcome_email(mail, now)));
+
+    auto minted = oauth::mint_code(r.grants(),
+                                   {checked.client.client_id, user.id, org.id, project->id,
+                                    checked.scopes, checked.code_challenge, std::nullopt},
+                                   now, config_.lifetimes.code_seconds);
+    if (!minted) {
+        return minted.error();
+    }
+    RETURN_IF_ERROR(r.provisioning().save_account_request(
+        {checked.client.client_id, checked.request_id, checked.email_normalized,
+         checked.code_challenge, "oauth", user.id, org.id, project->id, minted->code_hash, now}));
+    return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted->code, ""};
+}
+
+Result<AccountRequestAnswer> AccountRequestService::ask_consent(storage::Repositories& r,
+                                                                const Checked& checked,
+                                                                const std::string& user_id) {
+    std::string state = crypto::random_urlsafe_token();
+    PendingConsent consent;
+    consent.state_hash = crypto::sha256_hex(state);
+    consent.client_id = checked.client.client_id;
+    consent.email_normalized = checked.email_normalized;
+    consent.user_id = user_id;
+    consent.scopes = checked.scopes;
+    consent.region = checked.region;
+    consent.code_challenge = checked.code_challenge;
+    consent.code_challenge_method = "S256";
+    consent.created_at = checked.now;
+    consent.expires_at = checked.now + config_.lifetimes.consent_seconds;
+    RETURN_IF_ERROR(r.provisioning().replace_pending_consent(consent));
+    RETURN_IF_ERROR(r.provisioning().save_account_request(
+        {checked.client.client_id, checked.request_id, checked.email_normalized,
+         checked.code_challenge, "requires_auth", user_id, std::nullopt, std::nullopt,
+         std::nullopt, checked.now}));
+    return AccountRequestAnswer{AccountRequestAnswer::Kind::requires_auth, "",
+                                config_.host_for_region(checked.region) +
+                                    "/api/agentic/authorize?state=" + state};
+}
+
+} // namespace provisiond::provisioning

@@ -1,0 +1,56 @@
+#pragma once
+// POST /provisioning/account_requests: a partner asks for an account for its user.
+// New email → account + welcome email + authorization code. Existing email → never a silent
+// code: a consent URL (requires_auth). The request id makes retries idempotent (docs/API.md).
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "ratelimit/partner_rate_limiter.hpp"
+#include "storage/unit_of_work.hpp"
+
+namespace provisiond::provisioning {
+
+/// The request, already type-checked by the endpoint; semantic checks happen here, in
+/// PostHog's E2 order.
+struct AccountRequest {
+    std::optional<std::string> id;
+    std::optional<std::string> email;
+    std::string name;
+    std::optional<std::string> client_id;
+    std::optional<std::vector<std::string>> scopes;
+    std::optional<std::string> expires_at;
+    std::string region = "US";
+    std::optional<std::string> organization_name;
+    std::optional<std::string> code_challenge;
+    std::optional<std::string> code_challenge_method;
+};
+
+struct AccountRequestAnswer {
+    enum class Kind { oauth, requires_auth };
+    Kind kind = Kind::oauth;
+    std::string code; ///< oauth
+    std::string url;  ///< requires_auth
+};
+
+class AccountRequestService {
+public:
+    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock,
+                          ratelimit::PartnerRateLimiter& limiter, const Config& config)
+        : uow_(uow), clock_(clock), limiter_(limiter), config_(config) {}
+
+    Result<AccountRequestAnswer> handle(const AccountRequest& request);
+
+private:
+    struct Checked; // a request that passed every check
+    Result<AccountRequestAnswer> decide(storage::Repositories& r, const Checked& checked);
+    Result<AccountRequestAnswer> create_account(storage::Repositories& r, const Checked& checked);
+    Result<AccountRequestAnswer> ask_consent(storage::Repositories& r, const Checked& checked,
+                                             const std::string& user_id);
+
+    storage::UnitOfWork& uow_;
+    const Clock& clock_;
+    ratelimit::PartnerRateLimiter& limiter_;
+    const Config& config_;
+};
+
+} // namespace provisiond::provisioning

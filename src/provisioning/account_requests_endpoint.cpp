@@ -1,0 +1,142 @@
+#include "provisioning/account_requests_endpoint.hpp"
+
+#include "http/api_version.hpp"
+#include "http/body.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse_query.hpp>
+
+namespace provisiond::provisioning {
+namespace {
+
+constexpr std::size_t max_name_length = 150;
+constexpr std::size_t max_organization_name_length = 128;
+
+/// Reads the body into an AccountRequest; a field of the wrong type is invalid_request.
+Result<AccountRequest> read_request(const boost::json::object& body, const http::Request& raw) {
+    AccountRequest out;
+    auto id = http::string_field(body, "id");
+    if (!id) {
+        return id.error();
+    }
+    out.id = *id;
+    auto email = http::string_field(body, "email");
+    if (!email) {
+        return email.error();
+    }
+    out.email = *email;
+    auto name = http::string_field(body, "name");
+    if (!name) {
+        return name.error();
+    }
+    out.name = name->value_or("");
+    if (out.name.size() > max_name_length) {
+        return make_error(ErrorCode::invalid_request, "name must be at most 150 characters");
+    }
+    auto client_id = http::string_field(body, "client_id");
+    if (!client_id) {
+        return client_id.error();
+    }
+    out.client_id = *client_id;
+    if (!out.client_id && !raw.query.empty()) {
+        // PostHog also identifies a public partner by ?client_id=…
+        if (auto params = boost::urls::parse_query(raw.query)) {
+            for (auto p : *params) {
+                if (p.key == "client_id" && p.has_value) {
+                    out.client_id = std::string(p.value);
+                }
+            }
+        }
+    }
+    auto scopes = http::string_list_field(body, "scopes");
+    if (!scopes) {
+        return scopes.error();
+    }
+    out.scopes = *scopes;
+    auto expires_at = http::string_field(body, "expires_at");
+    if (!expires_at) {
+        return expires_at.error();
+    }
+    out.expires_at = *expires_at;
+    auto challenge = http::string_field(body, "code_challenge");
+    if (!challenge) {
+        return challenge.error();
+    }
+    out.code_challenge = *challenge;
+    auto method = http::string_field(body, "code_challenge_method");
+    if (!method) {
+        return method.error();
+    }
+    out.code_challenge_method = *method;
+
+    boost::json::object configuration = http::object_field(body, "configuration");
+    auto region = http::string_field(configuration, "region");
+    if (!region) {
+        return make_error(ErrorCode::invalid_request, "configuration.region must be a string");
+    }
+    if (*region) {
+        std::string upper = **region;
+        for (auto& c : upper) {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        if (upper != "US" && upper != "EU") {
+            return make_error(ErrorCode::invalid_request, "configuration.region must be US or EU");
+        }
+        out.region = upper;
+    }
+    auto organization = http::string_field(configuration, "organization_name");
+    if (!organization) {
+        return make_error(ErrorCode::invalid_request, "configuration.organization_name must be a string");
+    }
+    if (*organization && !(*organization)->empty()) {
+        if ((*organization)->size() > max_organization_name_length) {
+            return make_error(ErrorCode::invalid_request,
+                              "configuration.organization_name must be at most 128 characters");
+        }
+        out.organization_name = *organization;
+    }
+    return out;
+}
+
+} // namespace
+
+http::Response handle_account_requests(AccountRequestService& service, const http::Request& request) {
+    if (auto refused = http::check_api_version(request)) {
+        return *refused;
+    }
+    auto body = http::parse_body(request);
+    if (!body) {
+        return http::error_response(http::Envelope::typed, body.error());
+    }
+    // Echo the partner's id in every answer once we can read it.
+    std::optional<std::string> id;
+    if (auto it = body->find("id"); it != body->end() && it->value().is_string()) {
+        id = std::string(it->value().as_string());
+    }
+    auto parsed = read_request(*body, request);
+    if (!parsed) {
+        return http::error_response(http::Envelope::typed, parsed.error(), id);
+    }
+    auto answer = service.handle(*parsed);
+    if (!answer) {
+        // Authentication and throttling failures carry no id (PostHog's shape).
+        bool anonymous = answer.error().code == ErrorCode::unauthorized ||
+                         answer.error().code == ErrorCode::rate_limited;
+        return http::error_response(http::Envelope::typed, answer.error(),
+                                    anonymous ? std::nullopt : id);
+    }
+    boost::json::object out;
+    out["id"] = id.value_or("");
+    if (answer->kind == AccountRequestAnswer::Kind::oauth) {
+        out["type"] = "oauth";
+        out["oauth"] = boost::json::object{{"code", answer->code}};
+    } else {
+        out["type"] = "requires_auth";
+        out["requires_auth"] = boost::json::object{{"url", answer->url}};
+    }
+    auto response = http::json_response(200, boost::json::serialize(out));
+    response.set_header("Cache-Control", "no-store");
+    return response;
+}
+
+} // namespace provisiond::provisioning

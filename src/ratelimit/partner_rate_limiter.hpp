@@ -1,0 +1,39 @@
+#pragma once
+// Partner rate limits: per client, per endpoint, fixed hourly windows kept in the database so
+// that they hold across restarts and across every process sharing it.
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "oauth/client.hpp"
+#include "storage/unit_of_work.hpp"
+
+namespace provisiond::ratelimit {
+
+enum class Endpoint { account_requests, token_exchanges, resource_creates };
+
+std::string_view to_string(Endpoint endpoint);
+/// Parses an endpoint name as used by `clients set-limit`.
+std::optional<Endpoint> parse_endpoint(std::string_view name);
+
+class PartnerRateLimiter {
+public:
+    static constexpr std::int64_t window_seconds = 3600;
+    static constexpr std::int64_t unlimited = -1;
+
+    PartnerRateLimiter(storage::UnitOfWork& uow, const Clock& clock, PartnerLimits defaults)
+        : uow_(uow), clock_(clock), defaults_(defaults) {}
+
+    /// Counts one call; fails with rate_limited (retry_after set) once the window's limit is
+    /// spent. The message names the endpoint, as PostHog's does.
+    Result<void> charge(const oauth::OAuthClient& client, Endpoint endpoint);
+
+    /// The limit in force for a client (its override, else the default); -1 is unlimited.
+    std::int64_t limit_for(const oauth::OAuthClient& client, Endpoint endpoint) const;
+
+private:
+    storage::UnitOfWork& uow_;
+    const Clock& clock_;
+    PartnerLimits defaults_;
+};
+
+} // namespace provisiond::ratelimit

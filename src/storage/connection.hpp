@@ -1,0 +1,74 @@
+#pragma once
+// The tiny driver port every SQL backend implements. Statements are written once, with $1..$n
+// placeholders, in the repositories under storage/; a driver only binds, steps and maps errors.
+
+#include "core/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace provisiond::storage {
+
+struct Null {};
+/// A bound parameter or a column value: SQL NULL, a 64-bit integer or text.
+using Value = std::variant<Null, std::int64_t, std::string>;
+
+inline Value optional_text(const std::optional<std::string>& v) {
+    return v ? Value{*v} : Value{Null{}};
+}
+inline Value optional_int(const std::optional<std::int64_t>& v) {
+    return v ? Value{*v} : Value{Null{}};
+}
+
+/// One result row; accessors assume the statement's column types (a mismatch is a bug).
+class Row {
+public:
+    explicit Row(std::vector<Value> columns) : columns_(std::move(columns)) {}
+    bool is_null(std::size_t i) const { return std::holds_alternative<Null>(columns_.at(i)); }
+    std::int64_t integer(std::size_t i) const;
+    std::string text(std::size_t i) const;
+    std::optional<std::string> optional_text(std::size_t i) const;
+    std::optional<std::int64_t> optional_integer(std::size_t i) const;
+
+private:
+    std::vector<Value> columns_;
+};
+
+enum class TransactionMode {
+    read,  ///< a consistent snapshot; no writes
+    write, ///< takes the write lock up front, so read-then-write cannot deadlock or lose updates
+};
+
+/// One database session. Not thread-safe: a connection is leased to one thread at a time.
+class Connection {
+public:
+    virtual ~Connection() = default;
+    /// Runs a statement and returns every row it produced.
+    virtual Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) = 0;
+    /// Runs a statement and returns the number of rows it changed.
+    virtual Result<std::int64_t> execute(std::string_view sql, std::span<const Value> params) = 0;
+    /// Runs several statements separated by semicolons (migrations).
+    virtual Result<void> execute_script(std::string_view sql) = 0;
+    virtual Result<void> begin(TransactionMode mode) = 0;
+    virtual Result<void> commit() = 0;
+    virtual void rollback() = 0;
+    /// The dialect's name as used in storage/migrations/<dialect>/.
+    virtual std::string_view dialect() const = 0;
+};
+
+/// Convenience: query with an initializer list of parameters.
+inline Result<std::vector<Row>> query(Connection& c, std::string_view sql,
+                                      std::initializer_list<Value> params = {}) {
+    return c.query(sql, std::span<const Value>(params.begin(), params.size()));
+}
+inline Result<std::int64_t> execute(Connection& c, std::string_view sql,
+                                    std::initializer_list<Value> params = {}) {
+    return c.execute(sql, std::span<const Value>(params.begin(), params.size()));
+}
+
+} // namespace provisiond::storage

@@ -1,0 +1,62 @@
+#include "storage/database.hpp"
+
+namespace provisiond::storage {
+
+Database::Database(ConnectionFactory factory, std::size_t pool_size)
+    : factory_(std::move(factory)), pool_size_(pool_size == 0 ? 1 : pool_size) {}
+
+Database::Lease::~Lease() {
+    if (owner_ != nullptr && connection_) {
+        owner_->release(std::move(connection_));
+    }
+}
+
+Result<Database::Lease> Database::acquire() {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [&] { return !idle_.empty() || opened_ < pool_size_; });
+    if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(this, std::move(c));
+    }
+    ++opened_;
+    lock.unlock();
+    auto opened = factory_();
+    if (!opened) {
+        std::lock_guard relock(mutex_);
+        --opened_;
+        available_.notify_one();
+        return opened.error();
+    }
+    return Lease(this, std::move(*opened));
+}
+
+void Database::release(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(c));
+    available_.notify_one();
+}
+
+Result<void> Database::transact(TransactionMode mode,
+                                const std::function<Result<void>(Connection&)>& work) {
+    auto lease = acquire();
+    if (!lease) {
+        return lease.error();
+    }
+    Connection& c = **lease;
+    if (auto began = c.begin(mode); !began) {
+        return began.error();
+    }
+    Result<void> outcome = work(c);
+    if (!outcome) {
+        c.rollback();
+        return outcome;
+    }
+    if (auto committed = c.commit(); !committed) {
+        c.rollback();
+        return committed.error();
+    }
+    return {};
+}
+
+} // namespace provisiond::storage

@@ -1,0 +1,91 @@
+#include "storage/migrations.hpp"
+
+#include <ctime>
+
+namespace provisiond::storage {
+namespace {
+
+constexpr std::string_view create_ledger =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+    "name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+
+Result<int> current_version(Connection& c) {
+    auto rows = query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!rows) {
+        return rows.error();
+    }
+    return static_cast<int>(rows->at(0).integer(0));
+}
+
+} // namespace
+
+int latest_version(std::string_view dialect) {
+    int latest = 0;
+    for (const auto& m : embedded_migrations()) {
+        if (dialect == m.dialect && m.version > latest) {
+            latest = m.version;
+        }
+    }
+    return latest;
+}
+
+Result<int> schema_version(Database& db) {
+    int version = 0;
+    auto done = db.transact(TransactionMode::write, [&](Connection& c) -> Result<void> {
+        if (auto ok = execute(c, create_ledger); !ok) {
+            return ok.error();
+        }
+        auto v = current_version(c);
+        if (!v) {
+            return v.error();
+        }
+        version = *v;
+        return {};
+    });
+    if (!done) {
+        return done.error();
+    }
+    return version;
+}
+
+Result<std::vector<std::string>> migrate(Database& db) {
+    std::vector<std::string> applied;
+    for (const auto& m : embedded_migrations()) {
+        auto done = db.transact(TransactionMode::write, [&](Connection& c) -> Result<void> {
+            if (m.dialect != c.dialect()) {
+                return {};
+            }
+            if (auto ok = execute(c, create_ledger); !ok) {
+                return ok.error();
+            }
+            auto version = current_version(c);
+            if (!version) {
+                return version.error();
+            }
+            if (m.version <= *version) {
+                return {};
+            }
+            if (auto ok = c.execute_script(m.sql); !ok) {
+                auto err = ok.error();
+                err.debug = std::string("migration ") + m.name + ": " + err.debug;
+                return err;
+            }
+            auto recorded = execute(c,
+                                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                                    "VALUES ($1, $2, $3)",
+                                    {std::int64_t{m.version}, std::string(m.name),
+                                     static_cast<std::int64_t>(std::time(nullptr))});
+            if (!recorded) {
+                return recorded.error();
+            }
+            applied.emplace_back(m.name);
+            return {};
+        });
+        if (!done) {
+            return done.error();
+        }
+    }
+    return applied;
+}
+
+} // namespace provisiond::storage

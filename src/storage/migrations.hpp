@@ -1,0 +1,32 @@
+#pragma once
+// Numbered, forward-only schema migrations, embedded into the binary at build time
+// (tools/embed_migrations.cmake) from storage/migrations/<dialect>/NNNN_name.sql.
+
+#include "storage/database.hpp"
+
+#include <string>
+#include <vector>
+
+namespace provisiond::storage {
+
+struct Migration {
+    const char* dialect;
+    int version;
+    const char* name;
+    const char* sql;
+};
+
+const std::vector<Migration>& embedded_migrations();
+
+/// Applies, in order and each in its own transaction, every migration newer than the database.
+/// Returns the names applied. Safe to run from several processes at once (the write lock
+/// serializes them and each re-reads the applied versions inside its transaction).
+Result<std::vector<std::string>> migrate(Database& db);
+
+/// The newest version applied, 0 for an empty database.
+Result<int> schema_version(Database& db);
+
+/// The newest version this binary knows for the dialect.
+int latest_version(std::string_view dialect);
+
+} // namespace provisiond::storage

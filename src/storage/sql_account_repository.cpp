@@ -1,0 +1,174 @@
+#include "storage/sql_repositories.hpp"
+
+namespace provisiond::storage {
+namespace {
+
+using accounts::Organization;
+using accounts::Project;
+using accounts::Role;
+using accounts::TeamSummary;
+using accounts::User;
+
+constexpr std::string_view user_columns =
+    "id, email, email_normalized, first_name, name, password_hash, email_verified, created_at";
+
+User user_from(const Row& r) {
+    return User{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.optional_text(5),
+                r.integer(6) != 0, r.integer(7)};
+}
+
+Project project_from(const Row& r) {
+    return Project{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)};
+}
+
+class SqlAccountRepository final : public accounts::AccountRepository {
+public:
+    explicit SqlAccountRepository(Connection& c) : c_(c) {}
+
+    Result<std::optional<User>> find_user_by_email(std::string_view email) override {
+        return find_one_user("SELECT " + std::string(user_columns) +
+                                 " FROM users WHERE email_normalized = $1",
+                             email);
+    }
+
+    Result<std::optional<User>> find_user(std::string_view id) override {
+        return find_one_user("SELECT " + std::string(user_columns) + " FROM users WHERE id = $1",
+                             id);
+    }
+
+    Result<void> insert_user(const User& u) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "INSERT INTO users (id, email, email_normalized, first_name, name, "
+                                "password_hash, email_verified, created_at) "
+                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                {u.id, u.email, u.email_normalized, u.first_name, u.name,
+                                 optional_text(u.password_hash),
+                                 std::int64_t{u.email_verified ? 1 : 0}, u.created_at}));
+        return {};
+    }
+
+    Result<void> insert_organization(const Organization& o) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "INSERT INTO organizations (id, name, region, created_at) "
+                                "VALUES ($1, $2, $3, $4)",
+                                {o.id, o.name, o.region, o.created_at}));
+        return {};
+    }
+
+    Result<std::optional<Organization>> find_organization(std::string_view id) override {
+        auto rows = query(c_, "SELECT id, name, region, created_at FROM organizations WHERE id = $1",
+                          {std::string(id)});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<Organization>{};
+        }
+        const Row& r = rows->front();
+        return std::optional<Organization>{Organization{r.text(0), r.text(1), r.text(2), r.integer(3)}};
+    }
+
+    Result<void> insert_membership(std::string_view org, std::string_view user, Role role,
+                                   std::int64_t now) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "INSERT INTO memberships (organization_id, user_id, role, created_at) "
+                                "VALUES ($1, $2, $3, $4)",
+                                {std::string(org), std::string(user),
+                                 std::string(accounts::to_string(role)), now}));
+        return {};
+    }
+
+    Result<bool> is_member(std::string_view org, std::string_view user) override {
+        auto rows = query(c_,
+                          "SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2",
+                          {std::string(org), std::string(user)});
+        if (!rows) {
+            return rows.error();
+        }
+        return !rows->empty();
+    }
+
+    Result<Project> insert_project(std::string_view org, std::string_view name,
+                                   std::string_view api_token, std::int64_t now) override {
+        auto rows = query(c_,
+                          "INSERT INTO projects (organization_id, name, api_token, created_at) "
+                          "VALUES ($1, $2, $3, $4) RETURNING id",
+                          {std::string(org), std::string(name), std::string(api_token), now});
+        if (!rows) {
+            return rows.error();
+        }
+        return Project{rows->at(0).integer(0), std::string(org), std::string(name),
+                       std::string(api_token), now};
+    }
+
+    Result<std::optional<Project>> find_project(std::int64_t id) override {
+        auto rows = query(c_,
+                          "SELECT id, organization_id, name, api_token, created_at FROM projects "
+                          "WHERE id = $1",
+                          {id});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<Project>{};
+        }
+        return std::optional<Project>{project_from(rows->front())};
+    }
+
+    Result<bool> set_project_token(std::int64_t id, std::string_view api_token) override {
+        auto changed = execute(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
+                               {std::string(api_token), id});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
+    }
+
+    Result<std::vector<TeamSummary>> teams_of_user(std::string_view user) override {
+        auto rows = query(c_,
+                          "SELECT p.id, p.name, o.id, o.name FROM projects p "
+                          "JOIN organizations o ON o.id = p.organization_id "
+                          "JOIN memberships m ON m.organization_id = o.id "
+                          "WHERE m.user_id = $1 ORDER BY p.id",
+                          {std::string(user)});
+        if (!rows) {
+            return rows.error();
+        }
+        std::vector<TeamSummary> teams;
+        for (const auto& r : *rows) {
+            teams.push_back(TeamSummary{r.integer(0), r.text(1), r.text(2), r.text(3)});
+        }
+        return teams;
+    }
+
+    Result<void> insert_password_set_token(std::string_view hash, std::string_view user,
+                                           std::int64_t now, std::int64_t expires_at) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "INSERT INTO password_set_tokens (token_hash, user_id, created_at, "
+                                "expires_at) VALUES ($1, $2, $3, $4)",
+                                {std::string(hash), std::string(user), now, expires_at}));
+        return {};
+    }
+
+private:
+    Result<std::optional<User>> find_one_user(const std::string& sql, std::string_view key) {
+        auto rows = query(c_, sql, {std::string(key)});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<User>{};
+        }
+        return std::optional<User>{user_from(rows->front())};
+    }
+
+    Connection& c_;
+};
+
+} // namespace
+
+std::unique_ptr<accounts::AccountRepository> make_sql_account_repository(Connection& c) {
+    return std::make_unique<SqlAccountRepository>(c);
+}
+
+} // namespace provisiond::storage

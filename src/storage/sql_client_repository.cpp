@@ -1,0 +1,141 @@
+#include "core/strings.hpp"
+#include "storage/sql_repositories.hpp"
+
+#include <boost/json.hpp>
+
+namespace provisiond::storage {
+namespace {
+
+using oauth::OAuthClient;
+
+constexpr std::string_view client_columns =
+    "client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
+    "can_provision_resources, rate_limits, created_at, updated_at";
+
+std::map<std::string, std::int64_t> limits_from_json(std::string_view text) {
+    std::map<std::string, std::int64_t> out;
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text, ec);
+    if (ec || !value.is_object()) {
+        return out;
+    }
+    for (const auto& [key, v] : value.as_object()) {
+        if (v.is_int64()) {
+            out.emplace(std::string(key), v.as_int64());
+        }
+    }
+    return out;
+}
+
+std::string limits_to_json(const std::map<std::string, std::int64_t>& limits) {
+    boost::json::object o;
+    for (const auto& [key, v] : limits) {
+        o[key] = v;
+    }
+    return boost::json::serialize(o);
+}
+
+OAuthClient client_from(const Row& r) {
+    OAuthClient c;
+    c.client_id = r.text(0);
+    c.name = r.text(1);
+    c.kind = r.text(2);
+    c.redirect_uris = strings_from_json_array(r.text(3));
+    c.scopes = split_spaces(r.text(4));
+    c.is_active = r.integer(5) != 0;
+    c.can_create_accounts = r.integer(6) != 0;
+    c.can_provision_resources = r.integer(7) != 0;
+    c.rate_limits = limits_from_json(r.text(8));
+    c.created_at = r.integer(9);
+    c.updated_at = r.integer(10);
+    return c;
+}
+
+class SqlClientRepository final : public oauth::ClientRepository {
+public:
+    explicit SqlClientRepository(Connection& c) : c_(c) {}
+
+    Result<std::optional<OAuthClient>> find(std::string_view client_id) override {
+        auto rows = query(c_,
+                          "SELECT " + std::string(client_columns) +
+                              " FROM oauth_clients WHERE client_id = $1",
+                          {std::string(client_id)});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<OAuthClient>{};
+        }
+        return std::optional<OAuthClient>{client_from(rows->front())};
+    }
+
+    Result<void> insert(const OAuthClient& c) override {
+        RETURN_IF_ERROR(execute(
+            c_,
+            "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
+            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
+             std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
+             std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
+             c.updated_at}));
+        return {};
+    }
+
+    Result<std::vector<OAuthClient>> list() override {
+        auto rows = query(c_, "SELECT " + std::string(client_columns) +
+                                  " FROM oauth_clients ORDER BY created_at, client_id");
+        if (!rows) {
+            return rows.error();
+        }
+        std::vector<OAuthClient> out;
+        for (const auto& r : *rows) {
+            out.push_back(client_from(r));
+        }
+        return out;
+    }
+
+    Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) override {
+        auto changed = execute(c_,
+                               "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
+                               "WHERE client_id = $3",
+                               {std::int64_t{active}, now, std::string(client_id)});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
+    }
+
+    Result<bool> set_rate_limit(std::string_view client_id, std::string_view endpoint,
+                                std::optional<std::int64_t> per_hour, std::int64_t now) override {
+        auto found = find(client_id);
+        if (!found) {
+            return found.error();
+        }
+        if (!*found) {
+            return false;
+        }
+        auto limits = (*found)->rate_limits;
+        if (per_hour) {
+            limits[std::string(endpoint)] = *per_hour;
+        } else {
+            limits.erase(std::string(endpoint));
+        }
+        RETURN_IF_ERROR(execute(c_,
+                                "UPDATE oauth_clients SET rate_limits = $1, updated_at = $2 "
+                                "WHERE client_id = $3",
+                                {limits_to_json(limits), now, std::string(client_id)}));
+        return true;
+    }
+
+private:
+    Connection& c_;
+};
+
+} // namespace
+
+std::unique_ptr<oauth::ClientRepository> make_sql_client_repository(Connection& c) {
+    return std::make_unique<SqlClientRepository>(c);
+}
+
+} // namespace provisiond::storage

@@ -1,0 +1,197 @@
+#include "storage/sqlite/sqlite_connection.hpp"
+
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+namespace provisiond::storage {
+namespace {
+
+constexpr int busy_timeout_ms = 10'000;
+
+/// `$12` → `?12`, outside of string literals.
+std::string rewrite_placeholders(std::string_view sql) {
+    std::string out;
+    out.reserve(sql.size());
+    bool in_string = false;
+    for (char c : sql) {
+        if (c == '\'') {
+            in_string = !in_string;
+        }
+        out.push_back(!in_string && c == '$' ? '?' : c);
+    }
+    return out;
+}
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+    std::string detail = std::string(what) + ": " + sqlite3_errmsg(db);
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return make_error(ErrorCode::conflict, "conflict", detail);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+        return make_error(ErrorCode::unavailable, "storage unavailable", detail);
+    default:
+        return make_error(ErrorCode::internal, "storage error", detail);
+    }
+}
+
+class SqliteConnection final : public Connection {
+public:
+    explicit SqliteConnection(sqlite3* db) : db_(db) {}
+    ~SqliteConnection() override {
+        for (auto& [sql, stmt] : statements_) {
+            sqlite3_finalize(stmt);
+        }
+        sqlite3_close_v2(db_);
+    }
+
+    Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) override {
+        auto stmt = prepare(sql, params);
+        if (!stmt) {
+            return stmt.error();
+        }
+        std::vector<Row> rows;
+        for (;;) {
+            int rc = sqlite3_step(*stmt);
+            if (rc == SQLITE_DONE) {
+                break;
+            }
+            if (rc != SQLITE_ROW) {
+                auto err = sqlite_error(db_, rc, "step");
+                sqlite3_reset(*stmt);
+                return err;
+            }
+            int n = sqlite3_column_count(*stmt);
+            std::vector<Value> columns;
+            columns.reserve(static_cast<std::size_t>(n));
+            for (int i = 0; i < n; ++i) {
+                switch (sqlite3_column_type(*stmt, i)) {
+                case SQLITE_NULL:
+                    columns.emplace_back(Null{});
+                    break;
+                case SQLITE_INTEGER:
+                    columns.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(*stmt, i)));
+                    break;
+                default: {
+                    const auto* text = sqlite3_column_text(*stmt, i);
+                    int bytes = sqlite3_column_bytes(*stmt, i);
+                    columns.emplace_back(std::string(reinterpret_cast<const char*>(text),
+                                                     static_cast<std::size_t>(bytes)));
+                }
+                }
+            }
+            rows.emplace_back(std::move(columns));
+        }
+        sqlite3_reset(*stmt);
+        return rows;
+    }
+
+    Result<std::int64_t> execute(std::string_view sql, std::span<const Value> params) override {
+        auto rows = query(sql, params);
+        if (!rows) {
+            return rows.error();
+        }
+        return static_cast<std::int64_t>(sqlite3_changes64(db_));
+    }
+
+    Result<void> execute_script(std::string_view sql) override {
+        std::string text(sql);
+        char* message = nullptr;
+        int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+        if (rc != SQLITE_OK) {
+            std::string detail = message ? message : "unknown";
+            sqlite3_free(message);
+            return make_error(ErrorCode::internal, "storage error", "script: " + detail);
+        }
+        return {};
+    }
+
+    Result<void> begin(TransactionMode mode) override {
+        return run_plain(mode == TransactionMode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+    }
+    Result<void> commit() override { return run_plain("COMMIT"); }
+    void rollback() override { (void)run_plain("ROLLBACK"); }
+    std::string_view dialect() const override { return "sqlite"; }
+
+private:
+    Result<void> run_plain(const char* sql) {
+        int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) {
+            return sqlite_error(db_, rc, sql);
+        }
+        return {};
+    }
+
+    Result<sqlite3_stmt*> prepare(std::string_view sql, std::span<const Value> params) {
+        std::string key(sql);
+        auto found = statements_.find(key);
+        sqlite3_stmt* stmt = nullptr;
+        if (found != statements_.end()) {
+            stmt = found->second;
+        } else {
+            std::string rewritten = rewrite_placeholders(sql);
+            int rc = sqlite3_prepare_v3(db_, rewritten.c_str(), -1, SQLITE_PREPARE_PERSISTENT,
+                                        &stmt, nullptr);
+            if (rc != SQLITE_OK) {
+                return sqlite_error(db_, rc, "prepare");
+            }
+            statements_.emplace(std::move(key), stmt);
+        }
+        sqlite3_clear_bindings(stmt);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            int index = static_cast<int>(i) + 1;
+            int rc = std::visit(
+                [&](const auto& v) -> int {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, Null>) {
+                        return sqlite3_bind_null(stmt, index);
+                    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                        return sqlite3_bind_int64(stmt, index, v);
+                    } else {
+                        return sqlite3_bind_text(stmt, index, v.data(),
+                                                 static_cast<int>(v.size()), SQLITE_TRANSIENT);
+                    }
+                },
+                params[i]);
+            if (rc != SQLITE_OK) {
+                return sqlite_error(db_, rc, "bind");
+            }
+        }
+        return stmt;
+    }
+
+    sqlite3* db_;
+    std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
+    sqlite3* db = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string detail = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close_v2(db);
+        return make_error(ErrorCode::unavailable, "cannot open the database",
+                          "open " + path + ": " + detail);
+    }
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    sqlite3_extended_result_codes(db, 1);
+    auto connection = std::make_unique<SqliteConnection>(db);
+    // WAL lets readers run beside the single writer; NORMAL sync is durable across process
+    // crashes (WAL), the usual production choice for SQLite.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                               "PRAGMA foreign_keys=ON", "PRAGMA trusted_schema=OFF"}) {
+        if (auto ok = connection->execute_script(pragma); !ok) {
+            return ok.error();
+        }
+    }
+    return std::unique_ptr<Connection>(std::move(connection));
+}
+
+} // namespace provisiond::storage

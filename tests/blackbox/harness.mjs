@@ -1,0 +1,508 @@
+// Black-box harness for provisiond: start the real binary on loopback, talk HTTP to it, run its CLI,
+// and read its SQLite database read-only to assert stored effects.
+//
+// Everything here talks only to 127.0.0.1.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.PROVISIOND_BIN
+  ? resolve(process.env.PROVISIOND_BIN)
+  : resolve(HERE, '../../build/provisiond');
+export const NODE22 = resolve(HERE, 'node_modules/.bin/node');
+
+export const API_VERSION = '0.1d';
+export const P = '/api/agentic/provisioning';
+export const TOKEN_PATH = '/api/agentic/oauth/token';
+
+/** The public scope list plus the wizard's scopes (docs/API.md "Scopes"). */
+export const PUBLIC_SCOPES = [
+  'customer_journey:read', 'query:read', 'conversation:read', 'conversation:write', 'experiment:read',
+  'feature_flag:read', 'insight:read', 'organization:read', 'person:read', 'project:read', 'ticket:read',
+  'ticket:write', 'user:read', 'hog_flow:read', 'hog_flow:write',
+];
+export const WIZARD_SCOPES = [
+  'user:read', 'project:read', 'llm_gateway:read', 'dashboard:write', 'insight:write', 'query:read',
+  'notebook:write', 'event_definition:write',
+];
+export const CATALOG = [...new Set([...PUBLIC_SCOPES, ...WIZARD_SCOPES])].sort();
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
+export const uniqueEmail = (tag = 'user') => `${tag}-${randomUUID().slice(0, 12)}@example.com`;
+export const B64URL43 = /^[A-Za-z0-9_-]{43}$/;
+export const ACCESS_RE = /^pha_[A-Za-z0-9]{43}$/;
+export const REFRESH_RE = /^phr_[A-Za-z0-9]{43}$/;
+export const PAT_RE = /^phx_[A-Za-z0-9]{43}$/;
+export const PROJECT_TOKEN_RE = /^phc_[A-Za-z0-9]{43}$/;
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// ---------------------------------------------------------------------------------------------
+// Processes and temp dirs: whatever a test file leaves running is killed when its process exits.
+const liveProcs = new Set();
+const tempDirs = new Set();
+process.on('exit', () => {
+  for (const p of liveProcs) {
+    try { p.kill('SIGKILL'); } catch { /* gone */ }
+  }
+  if (!process.env.KEEP_TMP) {
+    for (const d of tempDirs) {
+      try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ }
+    }
+  }
+});
+
+export async function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function runProcess(bin, args, { env = {}, timeoutMs = 30000, input } = {}) {
+  return new Promise((res, rej) => {
+    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    liveProcs.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); liveProcs.delete(child); rej(e); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      liveProcs.delete(child);
+      res({ code, signal, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+  });
+}
+export { runProcess };
+
+export class Server {
+  constructor({ dir, port, extraArgs, env }) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.dbPath = join(dir, 'provisiond.db');
+    this.outboxDir = join(dir, 'outbox');
+    this.extraArgs = extraArgs;
+    this.env = env;
+    this.proc = null;
+    this._stderr = '';
+    this._stdout = '';
+  }
+
+  args() {
+    return [
+      'serve',
+      '--listen', `127.0.0.1:${this.port}`,
+      '--public-url', this.url,
+      '--database', this.dbPath,
+      '--outbox-dir', this.outboxDir,
+      ...this.extraArgs,
+    ];
+  }
+
+  async start() {
+    if (!existsSync(BIN)) throw new Error(`provisiond binary not found at ${BIN} (set PROVISIOND_BIN)`);
+    const child = spawn(BIN, this.args(), {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    liveProcs.add(child);
+    this.proc = child;
+    const exited = new Promise((res) => {
+      child.on('exit', (code, signal) => { liveProcs.delete(child); res({ code, signal }); });
+    });
+    this._exited = exited;
+    child.stdout.setEncoding('utf8').on('data', (d) => { this._stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { this._stderr += d; });
+    let early = null;
+    exited.then((r) => { early = r; });
+    const deadline = Date.now() + 15000;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (early) {
+        throw new Error(`provisiond exited early (${JSON.stringify(early)}) with stderr:\n${this._stderr}`);
+      }
+      try {
+        const r = await rawHttp(this, 'GET', '/_ready', { timeoutMs: 2000 });
+        if (r.status === 200) return this;
+        last = `status ${r.status} ${r.text}`;
+      } catch (e) {
+        last = String(e && e.message);
+      }
+      await sleep(100);
+    }
+    child.kill('SIGKILL');
+    throw new Error(`provisiond did not become ready in 15 s (${last}); stderr:\n${this._stderr}`);
+  }
+
+  get running() { return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
+
+  /** SIGTERM, wait for the exit, assert it was a clean exit 0. */
+  async stop() {
+    if (!this.proc) return;
+    const child = this.proc;
+    this.proc = null;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const r = await this._exited;
+      assert.fail(`provisiond had already exited (${JSON.stringify(r)}); stderr:\n${this._stderr.slice(-4000)}`);
+    }
+    child.kill('SIGTERM');
+    const timeout = sleep(15000).then(() => 'timeout');
+    const r = await Promise.race([this._exited, timeout]);
+    if (r === 'timeout') {
+      child.kill('SIGKILL');
+      assert.fail('provisiond did not exit within 15 s of SIGTERM');
+    }
+    assert.deepEqual(r, { code: 0, signal: null }, `provisiond exit after SIGTERM; stderr tail:\n${this._stderr.slice(-2000)}`);
+  }
+
+  async restart() {
+    await this.stop();
+    await this.start();
+    return this;
+  }
+
+  /** Kill without asserting anything (for cleanup after a failed test). */
+  kill() {
+    if (this.proc) { try { this.proc.kill('SIGKILL'); } catch { /* gone */ } this.proc = null; }
+  }
+
+  stderr() { return this._stderr; }
+  stdout() { return this._stdout; }
+
+  /** provisiond <args> --database DBPATH */
+  cli(args, opts = {}) {
+    return runProcess(BIN, [...args, '--database', this.dbPath], opts);
+  }
+}
+
+export async function startServer({ extraArgs = [], env = {} } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'provisiond-bb-'));
+  tempDirs.add(dir);
+  const port = await freePort();
+  const s = new Server({ dir, port, extraArgs, env });
+  await s.start();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP. node:http with a fresh connection per request (agent:false): no keep-alive pool that would
+// outlive a restart, and full control over raw bodies and headers.
+
+export function rawHttp(server, method, path, { headers = {}, body, timeoutMs = 30000 } = {}) {
+  return new Promise((res, rej) => {
+    const req = http.request({
+      host: '127.0.0.1', port: server.port, method, path, headers, agent: false,
+    }, (resp) => {
+      const chunks = [];
+      resp.on('data', (c) => chunks.push(c));
+      resp.on('end', () => {
+        const buf = Buffer.concat(chunks);
+        const text = buf.toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        res({ status: resp.statusCode, headers: resp.headers, text, json, raw: buf });
+      });
+      resp.on('error', rej);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timeout ${method} ${path}`)));
+    let gotResponse = false;
+    req.on('response', () => { gotResponse = true; });
+    req.on('error', (e) => { if (!gotResponse) rej(e); });
+    if (body !== undefined) req.end(body); else req.end();
+  });
+}
+
+/**
+ * api(server, method, path, {body, form, headers, apiVersion=true})
+ *  body: object/array → JSON; string/Buffer → sent as is (set content-type yourself via headers).
+ *  form: object → application/x-www-form-urlencoded.
+ *  apiVersion: true → API-Version: 0.1d; false → none; string → that value.
+ */
+export async function api(server, method, path, { body, form, headers = {}, apiVersion = true, timeoutMs } = {}) {
+  const h = {};
+  let payload;
+  if (form !== undefined) {
+    payload = Buffer.from(new URLSearchParams(form).toString());
+    h['content-type'] = 'application/x-www-form-urlencoded';
+  } else if (body !== undefined) {
+    if (typeof body === 'string' || Buffer.isBuffer(body)) {
+      payload = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    } else {
+      payload = Buffer.from(JSON.stringify(body));
+      h['content-type'] = 'application/json';
+    }
+  }
+  if (apiVersion === true) h['api-version'] = API_VERSION;
+  else if (typeof apiVersion === 'string') h['api-version'] = apiVersion;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || v === null) delete h[k.toLowerCase()];
+    else h[k.toLowerCase()] = v;
+  }
+  if (payload !== undefined && h['content-length'] === undefined && h['transfer-encoding'] === undefined) {
+    h['content-length'] = String(payload.length);
+  }
+  return rawHttp(server, method, path, { headers: h, body: payload, timeoutMs });
+}
+
+/** Write raw bytes on a fresh TCP connection; collect whatever comes back until close or timeout. */
+export function rawSocket(server, bytes, { timeoutMs = 5000, endAfterWrite = false } = {}) {
+  return new Promise((res) => {
+    const sock = net.connect(server.port, '127.0.0.1');
+    const chunks = [];
+    let error = null;
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      res({ text: Buffer.concat(chunks).toString('latin1'), closed, error });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    sock.on('connect', () => {
+      sock.write(bytes, () => { if (endAfterWrite) sock.end(); });
+    });
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', (e) => { error = e.code || String(e); });
+    sock.on('close', () => finish(true));
+  });
+}
+
+export function statusOfRaw(text) {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database (read-only) and files.
+
+export function db(server) {
+  return new DatabaseSync(server.dbPath, { readOnly: true });
+}
+
+/** Run one query read-only and return plain objects. */
+export function q(server, sql, ...params) {
+  const d = db(server);
+  try {
+    return d.prepare(sql).all(...params).map((r) => ({ ...r }));
+  } finally {
+    d.close();
+  }
+}
+export function q1(server, sql, ...params) {
+  const rows = q(server, sql, ...params);
+  return rows[0];
+}
+export function count(server, sql, ...params) {
+  const r = q1(server, sql, ...params);
+  return Number(Object.values(r)[0]);
+}
+
+/** Bytes of the database file, its WAL and its shared-memory file. */
+export async function dbFileBytes(server) {
+  const parts = [];
+  for (const suffix of ['', '-wal', '-shm', '-journal']) {
+    const p = server.dbPath + suffix;
+    if (existsSync(p)) parts.push(await readFile(p));
+  }
+  return Buffer.concat(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator CLI.
+
+export async function registerClient(server, {
+  clientId = `client-${randomUUID().slice(0, 8)}`,
+  name = 'Test Partner',
+  redirectUri = 'https://partner.example/callback',
+  scopes = CATALOG,
+} = {}) {
+  const args = ['clients', 'add', '--client-id', clientId, '--name', name];
+  for (const u of [].concat(redirectUri)) args.push('--redirect-uri', u);
+  args.push('--scopes', [].concat(scopes).join(' '));
+  const r = await server.cli(args);
+  assert.equal(r.code, 0, `clients add failed: ${r.stdout}\n${r.stderr}`);
+  return clientId;
+}
+
+export async function setLimit(server, clientId, endpoint, value) {
+  const r = await server.cli(['clients', 'set-limit', clientId, endpoint, String(value)]);
+  assert.equal(r.code, 0, `clients set-limit failed: ${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+export async function disableClient(server, clientId) {
+  const r = await server.cli(['clients', 'disable', clientId]);
+  assert.equal(r.code, 0, `clients disable failed: ${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PKCE and the flow.
+
+export function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  return { verifier, challenge };
+}
+
+/**
+ * POST account_requests with sensible defaults; pass a key with value undefined to omit it.
+ * Returns {res, verifier, challenge, requestId, email, body}.
+ */
+export async function accountRequest(server, { clientId, email = uniqueEmail(), pkcePair = pkce(), path = `${P}/account_requests`, apiVersion = true, ...overrides } = {}) {
+  const body = {
+    id: `req_${randomUUID()}`,
+    email,
+    name: 'Jane Doe',
+    client_id: clientId,
+    code_challenge: pkcePair.challenge,
+    code_challenge_method: 'S256',
+    configuration: { region: 'US' },
+    ...overrides,
+  };
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  const res = await api(server, 'POST', path, { body, apiVersion });
+  return { res, verifier: pkcePair.verifier, challenge: pkcePair.challenge, requestId: body.id, email, body };
+}
+
+export async function exchangeCode(server, code, verifier, { json = false, path = TOKEN_PATH, extra = {} } = {}) {
+  const params = { grant_type: 'authorization_code', code, code_verifier: verifier, ...extra };
+  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
+  return json
+    ? api(server, 'POST', path, { body: params, apiVersion: false })
+    : api(server, 'POST', path, { form: params, apiVersion: false });
+}
+
+export async function refreshGrant(server, refreshToken, { json = false } = {}) {
+  const params = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  return json
+    ? api(server, 'POST', TOKEN_PATH, { body: params, apiVersion: false })
+    : api(server, 'POST', TOKEN_PATH, { form: params, apiVersion: false });
+}
+
+/** account_requests (new user) + code exchange; asserts both succeed. */
+export async function newAccount(server, opts = {}) {
+  const ar = await accountRequest(server, opts);
+  assert.equal(ar.res.status, 200, `account_requests: ${ar.res.text}`);
+  assert.equal(ar.res.json.type, 'oauth', `account_requests: ${ar.res.text}`);
+  const code = ar.res.json.oauth.code;
+  const tok = await exchangeCode(server, code, ar.verifier);
+  assert.equal(tok.status, 200, `token: ${tok.text}`);
+  return { ...ar, code, tokens: tok.json, account: tok.json.account };
+}
+
+export function bearer(token) { return { authorization: `Bearer ${token}` }; }
+
+export async function createResource(server, accessToken, body = {}, { path = `${P}/resources` } = {}) {
+  return api(server, 'POST', path, { body, headers: bearer(accessToken) });
+}
+export async function getResource(server, accessToken, id, opts = {}) {
+  return api(server, 'GET', `${P}/resources/${id}`, { headers: bearer(accessToken), ...opts });
+}
+
+/** A fresh client, a new account, its tokens and its default resource. */
+export async function provisioned(server, { clientId, ...opts } = {}) {
+  const cid = clientId ?? await registerClient(server);
+  const acct = await newAccount(server, { clientId: cid, ...opts });
+  const r = await createResource(server, acct.tokens.access_token);
+  assert.equal(r.status, 200, `resources: ${r.text}`);
+  return { clientId: cid, ...acct, resource: r.json };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox (.eml files).
+
+function decodeQP(s) {
+  return s.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+/** Readable renderings of an .eml: raw, quoted-printable-decoded and any base64 blocks decoded. */
+export function emlTexts(raw) {
+  const out = [raw, decodeQP(raw)];
+  const b64 = raw.match(/(?:^[A-Za-z0-9+/=]{16,}\r?\n)+/gm) || [];
+  for (const block of b64) {
+    try { out.push(Buffer.from(block.replace(/\s+/g, ''), 'base64').toString('utf8')); } catch { /* ignore */ }
+  }
+  return out.join('\n');
+}
+
+export async function emails(server) {
+  if (!existsSync(server.outboxDir)) return [];
+  const names = (await readdir(server.outboxDir)).filter((n) => n.endsWith('.eml')).sort();
+  const out = [];
+  for (const n of names) {
+    const raw = await readFile(join(server.outboxDir, n), 'utf8');
+    out.push({ file: n, raw, text: emlTexts(raw) });
+  }
+  return out;
+}
+
+export function isAddressedTo(mail, email) {
+  const m = /^To:(.*(?:\r?\n[ \t].*)*)/im.exec(mail.raw);
+  return !!m && m[1].toLowerCase().includes(email.toLowerCase());
+}
+
+export async function emailsTo(server, email) {
+  return (await emails(server)).filter((m) => isAddressedTo(m, email));
+}
+
+export async function waitForEmail(server, email, { timeoutMs = 5000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await emailsTo(server, email);
+    if (found.length) return found[0];
+    if (Date.now() > deadline) {
+      const all = await emails(server);
+      assert.fail(`no .eml addressed to ${email} in ${server.outboxDir} within ${timeoutMs} ms (files: ${all.map((m) => m.file).join(', ')})`);
+    }
+    await sleep(100);
+  }
+}
+
+export function setPasswordToken(server, mail) {
+  const esc = server.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`${esc}/account/set-password\\?token=([A-Za-z0-9_%-]+)`).exec(mail.text);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Misc.
+
+/** Rate-limit windows are fixed hours: don't start a limit test in the last `margin` seconds of one. */
+export async function avoidHourBoundary(marginSeconds = 30) {
+  const left = 3600 - (Math.floor(Date.now() / 1000) % 3600);
+  if (left <= marginSeconds) await sleep((left + 2) * 1000);
+}
+
+export function withoutKeys(obj, ...keys) {
+  const o = { ...obj };
+  for (const k of keys) delete o[k];
+  return o;
+}
+
+/** Server liveness after abuse: /_health answers {"status":"ok"}. */
+export async function assertHealthy(server) {
+  const r = await api(server, 'GET', '/_health', { apiVersion: false, timeoutMs: 10000 });
+  assert.equal(r.status, 200, `/_health: ${r.status} ${r.text}`);
+  assert.deepEqual(r.json, { status: 'ok' });
+}
