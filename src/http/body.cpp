@@ -65,8 +65,11 @@ Result<boost::json::object> parse_form(std::string_view text) {
         return bad("Request body is not valid form encoding");
     }
     for (auto param : *params) {
-        std::string key(param.key);
-        std::string value = param.has_value ? std::string(param.value) : std::string();
+        // application/x-www-form-urlencoded: percent-decoding, with '+' meaning a space.
+        boost::urls::encoding_opts form_encoding;
+        form_encoding.space_as_plus = true;
+        std::string key = param.key.decode(form_encoding);
+        std::string value = param.has_value ? param.value.decode(form_encoding) : std::string();
         if (!is_valid_utf8(key) || !is_valid_utf8(value)) {
             return bad("Request body is not valid UTF-8");
         }
