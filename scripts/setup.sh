@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what provisiond needs on Debian bookworm (as root). Idempotent: packages already
+# present are not touched, so a second run costs a few seconds.
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also the test dependencies (GoogleTest, Node.js for black-box tests)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libsodium-dev
+  libspdlog-dev libfmt-dev libcli11-dev sqlite3 openssl curl
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(libgtest-dev libgmock-dev nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # nodejs/npm may come from elsewhere (a newer Node on the PATH is fine).
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null 2>&1; then
+    continue
+  fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: run as root (or with sudo) to install packages" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up, builds with AddressSanitizer + UndefinedBehaviorSanitizer, and runs every test:
+# the GoogleTest unit tests and the black-box tests against the real binary (with the real
+# clients of docs/real-clients). Exit status is the tests'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+(cd tests/blackbox && npm ci --no-audit --no-fund --loglevel=error)
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROVISIOND_SANITIZE=ON -DPROVISIOND_TESTS=ON \
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
+cmake --build build-asan -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd build-asan
+ctest --output-on-failure --timeout 900
