@@ -52,11 +52,13 @@ for (const r of rows) {
   }
   const unit = r.iteration_unit === 'flow' ? 'flows/s' : 'req/s';
   const flag = r.ok ? '' : ' ⚠';
-  p(`| ${label(r)} | ${r.concurrency} | ${f1(r.iterations_per_s)} ${unit} | ${f1(r.requests_per_s)} | ${f2(r.p50_ms)} | ${f2(r.p99_ms)} | ${r.errors}${flag} | ${f1(r.cpu?.server_pct_of_core)} | ${r.cpu?.server_cpu_us_per_req ?? '–'} | ${f1(r.cpu?.loadgen_pct_of_core)} | ${mib(r.server_rss_kb)} |`);
+  const short = r.shortened ? ` (${f1(r.window_s)} s ⏱)` : '';
+  p(`| ${label(r)} | ${r.concurrency} | ${f1(r.iterations_per_s)} ${unit}${short} | ${f1(r.requests_per_s)} | ${f2(r.p50_ms)} | ${f2(r.p99_ms)} | ${r.errors}${flag} | ${f1(r.cpu?.server_pct_of_core)} | ${r.cpu?.server_cpu_us_per_req ?? '–'} | ${f1(r.cpu?.loadgen_pct_of_core)} | ${mib(r.server_rss_kb)} |`);
 }
 p();
 p('For provisiond-flow, "rate" is complete three-call flows per second and p50/p99 are whole-flow latencies; '
-  + 'req/s counts all three calls. For the other workloads one request is one token call.');
+  + 'req/s counts all three calls. For the other workloads one request is one token call. '
+  + '⏱ = the pre-minted code pool ran out early and the measured window was shorter (its length is shown).');
 p();
 
 const flows = rows.filter((r) => r.workload === 'provisiond-flow' && !r.fatal);

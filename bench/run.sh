@@ -11,6 +11,8 @@
 #   WORKLOADS="provisiond-flow provisiond-refresh provisiond-code oidc-refresh oidc-code"
 #   OIDC_INDEXED=1      also run oidc-refresh against oidc-server --adapter indexed (0: skip)
 #   CODE_SETUP_BUDGET=25  seconds allowed per run to pre-mint provisiond codes
+#   PVD_SERVE_ARGS=""   extra flags for `provisiond serve` (e.g. "--log-level warn")
+#   RESULTS_DIR=bench/results  where latest.md / latest.jsonl go (point elsewhere for experiments)
 #
 # Writes the Markdown report to stdout and bench/results/latest.md, the raw JSON lines to
 # bench/results/latest.jsonl. Servers: provisiond on a fresh temp SQLite database, then
@@ -27,7 +29,7 @@ WORKLOADS=${WORKLOADS:-"provisiond-flow provisiond-refresh provisiond-code oidc-
 OIDC_INDEXED=${OIDC_INDEXED:-1}
 CODE_SETUP_BUDGET=${CODE_SETUP_BUDGET:-25}
 COMMAND="bash bench/run.sh${*:+ $*}"
-for v in PROVISIOND DURATION WARMUP LEVELS WORKLOADS OIDC_INDEXED CODE_SETUP_BUDGET; do
+for v in PROVISIOND DURATION WARMUP LEVELS WORKLOADS OIDC_INDEXED CODE_SETUP_BUDGET PVD_SERVE_ARGS; do
   # record non-default settings in the command line shown in the report
   if [[ -n "${!v+x}" && "$(env | grep -c "^$v=")" -gt 0 ]]; then COMMAND="$v=\"${!v}\" $COMMAND"; fi
 done
@@ -38,7 +40,7 @@ if [[ ! -x $NODE || ! -d $HERE/node_modules/oidc-provider || ! -d $HERE/node_mod
   (cd "$HERE" && npm ci --no-audit --no-fund >&2)
 fi
 
-RESULTS_DIR=$HERE/results
+RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 mkdir -p "$RESULTS_DIR"
 TMP=$(mktemp -d /tmp/provisiond-bench.XXXXXX)
 JSONL=$TMP/results.jsonl
@@ -121,7 +123,7 @@ if ((${#PVD_WORKLOADS[@]})); then
     done
     PORT=$(free_port)
     "$PROVISIOND" serve --listen "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" \
-      --database "$DB" --outbox-dir "$TMP/pvd/outbox" > "$TMP/pvd/serve.log" 2>&1 &
+      --database "$DB" --outbox-dir "$TMP/pvd/outbox" ${PVD_SERVE_ARGS:-} > "$TMP/pvd/serve.log" 2>&1 &
     PVD_PID=$!
     PIDS+=("$PVD_PID")
     PVD_URL=http://127.0.0.1:$PORT
@@ -154,7 +156,12 @@ if ((${#PVD_WORKLOADS[@]})); then
     if grep -qiE 'error|fatal|abort|panic' "$TMP/pvd/serve.log"; then
       NOTES+=("provisiond's log has error lines: $(grep -ciE 'error|fatal|abort|panic' "$TMP/pvd/serve.log") (first: $(grep -iE -m1 'error|fatal|abort|panic' "$TMP/pvd/serve.log" | cut -c1-200 | tr '`|' "'/"))")
     fi
-    NOTES+=("provisiond database after the runs: $(du -sh "$TMP/pvd" | cut -f1) (SQLite + outbox), $(find "$TMP/pvd/outbox" -type f | wc -l) outbox files")
+    NOTES+=("provisiond database after the runs: $(du -sh "$TMP/pvd" | cut -f1) (SQLite + outbox dir), $(find "$TMP/pvd/outbox" -type f | wc -l) welcome emails written to the outbox dir; access log $(wc -l < "$TMP/pvd/serve.log") lines at the default log level.")
+    if command -v sqlite3 > /dev/null; then
+      pending=$(sqlite3 "$DB" 'SELECT count(*) FROM outbox WHERE delivered_at IS NULL' 2>/dev/null || echo '?')
+      total=$(sqlite3 "$DB" 'SELECT count(*) FROM outbox' 2>/dev/null || echo '?')
+      NOTES+=("provisiond outbox table at shutdown: $total welcome emails queued by account_requests, $pending still undelivered (the outbox worker delivers at most 50 per 500 ms poll).")
+    fi
     unset PROVISIOND_DATABASE
   fi
 fi

@@ -28,9 +28,11 @@ public:
     virtual Result<bool> set_project_token(std::int64_t id, std::string_view api_token) = 0;
     /// Every project in every organization the user belongs to, ordered by id.
     virtual Result<std::vector<TeamSummary>> teams_of_user(std::string_view user_id) = 0;
-    virtual Result<void> insert_password_set_token(std::string_view token_hash,
-                                                   std::string_view user_id, std::int64_t now,
-                                                   std::int64_t expires_at) = 0;
+    /// Stores a new set-password token (its hash) and drops the user's earlier unused ones, so
+    /// only the newest link works.
+    virtual Result<void> replace_password_set_token(std::string_view token_hash,
+                                                    std::string_view user_id, std::int64_t now,
+                                                    std::int64_t expires_at) = 0;
 };
 
 } // namespace provisiond::accounts

@@ -8,6 +8,7 @@ outbox::Email compose_welcome_email(const WelcomeEmailInput& in, std::int64_t no
     outbox::Email email;
     email.id = crypto::random_uuid();
     email.kind = "welcome";
+    email.user_id = in.user_id;
     email.recipient = in.recipient;
     email.subject = in.partner_name + " created your account";
     std::string greeting = in.first_name.empty() ? "Hi," : "Hi " + in.first_name + ",";

@@ -4,12 +4,16 @@
 
 namespace provisiond::accounts {
 
+/// Stands in the queued body for the single-use token; the sender mints it at delivery.
+inline constexpr std::string_view set_password_token_placeholder = "{{set_password_token}}";
+
 struct WelcomeEmailInput {
+    std::string user_id;
     std::string recipient;
     std::string first_name;
     std::string partner_name;
     std::string organization_name;
-    std::string set_password_url; ///< carries a single-use token
+    std::string set_password_url; ///< ends in set_password_token_placeholder
     std::string dashboard_url;
     std::int64_t link_lifetime_hours = 72;
 };

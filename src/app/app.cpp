@@ -63,7 +63,7 @@ int serve(const Config& config) {
     register_routes(router, {account_requests, tokens, resources_endpoint, uow});
 
     outbox::FileSender sender(config.outbox_dir, config.mail_from);
-    outbox::OutboxWorker mailer(uow, clock, sender, log.app);
+    outbox::OutboxWorker mailer(uow, clock, sender, log.app, config.lifetimes.password_link_seconds);
 
     http::Server server(config, router, log.app, log.access);
     if (auto bound = server.bind(); !bound) {

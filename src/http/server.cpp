@@ -242,6 +242,14 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
             if (ec == bhttp::error::header_limit) {
                 early = transport_error("", ErrorCode::invalid_request, "Request headers too large");
                 early->status = 431;
+            } else if (ec == bhttp::error::body_limit) {
+                // Beast rejects a declared Content-Length over the limit as soon as the header
+                // is complete: answer 413 in the route's envelope without reading the body.
+                std::string target(parser.get().target());
+                request.path = target.substr(0, target.find('?'));
+                early = transport_error(request.path, ErrorCode::payload_too_large,
+                                        "Request body too large: at most " +
+                                            std::to_string(config.limits.max_body_bytes) + " bytes");
             } else if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
                        ec == beast::error::timeout || ec == asio::error::connection_reset ||
                        ec == asio::error::eof || buffer.size() == 0) {
@@ -250,7 +258,7 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
                 early = transport_error("", ErrorCode::invalid_request, "Malformed HTTP request");
             }
         }
-        if (!early) {
+        if (!ec) {
             auto& header = parser.get();
             std::string target(header.target());
             auto q = target.find('?');
@@ -277,7 +285,7 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
         std::size_t bytes_in = 0;
         if (early) {
             response = std::move(*early); // the body was not read: the connection must close
-            request.method = ec ? "-" : std::string(parser.get().method_string());
+            request.method = ec && ec != bhttp::error::body_limit ? "-" : std::string(parser.get().method_string());
         } else {
             auto message = parser.release();
             request.method = std::string(message.method_string());

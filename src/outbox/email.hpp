@@ -13,6 +13,7 @@ namespace provisiond::outbox {
 struct Email {
     std::string id;
     std::string kind; ///< "welcome"
+    std::optional<std::string> user_id; ///< whose set-password link the sender mints
     std::string recipient;
     std::string subject;
     std::string body_text;

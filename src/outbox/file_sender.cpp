@@ -1,6 +1,8 @@
 #include "outbox/file_sender.hpp"
 
+#include "accounts/welcome_email.hpp"
 #include "core/iso8601.hpp"
+#include "crypto/crypto.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -66,8 +68,25 @@ Result<void> FileSender::deliver(const Email& email) {
 }
 
 OutboxWorker::OutboxWorker(storage::UnitOfWork& uow, const Clock& clock, Sender& sender,
-                           std::shared_ptr<spdlog::logger> log)
-    : uow_(uow), clock_(clock), sender_(sender), log_(std::move(log)) {}
+                           std::shared_ptr<spdlog::logger> log, std::int64_t link_lifetime_seconds)
+    : uow_(uow), clock_(clock), sender_(sender), log_(std::move(log)),
+      link_lifetime_seconds_(link_lifetime_seconds) {}
+
+Result<Email> OutboxWorker::render(const Email& queued) {
+    auto at = queued.body_text.find(accounts::set_password_token_placeholder);
+    if (at == std::string::npos || !queued.user_id) {
+        return queued;
+    }
+    std::string token = crypto::random_urlsafe_token();
+    std::int64_t now = clock_.now();
+    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        return r.accounts().replace_password_set_token(crypto::sha256_hex(token), *queued.user_id, now,
+                                                       now + link_lifetime_seconds_);
+    }));
+    Email rendered = queued;
+    rendered.body_text.replace(at, accounts::set_password_token_placeholder.size(), token);
+    return rendered;
+}
 
 OutboxWorker::~OutboxWorker() { stop(); }
 
@@ -110,7 +129,8 @@ int OutboxWorker::deliver_due() {
     }
     int delivered = 0;
     for (const auto& email : due) {
-        auto sent = sender_.deliver(email);
+        auto rendered = render(email);
+        auto sent = rendered ? sender_.deliver(*rendered) : Result<void>(rendered.error());
         std::int64_t now = clock_.now();
         auto recorded = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             if (sent) {

@@ -39,7 +39,7 @@ private:
 class OutboxWorker {
 public:
     OutboxWorker(storage::UnitOfWork& uow, const Clock& clock, Sender& sender,
-                 std::shared_ptr<spdlog::logger> log);
+                 std::shared_ptr<spdlog::logger> log, std::int64_t link_lifetime_seconds);
     ~OutboxWorker();
     void start();
     void stop();
@@ -47,10 +47,15 @@ public:
     int deliver_due();
 
 private:
+    /// The message as sent: a fresh set-password token in place of the placeholder (its hash
+    /// stored, earlier unused links dropped).
+    Result<Email> render(const Email& queued);
+
     storage::UnitOfWork& uow_;
     const Clock& clock_;
     Sender& sender_;
     std::shared_ptr<spdlog::logger> log_;
+    std::int64_t link_lifetime_seconds_;
     std::thread thread_;
     std::mutex mutex_;
     std::condition_variable wake_;

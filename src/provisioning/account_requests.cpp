@@ -219,17 +219,17 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repo
         return project.error();
     }
 
-    // The welcome email carries a single-use link; only the link's hash is kept.
-    std::string link_token = crypto::random_urlsafe_token();
-    RETURN_IF_ERROR(r.accounts().insert_password_set_token(
-        crypto::sha256_hex(link_token), user.id, now, now + config_.lifetimes.password_link_seconds));
+    // The welcome email's single-use link is minted by the sender at delivery (outbox/), so the
+    // raw token never touches the database.
     std::string host = config_.host_for_region(checked.region);
     accounts::WelcomeEmailInput mail;
+    mail.user_id = user.id;
     mail.recipient = user.email;
     mail.first_name = user.first_name;
     mail.partner_name = checked.client.name;
     mail.organization_name = org.name;
-    mail.set_password_url = host + "/account/set-password?token=" + link_token;
+    mail.set_password_url = host + "/account/set-password?token=" +
+                            std::string(accounts::set_password_token_placeholder);
     mail.dashboard_url = host + "/dashboard";
     mail.link_lifetime_hours = config_.lifetimes.password_link_seconds / 3600;
     RETURN_IF_ERROR(r.outbox().enqueue(accounts::compose_welcome_email(mail, now)));

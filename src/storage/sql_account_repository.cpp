@@ -141,8 +141,11 @@ public:
         return teams;
     }
 
-    Result<void> insert_password_set_token(std::string_view hash, std::string_view user,
-                                           std::int64_t now, std::int64_t expires_at) override {
+    Result<void> replace_password_set_token(std::string_view hash, std::string_view user,
+                                            std::int64_t now, std::int64_t expires_at) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "DELETE FROM password_set_tokens WHERE user_id = $1 AND used_at IS NULL",
+                                {std::string(user)}));
         RETURN_IF_ERROR(execute(c_,
                                 "INSERT INTO password_set_tokens (token_hash, user_id, created_at, "
                                 "expires_at) VALUES ($1, $2, $3, $4)",

@@ -165,18 +165,18 @@ public:
 
     Result<void> enqueue(const outbox::Email& e) override {
         RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO outbox (id, kind, recipient, subject, body_text, "
-                                "created_at, attempts, next_attempt_at) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                {e.id, e.kind, e.recipient, e.subject, e.body_text, e.created_at,
-                                 e.attempts, e.next_attempt_at}));
+                                "INSERT INTO outbox (id, kind, user_id, recipient, subject, "
+                                "body_text, created_at, attempts, next_attempt_at) "
+                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                {e.id, e.kind, optional_text(e.user_id), e.recipient, e.subject,
+                                 e.body_text, e.created_at, e.attempts, e.next_attempt_at}));
         return {};
     }
 
     Result<std::vector<outbox::Email>> due(std::int64_t now, std::int64_t limit) override {
         auto rows = query(c_,
-                          "SELECT id, kind, recipient, subject, body_text, created_at, attempts, "
-                          "next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
+                          "SELECT id, kind, user_id, recipient, subject, body_text, created_at, "
+                          "attempts, next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
                           "next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
                           {now, limit});
         if (!rows) {
@@ -184,8 +184,8 @@ public:
         }
         std::vector<outbox::Email> out;
         for (const auto& r : *rows) {
-            out.push_back(outbox::Email{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
-                                        r.integer(5), r.integer(6), r.integer(7)});
+            out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3), r.text(4),
+                                        r.text(5), r.integer(6), r.integer(7), r.integer(8)});
         }
         return out;
     }

@@ -79,7 +79,7 @@ describe('new user', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].token_hash, sha256hex(token), 'set-password token is stored hashed');
     assert.equal(rows[0].used_at, null);
-    await sleep(300);
+    await sleep(1200);
     assert.equal((await emailsTo(server, email)).length, 1, 'exactly one welcome email');
   });
 
@@ -187,7 +187,8 @@ describe('existing user', () => {
     assert.equal(pend[0].code_challenge, challenge);
     assert.equal(pend[0].region, 'US');
     assert.equal(pend[0].expires_at - pend[0].created_at, 600);
-    await sleep(300);
+    await waitForEmail(server, email);
+    await sleep(1200);
     assert.equal((await emailsTo(server, email)).length, 1, 'no second welcome email');
   });
 
@@ -224,6 +225,15 @@ describe('existing user', () => {
     await accountRequest(server, { clientId, email });
     const { res, requestId } = await accountRequest(server, { clientId, email, scopes: ['project:read'] });
     assertTypedError(res, 400, 'invalid_scope', { id: requestId, message: "One or more requested scopes exceed the application's allowed scopes" });
+  });
+
+  test('an existing user without code_challenge → 400 invalid_request, no consent recorded', async () => {
+    const clientId = await registerClient(server);
+    const email = uniqueEmail('existing-nopkce');
+    await accountRequest(server, { clientId, email });
+    const { res, requestId } = await accountRequest(server, { clientId, email, code_challenge: undefined });
+    assertTypedError(res, 400, 'invalid_request', { id: requestId });
+    assert.equal(count(server, 'SELECT COUNT(*) FROM pending_consents WHERE email_normalized = ?', email), 0);
   });
 
   test('the consent URL uses the requested region host', async () => {

@@ -81,7 +81,7 @@ describe('wrong field types → 400 invalid_request', () => {
     const p = pkce();
     return { id: `t-${Math.random()}`, email: uniqueEmail('types'), client_id: clientId, code_challenge: p.challenge, code_challenge_method: 'S256' };
   };
-  for (const [field, value] of [['email', 123], ['email', ['a@example.com']], ['email', { a: 1 }], ['name', 5], ['scopes', 'user:read'], ['scopes', [1, 2]], ['code_challenge', 12345], ['code_challenge_method', ['S256']], ['configuration', 'US'], ['configuration', { region: 5 }], ['configuration', { organization_name: ['x'] }], ['expires_at', 12]]) {
+  for (const [field, value] of [['email', 123], ['email', ['a@example.com']], ['email', { a: 1 }], ['name', 5], ['scopes', [1, 2]], ['scopes', { a: 1 }], ['code_challenge', 12345], ['code_challenge_method', ['S256']], ['configuration', { region: 5 }], ['configuration', { organization_name: ['x'] }], ['expires_at', 12]]) {
     test(`account_requests ${field} = ${JSON.stringify(value)}`, async () => {
       const body = { ...good(), [field]: value };
       const res = await api(server, 'POST', AR, { body });
@@ -114,7 +114,9 @@ describe('wrong field types → 400 invalid_request', () => {
     assert.equal(res.json.error, 'invalid_request', res.text);
   });
 
-  for (const [field, value] of [['service_id', 5], ['configuration', 'x'], ['configuration', { project_name: 5 }], ['project_id', { a: 1 }]]) {
+  // (A non-object `configuration` is treated as {} as PostHog does, and `scopes` may be a space-separated
+  // string as in form bodies: neither is asserted here.)
+  for (const [field, value] of [['service_id', 5], ['configuration', { project_name: 5 }], ['project_id', { a: 1 }]]) {
     test(`resources ${field} = ${JSON.stringify(value)}`, async () => {
       const keys = count(server, 'SELECT COUNT(*) FROM personal_api_keys');
       const res = await createResource(server, base.tokens.access_token, { [field]: value });

@@ -129,6 +129,21 @@ describe('API-Version (flat envelope)', () => {
   }
 });
 
+describe('check order', () => {
+  test('account_requests checks API-Version first (before identifying the partner)', async () => {
+    const { res } = await accountRequest(server, { clientId: 'not-registered', apiVersion: false });
+    assert.deepEqual([res.status, res.json], [400, FLAT_VERSION_ERROR]);
+  });
+
+  test('resource endpoints authenticate the bearer before checking API-Version', async () => {
+    const r = await api(server, 'POST', `${P}/resources`, { body: {}, headers: bearer(`pha_${'k'.repeat(43)}`), apiVersion: false });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.json.error.code, 'unauthorized');
+    const g = await api(server, 'GET', `${P}/resources/${acct.project}`, { apiVersion: false });
+    assert.equal(g.status, 401, g.text);
+  });
+});
+
 describe('routing', () => {
   test('/api/provisioning/account_requests alias and trailing slashes are served', async () => {
     for (const path of ['/api/provisioning/account_requests', `${P}/account_requests/`, '/api/provisioning/account_requests/']) {

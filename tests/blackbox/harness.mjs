@@ -370,7 +370,11 @@ export function pkce() {
  * POST account_requests with sensible defaults; pass a key with value undefined to omit it.
  * Returns {res, verifier, challenge, requestId, email, body}.
  */
-export async function accountRequest(server, { clientId, email = uniqueEmail(), pkcePair = pkce(), path = `${P}/account_requests`, apiVersion = true, ...overrides } = {}) {
+export async function accountRequest(server, opts = {}) {
+  const { clientId, pkcePair = pkce(), path = `${P}/account_requests`, apiVersion = true, ...overrides } = opts;
+  // `email: undefined` means "omit the field"; no `email` key at all means "a fresh unique address".
+  const email = 'email' in opts ? opts.email : uniqueEmail();
+  delete overrides.email;
   const body = {
     id: `req_${randomUUID()}`,
     email,

@@ -233,11 +233,17 @@ describe('project_id', () => {
     assert.equal(g.status, 403, g.text);
   });
 
-  test('a project_id that is not a string → 400 invalid_request', async () => {
+  test('an integer project_id is read as its decimal string (as PostHog\'s serializer does); other types → 400', async () => {
     const a = await account();
-    const r = await createResource(server, a.access, { project_id: 123 });
-    statusError(r, 400, '', 'invalid_request');
-    assert.equal(count(server, 'SELECT COUNT(*) FROM projects WHERE organization_id = ?', a.orgId), 1);
+    const asInt = await createResource(server, a.access, { project_id: 123 });
+    assert.equal(asInt.status, 200, asInt.text);
+    const asStr = await createResource(server, a.access, { project_id: '123' });
+    assert.equal(asStr.json.id, asInt.json.id);
+    for (const bad of [{ a: 1 }, ['x'], true, 1.5]) {
+      const r = await createResource(server, a.access, { project_id: bad });
+      statusError(r, 400, '', 'invalid_request');
+    }
+    assert.equal(count(server, 'SELECT COUNT(*) FROM projects WHERE organization_id = ?', a.orgId), 2);
   });
 });
 

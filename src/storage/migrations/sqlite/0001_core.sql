@@ -180,11 +180,13 @@ CREATE TABLE password_set_tokens (
     used_at    INTEGER
 );
 
--- Emails waiting to be delivered. The body (which may carry a single-use link) is cleared once
--- the message is delivered, so a link lives in the database only until it has left.
+-- Emails waiting to be delivered. A single-use link is never stored here: the body holds the
+-- placeholder {{set_password_token}}, and the sender mints the token (keeping only its hash in
+-- password_set_tokens) at the moment it delivers. The body is cleared once delivered.
 CREATE TABLE outbox (
     id              TEXT PRIMARY KEY,
     kind            TEXT NOT NULL,                -- 'welcome'
+    user_id         TEXT,                         -- whose set-password link to mint
     recipient       TEXT NOT NULL,
     subject         TEXT NOT NULL,
     body_text       TEXT NOT NULL,
