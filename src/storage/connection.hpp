@@ -59,6 +59,10 @@ public:
     virtual void rollback() = 0;
     /// The dialect's name as used in storage/migrations/<dialect>/.
     virtual std::string_view dialect() const = 0;
+    /// True when the database admits one writer at a time (SQLite): the pool then queues this
+    /// process's writers on a mutex, which wakes them at once, instead of leaving them to the
+    /// driver's busy handler, which sleeps in millisecond steps.
+    virtual bool has_single_writer() const { return false; }
 };
 
 /// Convenience: query with an initializer list of parameters.

@@ -44,6 +44,10 @@ Result<void> Database::transact(TransactionMode mode,
         return lease.error();
     }
     Connection& c = **lease;
+    std::unique_lock<std::mutex> writing(writer_, std::defer_lock);
+    if (mode == TransactionMode::write && c.has_single_writer()) {
+        writing.lock();
+    }
     if (auto began = c.begin(mode); !began) {
         return began.error();
     }

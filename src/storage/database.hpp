@@ -49,6 +49,7 @@ private:
     std::vector<std::unique_ptr<Connection>> idle_;
     std::mutex mutex_;
     std::condition_variable available_;
+    std::mutex writer_; ///< held for a write transaction when the backend has a single writer
 };
 
 } // namespace provisiond::storage

@@ -195,9 +195,15 @@ export class Server {
   }
 }
 
-export async function startServer({ extraArgs = [], env = {} } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'provisiond-bb-'));
+/** A temp dir removed when the test process exits (unless KEEP_TMP is set). */
+export async function makeTempDir(prefix = 'provisiond-bb-') {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   tempDirs.add(dir);
+  return dir;
+}
+
+export async function startServer({ extraArgs = [], env = {} } = {}) {
+  const dir = await makeTempDir();
   const port = await freePort();
   const s = new Server({ dir, port, extraArgs, env });
   await s.start();

@@ -3,12 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as oauth from 'oauth4webapi';
 import {
-  ACCESS_RE, HERE, NODE22, PROJECT_TOKEN_RE, REFRESH_RE, WIZARD_SCOPES, accountRequest, count, getResource, q1,
+  ACCESS_RE, HERE, NODE22, makeTempDir, PROJECT_TOKEN_RE, REFRESH_RE, WIZARD_SCOPES, accountRequest, count, getResource, q1,
   registerClient, runProcess, sha256hex, startServer, uniqueEmail,
 } from './harness.mjs';
 
@@ -22,7 +20,7 @@ before(async () => { server = await startServer(); });
 after(async () => { await server?.stop(); });
 
 async function wizard(args) {
-  const home = await mkdtemp(join(tmpdir(), 'wizard-home-'));
+  const home = await makeTempDir('wizard-home-');
   const env = {
     HOME: home,
     XDG_CONFIG_HOME: home,

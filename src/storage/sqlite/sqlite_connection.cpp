@@ -116,6 +116,7 @@ public:
     Result<void> commit() override { return run_plain("COMMIT"); }
     void rollback() override { (void)run_plain("ROLLBACK"); }
     std::string_view dialect() const override { return "sqlite"; }
+    bool has_single_writer() const override { return true; }
 
 private:
     Result<void> run_plain(const char* sql) {
