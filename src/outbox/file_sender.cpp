@@ -95,8 +95,11 @@ void OutboxWorker::start() {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
             lock.unlock();
-            deliver_due();
+            int delivered = deliver_due();
             lock.lock();
+            if (delivered == batch_size) {
+                continue; // a full batch: there is likely more due, keep draining
+            }
             wake_.wait_for(lock, poll_interval, [this] { return stopping_; });
         }
     });
