@@ -48,6 +48,8 @@ struct Server::State {
     std::atomic<int> active{0};
     std::mutex connections_mutex;
     std::set<std::shared_ptr<Connection>> connections;
+    asio::steady_timer shutdown_timer{io};
+    std::chrono::steady_clock::time_point shutdown_deadline;
 
     State(const Config& c, const Router& r, std::shared_ptr<spdlog::logger> l,
           std::shared_ptr<spdlog::logger> a)
@@ -56,6 +58,7 @@ struct Server::State {
     awaitable<void> accept_loop();
     awaitable<void> serve(tcp::socket socket);
     void begin_stop();
+    void wait_for_connections();
     void log_access(const Request& req, const Response& res, std::size_t bytes_in,
                     std::chrono::steady_clock::time_point started);
     Response transport_error(std::string_view path, ErrorCode code, std::string message) const;
@@ -152,22 +155,21 @@ void Server::State::begin_stop() {
         }
     }
     // Wait for in-flight requests, up to the grace period, then stop the loop.
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(config.limits.shutdown_grace_seconds);
-    auto timer = std::make_shared<asio::steady_timer>(io);
-    auto check = std::make_shared<std::function<void()>>();
-    *check = [this, timer, check, deadline] {
-        if (active.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
-            if (active.load() != 0) {
-                log->warn("shutdown grace period over with {} connection(s) still open", active.load());
-            }
-            io.stop();
-            return;
+    shutdown_deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(config.limits.shutdown_grace_seconds);
+    wait_for_connections();
+}
+
+void Server::State::wait_for_connections() {
+    if (active.load() == 0 || std::chrono::steady_clock::now() >= shutdown_deadline) {
+        if (active.load() != 0) {
+            log->warn("shutdown grace period over with {} connection(s) still open", active.load());
         }
-        timer->expires_after(std::chrono::milliseconds(20));
-        timer->async_wait([check](const boost::system::error_code&) { (*check)(); });
-    };
-    (*check)();
+        io.stop();
+        return;
+    }
+    shutdown_timer.expires_after(std::chrono::milliseconds(20));
+    shutdown_timer.async_wait([this](const boost::system::error_code&) { wait_for_connections(); });
 }
 
 awaitable<void> Server::State::accept_loop() {
