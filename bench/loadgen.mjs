@@ -424,6 +424,15 @@ function procCpuSeconds(pid) {
     return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100 on Linux
   } catch { return null; }
 }
+// Machine-wide busy CPU seconds (all cores) from /proc/stat, to tell how much CPU processes other
+// than the server and this generator took during the window (a shared machine).
+function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / 100;
+  } catch { return null; }
+}
 function procMem(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -471,12 +480,14 @@ async function main() {
   const runners = conns.map((c, i) => loop(c, i));
   let cpu0 = null;
   let srv0 = null;
+  let mach0 = null;
 
   const timeline = (async () => {
     await sleep(WARMUP * 1000);
     state.measureStart = now();
     cpu0 = process.cpuUsage();
     srv0 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null;
+    mach0 = machineBusySeconds();
     state.phase = 'measure';
     if (FIXED === null) {
       await sleep(DURATION * 1000);
@@ -491,13 +502,14 @@ async function main() {
   const allDone = Promise.all(runners).then(() => 'runners');
   const first = await Promise.race([timeline.then(() => 'timeline'), allDone]);
   if (FIXED !== null && first === 'timeline') await Promise.race([allDone, sleep(TIMEOUT + 2000)]);
-  if (state.measureStart === 0n) { state.measureStart = now(); cpu0 = process.cpuUsage(); srv0 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null; }
+  if (state.measureStart === 0n) { state.measureStart = now(); cpu0 = process.cpuUsage(); srv0 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null; mach0 = machineBusySeconds(); }
   // End of the measured window: now, or the completion of the last measured request when the
   // runners stopped early (fixed count done / pool exhausted).
   state.measureEnd = now();
   state.phase = 'done';
   const cpu1 = process.cpuUsage(cpu0);
   const srv1 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null;
+  const mach1 = machineBusySeconds();
   // let in-flight requests finish (they are not counted), bounded
   await Promise.race([allDone, sleep(TIMEOUT + 1000)]);
   const mem = SERVER_PID ? procMem(SERVER_PID) : {};
@@ -541,6 +553,10 @@ async function main() {
       loadgen_pct_of_core: Math.round(((cpu1.user + cpu1.system) / 1e6 / windowS) * 1000) / 10,
       server_pct_of_core: srv0 !== null && srv1 !== null ? Math.round(((srv1 - srv0) / windowS) * 1000) / 10 : null,
       server_cpu_us_per_req: srv0 !== null && srv1 !== null && reqCount ? Math.round(((srv1 - srv0) * 1e6) / reqCount) : null,
+      // busy CPU of the whole machine minus server and generator: other processes (100 = one core)
+      others_pct_of_core: mach0 !== null && mach1 !== null && srv0 !== null && srv1 !== null
+        ? Math.max(0, Math.round(((mach1 - mach0 - (srv1 - srv0) - (cpu1.user + cpu1.system) / 1e6) / windowS) * 1000) / 10)
+        : null,
     },
     server_pid: SERVER_PID,
     server_rss_kb: mem.rss_kb ?? null,
@@ -554,7 +570,7 @@ async function main() {
   process.stdout.write(`${line}\n`);
   if (opt.json) appendFileSync(opt.json, `${line}\n`);
   const unit = result.iteration_unit === 'flow' ? 'flows/s' : 'req/s';
-  log(`  ${opt.workload} c=${N}: ${result.iterations_per_s} ${unit} (${result.requests_per_s} req/s) p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms errors ${result.errors}${result.ok ? '' : '  ** FLAGGED **'}${result.shortened ? ' (window shortened: code pool ran out)' : ''} loadgen cpu ${result.cpu.loadgen_pct_of_core}% server cpu ${result.cpu.server_pct_of_core ?? '?'}%`);
+  log(`  ${opt.workload} c=${N}: ${result.iterations_per_s} ${unit} (${result.requests_per_s} req/s) p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms errors ${result.errors}${result.ok ? '' : '  ** FLAGGED **'}${result.shortened ? ' (window shortened: code pool ran out)' : ''} loadgen cpu ${result.cpu.loadgen_pct_of_core}% server cpu ${result.cpu.server_pct_of_core ?? '?'}% others ${result.cpu.others_pct_of_core ?? '?'}%`);
   if (result.errors) for (const s of result.error_samples.slice(0, 2)) log(`    error sample: ${JSON.stringify(s).slice(0, 1500)}`);
   // Do not wait for the guard timers (they only bound the drain); the result is written.
   process.stdout.write('', () => process.exit(0));

@@ -43,22 +43,25 @@ if (meta.skipped?.length) {
 
 p('## Results');
 p();
-p('| workload | clients | rate | req/s | p50 ms | p99 ms | errors | server CPU % | server CPU µs/req | gen CPU % | server RSS after run MiB |');
-p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const OTHERS_MAX = 15; // % of one core taken by unrelated processes before a row is marked
+p('| workload | clients | rate | req/s | p50 ms | p99 ms | errors | server CPU % | server CPU µs/req | gen CPU % | other CPU % | server RSS after run MiB |');
+p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   if (r.fatal) {
-    p(`| ${label(r)} | ${r.concurrency} | **failed:** ${String(r.fatal).replace(/\|/g, '\\|').slice(0, 120)} | | | | ${r.errors ?? '?'} ⚠ | | | | |`);
+    p(`| ${label(r)} | ${r.concurrency} | **failed:** ${String(r.fatal).replace(/\|/g, '\\|').slice(0, 120)} | | | | ${r.errors ?? '?'} ⚠ | | | | | |`);
     continue;
   }
   const unit = r.iteration_unit === 'flow' ? 'flows/s' : 'req/s';
   const flag = r.ok ? '' : ' ⚠';
   const short = r.shortened ? ` (${f1(r.window_s)} s ⏱)` : '';
-  p(`| ${label(r)} | ${r.concurrency} | ${f1(r.iterations_per_s)} ${unit}${short} | ${f1(r.requests_per_s)} | ${f2(r.p50_ms)} | ${f2(r.p99_ms)} | ${r.errors}${flag} | ${f1(r.cpu?.server_pct_of_core)} | ${r.cpu?.server_cpu_us_per_req ?? '–'} | ${f1(r.cpu?.loadgen_pct_of_core)} | ${mib(r.server_rss_kb)} |`);
+  p(`| ${label(r)} | ${r.concurrency} | ${f1(r.iterations_per_s)} ${unit}${short} | ${f1(r.requests_per_s)} | ${f2(r.p50_ms)} | ${f2(r.p99_ms)} | ${r.errors}${flag} | ${f1(r.cpu?.server_pct_of_core)} | ${r.cpu?.server_cpu_us_per_req ?? '–'} | ${f1(r.cpu?.loadgen_pct_of_core)} | ${f1(r.cpu?.others_pct_of_core)}${(r.cpu?.others_pct_of_core ?? 0) > OTHERS_MAX ? ' ⚡' : ''} | ${mib(r.server_rss_kb)} |`);
 }
 p();
 p('For provisiond-flow, "rate" is complete three-call flows per second and p50/p99 are whole-flow latencies; '
   + 'req/s counts all three calls. For the other workloads one request is one token call. '
-  + '⏱ = the pre-minted code pool ran out early and the measured window was shorter (its length is shown).');
+  + '⏱ = the pre-minted code pool ran out early and the measured window was shorter (its length is shown). '
+  + `"other CPU" is what processes other than the server and the generator used during the window (100 = one core); `
+  + `⚡ marks more than ${OTHERS_MAX} %: that row competed with something else on the machine and is not comparable.`);
 p();
 
 const flows = rows.filter((r) => r.workload === 'provisiond-flow' && !r.fatal);
@@ -128,6 +131,11 @@ if (!flagged.length) {
     }
     p();
   }
+}
+const busy = rows.filter((r) => (r.cpu?.others_pct_of_core ?? 0) > OTHERS_MAX);
+if (busy.length) {
+  p(`* ⚡ ${busy.length} of ${rows.length} runs shared the machine with other busy processes (more than ${OTHERS_MAX} % of a core): `
+    + `${busy.map((r) => `${label(r)} c=${r.concurrency} (${f1(r.cpu.others_pct_of_core)} %)`).join(', ')}. Re-run on an idle machine before comparing them.`);
 }
 const shortened = rows.filter((r) => r.pool_exhausted_at_s !== null && r.pool_exhausted_at_s !== undefined);
 for (const r of shortened) p(`* ${label(r)} at ${r.concurrency} clients: ${r.note}.`);
