@@ -43,7 +43,7 @@ if (meta.skipped?.length) {
 
 p('## Results');
 p();
-const OTHERS_MAX = 15; // % of one core taken by unrelated processes before a row is marked
+const OTHERS_MAX = 25; // % of one core taken by unrelated processes before a row is marked
 p('| workload | clients | rate | req/s | p50 ms | p99 ms | errors | server CPU % | server CPU µs/req | gen CPU % | other CPU % | server RSS after run MiB |');
 p('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {

@@ -13,6 +13,7 @@
 #   CODE_SETUP_BUDGET=25  seconds allowed per run to pre-mint provisiond codes
 #   PVD_SERVE_ARGS=""   extra flags for `provisiond serve` (e.g. "--log-level warn")
 #   RESULTS_DIR=bench/results  where latest.md / latest.jsonl go (point elsewhere for experiments)
+#   QUIET_BUDGET=120    total seconds to wait, before runs, for other processes to go quiet
 #
 # Writes the Markdown report to stdout and bench/results/latest.md, the raw JSON lines to
 # bench/results/latest.jsonl. Servers: provisiond on a fresh temp SQLite database, then
@@ -29,7 +30,7 @@ WORKLOADS=${WORKLOADS:-"provisiond-flow provisiond-refresh provisiond-code oidc-
 OIDC_INDEXED=${OIDC_INDEXED:-1}
 CODE_SETUP_BUDGET=${CODE_SETUP_BUDGET:-25}
 COMMAND="bash bench/run.sh${*:+ $*}"
-for v in PROVISIOND DURATION WARMUP LEVELS WORKLOADS OIDC_INDEXED CODE_SETUP_BUDGET PVD_SERVE_ARGS; do
+for v in PROVISIOND DURATION WARMUP LEVELS WORKLOADS OIDC_INDEXED CODE_SETUP_BUDGET PVD_SERVE_ARGS QUIET_BUDGET; do
   # record non-default settings in the command line shown in the report
   if [[ -n "${!v+x}" && "$(env | grep -c "^$v=")" -gt 0 ]]; then COMMAND="$v=\"${!v}\" $COMMAND"; fi
 done
@@ -90,9 +91,35 @@ rate_of() { # workload level [variant]
     console.log(r && r.iterations_per_s ? r.iterations_per_s : 0);' "$JSONL" "$1" "$2" "${3:-}"
 }
 
+# Busy CPU of the whole machine over one second minus that of process $1 (the idle server's own
+# background work), in % of one core (USER_HZ = 100).
+proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+busy_pct() {
+  local a b c d e f g h t0 p0 p1
+  p0=$(proc_ticks "$1")
+  read -r _ a b c d e f g h _ < /proc/stat; t0=$((a + b + c + f + g + h))
+  sleep 1
+  read -r _ a b c d e f g h _ < /proc/stat
+  p1=$(proc_ticks "$1")
+  echo $(((a + b + c + f + g + h) - t0 - (p1 - p0)))
+}
+# Before each run (servers idle), wait — within a total budget — until other processes are quiet.
+QUIET_BUDGET=${QUIET_BUDGET:-120}
+QUIET_WAITED=0
+wait_quiet() { # server_pid
+  local b
+  b=$(busy_pct "$1")
+  while ((b > 15 && QUIET_WAITED < QUIET_BUDGET)); do
+    ((QUIET_WAITED % 10 == 0)) && log "  machine busy (${b}% of a core used by other processes); waiting (${QUIET_WAITED}/${QUIET_BUDGET} s used)"
+    b=$(busy_pct "$1")
+    QUIET_WAITED=$((QUIET_WAITED + 1))
+  done
+}
+
 run_load() { # workload level server_pid target [extra args…]
   local w=$1 c=$2 pid=$3 target=$4
   shift 4
+  wait_quiet "$pid"
   log "$w c=$c"
   "$NODE" "$HERE/loadgen.mjs" --workload "$w" --concurrency "$c" --target "$target" \
     --duration "$DURATION" --warmup "$WARMUP" --server-pid "$pid" --json "$JSONL" "$@" > /dev/null || \
@@ -210,7 +237,7 @@ if ((${#OIDC_WORKLOADS[@]})); then
 fi
 
 T_END=$(date +%s)
-NOTES+=("Total wall time of this run: $((T_END - T_START)) s.")
+NOTES+=("Total wall time of this run: $((T_END - T_START)) s, of which ${QUIET_WAITED} s waiting for other processes to go quiet before runs.")
 
 # ------------------------------------------------------------------ report
 GIT=$(cd "$REPO" && { git rev-parse --short HEAD 2>/dev/null || echo "no commit"; })
