@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -34,6 +35,10 @@ struct Connection {
     bool closed = false;
 };
 
+/// Lingering close after a refused body: how long and how much we keep discarding.
+constexpr int kLingerSeconds = 2;
+constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
+
 } // namespace
 
 struct Server::State {
@@ -57,6 +62,7 @@ struct Server::State {
 
     awaitable<void> accept_loop();
     awaitable<void> serve(tcp::socket socket);
+    static awaitable<void> linger_close(beast::tcp_stream& stream);
     void begin_stop();
     void wait_for_connections();
     void log_access(const Request& req, const Response& res, std::size_t bytes_in,
@@ -323,6 +329,9 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
         log_access(request, response, bytes_in, started);
         stream.expires_after(std::chrono::seconds(config.limits.request_timeout_seconds));
         auto [write_ec, written] = co_await bhttp::async_write(stream, out, as_tuple);
+        if (!write_ec && early) {
+            co_await linger_close(stream);
+        }
         if (write_ec || !keep_alive) {
             break;
         }
@@ -335,6 +344,25 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.socket().close(ignored);
+}
+
+awaitable<void> Server::State::linger_close(beast::tcp_stream& stream) {
+    // The client may still be sending the body we refused to read. Closing a socket with
+    // unread data makes the kernel send RST, and a client that is still writing then loses
+    // our 413 before it reads it. So, like nginx's lingering close: stop sending, then read
+    // and discard for a bounded time and size until the client closes its side.
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(kLingerSeconds));
+    std::array<char, 16 * 1024> sink;
+    std::size_t discarded = 0;
+    while (discarded < kLingerMaxBytes) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), as_tuple);
+        if (ec) {
+            break;
+        }
+        discarded += n;
+    }
 }
 
 void Server::State::log_access(const Request& req, const Response& res, std::size_t bytes_in,
