@@ -1,4 +1,12 @@
 // provisiond: see README.md. Parsing and dispatch live in cli/; nothing else happens here.
 #include "cli/cli.hpp"
 
-int main(int argc, char** argv) { return provisiond::cli::run(argc, argv); }
+#include <curl/curl.h>
+
+int main(int argc, char** argv) {
+    // libcurl's process-wide setup must run before any thread exists (metadata-document fetches).
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int code = provisiond::cli::run(argc, argv);
+    curl_global_cleanup();
+    return code;
+}

@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/routes.hpp"
+#include "cimd/client_registrar.hpp"
 #include "http/server.hpp"
 #include "outbox/file_sender.hpp"
 #include "storage/migrations.hpp"
@@ -35,32 +36,74 @@ Result<std::unique_ptr<storage::Database>> open_database(const Config& config, s
     return db;
 }
 
+Result<std::unique_ptr<storage::Database>> open_migrated_database(const Config& config, std::size_t connections,
+                                                                  std::vector<std::string>* applied) {
+    auto db = open_database(config, connections);
+    if (!db) {
+        return make_error(db.error().code, "cannot open the database " + config.database + ": " + db.error().debug);
+    }
+    auto migrated = storage::migrate(**db);
+    if (!migrated) {
+        return make_error(migrated.error().code, "database migration failed: " + migrated.error().debug);
+    }
+    if (applied) {
+        *applied = *migrated;
+    }
+    return db;
+}
+
+Result<cimd::FetchSettings> fetch_settings(const Config& config) {
+    cimd::FetchSettings settings;
+    settings.policy.allow_loopback = config.cimd.allow_loopback;
+    settings.ca_file = config.cimd.ca_file;
+    settings.user_agent = std::string("provisiond-cimd/") + PROVISIOND_VERSION;
+    if (!config.public_url.empty()) {
+        settings.user_agent += " (+" + config.public_url + ")";
+    }
+    if (auto problem = cimd::parse_host_map(config.cimd.resolve, settings.host_map); !problem.empty()) {
+        return make_error(ErrorCode::invalid_request, "--cimd-resolve: " + problem);
+    }
+    return settings;
+}
+
 int serve(const Config& config) {
     Loggers log = make_loggers(config.log_level);
-    auto db = open_database(config, static_cast<std::size_t>(config.database_connections));
+    std::vector<std::string> applied;
+    auto db = open_migrated_database(config, static_cast<std::size_t>(config.database_connections), &applied);
     if (!db) {
-        log.app->critical("cannot open the database {}: {}", config.database, db.error().debug);
+        log.app->critical("{}", db.error().message);
         return 1;
     }
-    auto applied = storage::migrate(**db);
-    if (!applied) {
-        log.app->critical("database migration failed: {}", applied.error().debug);
-        return 1;
-    }
-    for (const auto& name : *applied) {
+    for (const auto& name : applied) {
         log.app->info("applied migration {}", name);
+    }
+
+    auto fetching = fetch_settings(config);
+    if (!fetching) {
+        log.app->critical("{}", fetching.error().message);
+        return 2;
+    }
+    if (config.cimd.allow_loopback) {
+        log.app->warn("--cimd-allow-loopback is ON: client metadata documents may be fetched from this "
+                      "machine's loopback addresses. This is for tests only; never run production like this");
     }
 
     SystemClock clock;
     storage::SqlUnitOfWork uow(**db);
     ratelimit::PartnerRateLimiter limiter(uow, clock, config.partner_limits);
     oauth::TokenService tokens(uow, clock, limiter, config.lifetimes);
-    provisioning::AccountRequestService account_requests(uow, clock, limiter, config);
+    std::atomic<bool> stop_fetches{false};
+    cimd::CurlDocumentFetcher fetcher(*fetching, &stop_fetches);
+    cimd::ClientRegistrar registrar(uow, clock, fetcher,
+                                    {config.cimd.min_ttl_seconds, config.cimd.max_ttl_seconds,
+                                     config.cimd.default_ttl_seconds, 60},
+                                    log.app);
+    provisioning::AccountRequestService account_requests(uow, clock, registrar, limiter, config);
     provisioning::ResourceService resources(uow, clock, limiter, config);
     provisioning::ResourcesEndpoint resources_endpoint(resources, uow, clock);
 
     http::Router router;
-    register_routes(router, {account_requests, tokens, resources_endpoint, uow});
+    register_routes(router, {account_requests, tokens, resources_endpoint, registrar, uow});
 
     outbox::FileSender sender(config.outbox_dir, config.mail_from);
     outbox::OutboxWorker mailer(uow, clock, sender, log.app, config.lifetimes.password_link_seconds);
@@ -79,6 +122,8 @@ int serve(const Config& config) {
                   config.database, config.threads);
     mailer.start();
     server.run();
+    stop_fetches = true;
+    registrar.stop();
     mailer.stop();
     log.app->info("stopped");
     return 0;

@@ -1,5 +1,6 @@
 #include "app/routes.hpp"
 
+#include "cimd/client_registration_endpoint.hpp"
 #include "oauth/token_endpoint.hpp"
 #include "provisioning/account_requests_endpoint.hpp"
 
@@ -12,6 +13,8 @@ void register_routes(http::Router& router, Endpoints e) {
     for (std::string prefix : {"/api/agentic/provisioning", "/api/provisioning"}) {
         router.add("POST", prefix + "/account_requests", Envelope::typed,
                    [&svc = e.account_requests](Request& r) { return provisioning::handle_account_requests(svc, r); });
+        router.add("POST", prefix + "/client_registration", Envelope::typed,
+                   [&reg = e.registrar](Request& r) { return cimd::handle_client_registration(reg, r); });
         // Specific resource routes before the general {id} route.
         router.add("POST", prefix + "/resources/{id}/rotate_credentials", Envelope::status,
                    [&ep = e.resources](Request& r) { return ep.rotate(r); });

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cimd/client_registrar.hpp"
 #include "http/router.hpp"
 #include "oauth/token_service.hpp"
 #include "provisioning/account_requests.hpp"
@@ -11,6 +12,7 @@ struct Endpoints {
     provisioning::AccountRequestService& account_requests;
     oauth::TokenService& tokens;
     provisioning::ResourcesEndpoint& resources;
+    cimd::ClientRegistrar& registrar;
     storage::UnitOfWork& uow;
 };
 

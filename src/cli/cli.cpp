@@ -3,6 +3,7 @@
 #include "app/app.hpp"
 #include "cli/clients_command.hpp"
 #include "cli/settings.hpp"
+#include "cli/verification_tokens_command.hpp"
 #include "storage/migrations.hpp"
 
 #include <cstdlib>
@@ -77,19 +78,14 @@ int run(int argc, char** argv) {
     auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations and exit");
     add_settings(*migrate, config, SettingScope::storage);
     migrate->callback([&] {
-        auto db = app::open_database(config, 1);
+        std::vector<std::string> applied;
+        auto db = app::open_migrated_database(config, 1, &applied);
         if (!db) {
-            std::cerr << "error: cannot open the database " << config.database << ": " << db.error().debug << "\n";
+            std::cerr << "error: " << db.error().message << "\n";
             exit_code = 1;
             return;
         }
-        auto applied = storage::migrate(**db);
-        if (!applied) {
-            std::cerr << "error: migration failed: " << applied.error().debug << "\n";
-            exit_code = 1;
-            return;
-        }
-        for (const auto& name : *applied) {
+        for (const auto& name : applied) {
             std::cout << "applied " << name << "\n";
         }
         auto version = storage::schema_version(**db);
@@ -98,6 +94,8 @@ int run(int argc, char** argv) {
 
     ClientsOptions clients_options;
     add_clients_command(app, config, clients_options, exit_code);
+    VerificationTokenOptions token_options;
+    add_verification_tokens_command(app, config, token_options, exit_code);
 
     std::string config_path = find_config_path(argc, argv);
     if (!config_path.empty()) {

@@ -1,7 +1,10 @@
 #include "cli/clients_command.hpp"
 
 #include "app/app.hpp"
+#include "cimd/client_registrar.hpp"
+#include "cimd/client_registration_endpoint.hpp"
 #include "cli/settings.hpp"
+#include "cli/with_repositories.hpp"
 #include "core/strings.hpp"
 #include "oauth/scopes.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
@@ -11,6 +14,8 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <iostream>
 
@@ -40,37 +45,59 @@ boost::json::object client_json(const OAuthClient& c, const PartnerLimits& defau
                                               ? boost::json::value("unlimited")
                                               : boost::json::value(value);
     }
-    return {{"client_id", c.client_id},     {"name", c.name},
-            {"kind", c.kind},               {"redirect_uris", uris},
-            {"scopes", scopes},             {"is_active", c.is_active},
-            {"rate_limits_per_hour", limits}, {"created_at", c.created_at}};
+    boost::json::object out{{"client_id", c.client_id},     {"name", c.name},
+                            {"kind", c.kind},               {"redirect_uris", uris},
+                            {"scopes", scopes},             {"is_active", c.is_active},
+                            {"rate_limits_per_hour", limits}, {"created_at", c.created_at}};
+    if (c.kind == "cimd") {
+        out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : nullptr;
+        out["verified"] = c.organization_id.has_value();
+        out["organization_id"] = c.organization_id ? boost::json::value(*c.organization_id) : nullptr;
+    }
+    return out;
 }
 
-/// Opens the database, applies migrations, and runs `work` in one write transaction.
-int with_repositories(const Config& config, const std::function<int(storage::Repositories&)>& work) {
-    auto db = app::open_database(config, 1);
-    if (!db) {
-        std::cerr << "error: cannot open the database " << config.database << ": " << db.error().debug << "\n";
-        return 1;
+/// A metadata-document client's fetch state: the document, its freshness, the last result.
+boost::json::object document_json(const cimd::DocumentRecord& d, std::int64_t now) {
+    boost::json::value document = nullptr;
+    if (d.document) {
+        boost::system::error_code ec;
+        document = boost::json::parse(*d.document, ec);
+        if (ec) {
+            document = *d.document;
+        }
     }
-    if (auto migrated = storage::migrate(**db); !migrated) {
-        std::cerr << "error: database migration failed: " << migrated.error().debug << "\n";
-        return 1;
-    }
-    storage::SqlUnitOfWork uow(**db);
-    int code = 0;
-    auto done = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        code = work(r);
-        return {};
-    });
-    if (!done) {
-        std::cerr << "error: " << done.error().message << " (" << done.error().debug << ")\n";
-        return 1;
-    }
-    return code;
+    auto optional = [](const std::optional<std::int64_t>& v) { return v ? boost::json::value(*v) : nullptr; };
+    return {{"state", d.state},
+            {"fresh", d.fresh_until > now},
+            {"fresh_until", d.fresh_until},
+            {"fetched_at", optional(d.fetched_at)},
+            {"last_attempt_at", optional(d.last_attempt_at)},
+            {"last_result", d.last_error ? boost::json::value(*d.last_error) : boost::json::value("ok")},
+            {"document", document}};
 }
+
 
 std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+/// A blocklist entry: an https client URL (exactly), or a host name (it and its subdomains).
+std::string check_block_entry(std::string_view entry, std::string& kind) {
+    if (cimd::looks_like_document_url(entry)) {
+        kind = "url";
+        auto url = cimd::parse_client_id_url(entry);
+        return url ? "" : url.error().message;
+    }
+    kind = "domain";
+    if (entry.empty() || entry.size() > 253 || entry.front() == '.' || entry.back() == '.') {
+        return "a domain must be a host name such as partner.example";
+    }
+    for (unsigned char c : entry) {
+        if (!(std::isalnum(c) || c == '-' || c == '.')) {
+            return "a domain must be a host name such as partner.example (letters, digits, - and .)";
+        }
+    }
+    return "";
+}
 
 } // namespace
 
@@ -87,26 +114,8 @@ std::string check_client_id(std::string_view id) {
 }
 
 std::string check_redirect_uri(std::string_view uri) {
-    auto parsed = boost::urls::parse_absolute_uri(uri);
-    if (!parsed) {
-        return "redirect URI `" + std::string(uri) + "` is not an absolute URI";
-    }
-    std::string scheme(parsed->scheme());
-    if (parsed->has_userinfo()) {
-        return "redirect URI `" + std::string(uri) + "` must not contain user information";
-    }
-    std::string host(parsed->host());
-    bool loopback = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
-    if (scheme == "https" && !host.empty()) {
-        return "";
-    }
-    if (scheme == "http" && loopback) {
-        return "";
-    }
-    if (scheme == "http") {
-        return "redirect URI `" + std::string(uri) + "` must use https (http is allowed only for loopback)";
-    }
-    return "redirect URI `" + std::string(uri) + "` must be an https URL";
+    // One rule for operator-registered and self-registered clients.
+    return cimd::redirect_uri_problem(uri);
 }
 
 void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& exit_code) {
@@ -179,14 +188,21 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             if (o.json) {
                 boost::json::array out;
                 for (const auto& c : *all) {
-                    out.push_back(client_json(c, config.partner_limits));
+                    auto json = client_json(c, config.partner_limits);
+                    if (c.kind == "cimd") {
+                        if (auto d = r.documents().find(c.client_id); d && *d) {
+                            json["cimd"] = document_json(**d, now());
+                        }
+                    }
+                    out.push_back(std::move(json));
                 }
                 std::cout << boost::json::serialize(out) << "\n";
                 return 0;
             }
             for (const auto& c : *all) {
                 std::cout << c.client_id << "\t" << c.name << "\t" << (c.is_active ? "active" : "disabled")
-                          << "\t" << c.kind << "\n";
+                          << "\t" << c.kind
+                          << (c.kind == "cimd" ? (c.organization_id ? "\tverified" : "\tunverified") : "") << "\n";
             }
             if (all->empty()) {
                 std::cout << "no clients registered; add one with `provisiond clients add`\n";
@@ -207,6 +223,11 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return 1;
             }
             auto json = client_json(**found, config.partner_limits);
+            if ((*found)->kind == "cimd") {
+                if (auto d = r.documents().find(o.client_id); d && *d) {
+                    json["cimd"] = document_json(**d, now());
+                }
+            }
             if (o.json) {
                 std::cout << boost::json::serialize(json) << "\n";
             } else {
@@ -266,6 +287,108 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return 1;
             }
             std::cout << o.client_id << " " << o.endpoint << " = " << o.limit << "\n";
+            return 0;
+        });
+    });
+
+    auto* check = clients->add_subcommand(
+        "check", "Fetch and validate a client metadata document now, without registering it; prints the "
+                 "checks as JSON (exit 0 when the document is good)");
+    add_cimd_settings(*check, config);
+    check->add_option("url", o.client_id, "The client id: the document's https URL")->required();
+    check->callback([&] {
+        auto settings = app::fetch_settings(config);
+        if (!settings) {
+            std::cerr << "error: " << settings.error().message << "\n";
+            exit_code = 2;
+            return;
+        }
+        cimd::CurlDocumentFetcher fetcher(*settings);
+        auto report = cimd::inspect_document(fetcher, o.client_id);
+        std::cout << boost::json::serialize(cimd::report_json(o.client_id, report)) << "\n";
+        exit_code = report.registered ? 0 : 1;
+    });
+
+    auto* block = clients->add_subcommand(
+        "block", "Refuse a metadata-document client URL, or every client URL on a host and its subdomains; "
+                 "matching registered clients are disabled too");
+    add_settings(*block, config, SettingScope::storage);
+    block->add_option("entry", o.client_id, "An https client URL, or a host name such as partner.example")->required();
+    block->add_option("--reason", o.reason, "Why (shown by `clients blocked`)");
+    block->callback([&] {
+        std::string kind;
+        if (auto problem = check_block_entry(o.client_id, kind); !problem.empty()) {
+            std::cerr << "error: " << problem << "\n";
+            exit_code = 2;
+            return;
+        }
+        std::string entry = o.client_id;
+        if (kind == "domain") {
+            std::transform(entry.begin(), entry.end(), entry.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        }
+        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            if (auto added = r.documents().add_block({entry, kind, o.reason, now()}); !added) {
+                std::cerr << "error: " << added.error().debug << "\n";
+                return 1;
+            }
+            std::cout << "blocked " << kind << " " << entry << "\n";
+            auto all = r.clients().list();
+            if (!all) {
+                return 1;
+            }
+            for (const auto& c : *all) {
+                auto url = cimd::parse_client_id_url(c.client_id);
+                if (c.kind != "cimd" || !url || !c.is_active) {
+                    continue;
+                }
+                auto match = r.documents().find_block(url->url, url->host);
+                if (match && *match && (*match)->entry == entry) {
+                    (void)r.clients().set_active(c.client_id, false, now());
+                    std::cout << "disabled " << c.client_id << "\n";
+                }
+            }
+            return 0;
+        });
+    });
+
+    auto* unblock = clients->add_subcommand("unblock", "Lift a block (clients it disabled stay disabled: "
+                                                       "`clients enable` them)");
+    add_settings(*unblock, config, SettingScope::storage);
+    unblock->add_option("entry", o.client_id, "The blocked URL or host name")->required();
+    unblock->callback([&] {
+        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            auto removed = r.documents().remove_block(o.client_id);
+            if (!removed || !*removed) {
+                std::cerr << "error: " << o.client_id << " is not blocked (see `provisiond clients blocked`)\n";
+                return 1;
+            }
+            std::cout << "unblocked " << o.client_id << "\n";
+            return 0;
+        });
+    });
+
+    auto* blocked = clients->add_subcommand("blocked", "List the blocklist");
+    add_settings(*blocked, config, SettingScope::storage);
+    blocked->add_flag("--json", o.json, "Print JSON");
+    blocked->callback([&] {
+        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            auto all = r.documents().list_blocks();
+            if (!all) {
+                return 1;
+            }
+            boost::json::array out;
+            for (const auto& b : *all) {
+                if (o.json) {
+                    out.push_back({{"entry", b.entry}, {"kind", b.kind}, {"reason", b.reason},
+                                   {"created_at", b.created_at}});
+                } else {
+                    std::cout << b.entry << "\t" << b.kind << "\t" << b.reason << "\n";
+                }
+            }
+            if (o.json) {
+                std::cout << boost::json::serialize(out) << "\n";
+            }
             return 0;
         });
     });

@@ -15,14 +15,15 @@ struct ClientsOptions {
     std::string scopes;
     std::string endpoint;
     std::string limit;
+    std::string reason;
     bool json = false;
 };
 
-/// Adds `clients add|list|show|disable|enable|set-limit` to `app`; each runs against `config`.
+/// Adds `clients add|list|show|disable|enable|set-limit|check|block|unblock|blocked` to `app`; each runs against `config`.
 void add_clients_command(CLI::App& app, Config& config, ClientsOptions& options, int& exit_code);
 
-/// Validates a redirect URI for a public client: https, or http on a loopback host (RFC 8252
-/// §7.3); absolute, no fragment, no userinfo, never javascript:, data:, file:. "" when valid.
+/// Validates a redirect URI for a public client (cimd::redirect_uri_problem): https, http on a
+/// loopback host, or a reverse-domain app scheme (RFC 8252); "" when valid.
 std::string check_redirect_uri(std::string_view uri);
 
 /// Validates an operator-chosen client id: 1–255 printable ASCII characters without spaces.

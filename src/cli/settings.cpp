@@ -64,6 +64,31 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
             "Default token exchanges and refreshes per client per hour");
     setting(cmd, "limit-resource-creates", c.partner_limits.resource_creates,
             "Default resource creations per client per hour");
+    setting(cmd, "limit-verified-account-requests", c.partner_limits.verified_account_requests,
+            "account_requests per hour for metadata-document clients linked to an organization by a "
+            "verification token (unverified ones get --limit-account-requests)");
+    add_cimd_settings(cmd, c);
+}
+
+void add_cimd_settings(CLI::App& cmd, Config& c) {
+    setting(cmd, "cimd-ca-file", c.cimd.ca_file,
+            "PEM file of the certificate authorities trusted when fetching client metadata documents; "
+            "when set, only these are trusted. Default: the system's trust store");
+    cmd.add_option("--cimd-resolve", c.cimd.resolve,
+                   "HOST:PORT:ADDRESS: fetch documents of HOST:PORT from ADDRESS instead of resolving HOST "
+                   "(like curl --resolve; repeatable; comma-separated in the environment). The address is "
+                   "still vetted")
+        ->envname(env_name("cimd-resolve"))
+        ->delimiter(',');
+    cmd.add_flag("--cimd-allow-loopback", c.cimd.allow_loopback,
+                 "TESTS ONLY: let document fetches reach 127.0.0.0/8 and ::1. Never in production: it "
+                 "lets anyone make this server call services on its own machine")
+        ->envname(env_name("cimd-allow-loopback"));
+    setting(cmd, "cimd-min-ttl-seconds", c.cimd.min_ttl_seconds,
+            "Shortest time a fetched metadata document is used before it is refreshed");
+    setting(cmd, "cimd-max-ttl-seconds", c.cimd.max_ttl_seconds, "Longest time a fetched metadata document is used");
+    setting(cmd, "cimd-default-ttl-seconds", c.cimd.default_ttl_seconds,
+            "How long a document without Cache-Control: max-age is used");
 }
 
 std::string read_config_file(const std::string& path, std::map<std::string, std::string>& out) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace provisiond {
 
@@ -28,8 +29,19 @@ struct Lifetimes {
 /// Default partner limits per client per hour (overridable per client).
 struct PartnerLimits {
     std::int64_t account_requests = 10;
+    std::int64_t verified_account_requests = 100; ///< CIMD clients linked by a verification token
     std::int64_t token_exchanges = 20;
     std::int64_t resource_creates = 20;
+};
+
+/// Client ID Metadata Documents: how documents are fetched and cached (docs/CIMD.md).
+struct CimdSettings {
+    std::string ca_file;              ///< trust only these CAs for fetches; empty: the system store
+    std::vector<std::string> resolve; ///< HOST:PORT:ADDRESS host map entries
+    bool allow_loopback = false;      ///< test only
+    std::int64_t min_ttl_seconds = 300;
+    std::int64_t max_ttl_seconds = 86400;
+    std::int64_t default_ttl_seconds = 3600;
 };
 
 struct Config {
@@ -47,6 +59,7 @@ struct Config {
     Limits limits;
     Lifetimes lifetimes;
     PartnerLimits partner_limits;
+    CimdSettings cimd;
 
     /// The host URL (scheme://host[:port], no trailing slash) of a region ("US" or "EU").
     std::string host_for_region(std::string_view region) const;

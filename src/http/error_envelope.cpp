@@ -16,6 +16,7 @@ unsigned status_of(ErrorCode code) {
     case ErrorCode::unknown_service:
     case ErrorCode::no_team:
     case ErrorCode::invalid_api_version:
+    case ErrorCode::registration_failed:
         return 400;
     case ErrorCode::unauthorized: return 401;
     case ErrorCode::forbidden: return 403;

@@ -1,5 +1,5 @@
 #pragma once
-// An OAuth client (a partner): operator-registered, or (later) self-registered through CIMD.
+// An OAuth client (a partner): operator-registered, or self-registered through CIMD (docs/CIMD.md).
 // All clients are public: PKCE is their only proof, and they never hold a secret.
 
 #include <cstdint>
@@ -16,6 +16,8 @@ struct OAuthClient {
     std::string kind = "registered"; ///< "registered" | "cimd"
     std::vector<std::string> redirect_uris;
     std::vector<std::string> scopes; ///< the ceiling: sorted, unique
+    std::optional<std::string> logo_uri;        ///< CIMD: from the document, when safe
+    std::optional<std::string> organization_id; ///< CIMD: linked by a verification token ("verified")
     bool is_active = true;
     bool can_create_accounts = true;
     bool can_provision_resources = true;

@@ -14,6 +14,9 @@ public:
     virtual Result<std::vector<OAuthClient>> list() = 0;
     /// False when no such client.
     virtual Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) = 0;
+    /// CIMD: inserts the client, or updates what its document decides (name, redirect URIs, logo,
+    /// scope ceiling, verified organization), leaving the operator's switches and limits alone.
+    virtual Result<void> save_document_client(const OAuthClient& client) = 0;
     /// Sets (or with nullopt clears) one endpoint's override; false when no such client.
     virtual Result<bool> set_rate_limit(std::string_view client_id, std::string_view endpoint,
                                         std::optional<std::int64_t> per_hour, std::int64_t now) = 0;

@@ -52,18 +52,19 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
         return make_error(ErrorCode::unauthorized,
                           "Authentication failed: client_id is required");
     }
-    std::optional<oauth::OAuthClient> client;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = r.clients().find(*request.client_id);
-        if (!found) {
-            return found.error();
-        }
-        client = *found;
-        return {};
-    }));
-    if (!client || !client->is_active) {
-        return make_error(ErrorCode::unauthorized,
-                          "Authentication failed: unknown or disabled client_id");
+    auto partner = partners_.find_partner(*request.client_id, request.remote_address);
+    if (!partner) {
+        return partner.error();
+    }
+    if (partner->kind == oauth::PartnerLookup::Kind::registering) {
+        AccountRequestAnswer registering;
+        registering.kind = AccountRequestAnswer::Kind::registering;
+        registering.retry_after_seconds = partner->retry_after_seconds;
+        return registering;
+    }
+    const oauth::OAuthClient* client = &partner->client;
+    if (!client->is_active) {
+        return oauth::unknown_client_error();
     }
     checked.client = *client;
 

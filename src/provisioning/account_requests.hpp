@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "oauth/partner_directory.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
 #include "storage/unit_of_work.hpp"
 
@@ -23,20 +24,22 @@ struct AccountRequest {
     std::optional<std::string> organization_name;
     std::optional<std::string> code_challenge;
     std::optional<std::string> code_challenge_method;
+    std::string remote_address; ///< the caller's address (new-client registration limits)
 };
 
 struct AccountRequestAnswer {
-    enum class Kind { oauth, requires_auth };
+    enum class Kind { oauth, requires_auth, registering };
     Kind kind = Kind::oauth;
     std::string code; ///< oauth
     std::string url;  ///< requires_auth
+    std::int64_t retry_after_seconds = 0; ///< registering: a new metadata-document client
 };
 
 class AccountRequestService {
 public:
-    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock,
+    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock, oauth::PartnerDirectory& partners,
                           ratelimit::PartnerRateLimiter& limiter, const Config& config)
-        : uow_(uow), clock_(clock), limiter_(limiter), config_(config) {}
+        : uow_(uow), clock_(clock), partners_(partners), limiter_(limiter), config_(config) {}
 
     Result<AccountRequestAnswer> handle(const AccountRequest& request);
 
@@ -49,6 +52,7 @@ private:
 
     storage::UnitOfWork& uow_;
     const Clock& clock_;
+    oauth::PartnerDirectory& partners_;
     ratelimit::PartnerRateLimiter& limiter_;
     const Config& config_;
 };

@@ -117,6 +117,7 @@ http::Response handle_account_requests(AccountRequestService& service, const htt
     if (!parsed) {
         return http::error_response(http::Envelope::typed, parsed.error(), id);
     }
+    parsed->remote_address = request.remote_address;
     auto answer = service.handle(*parsed);
     if (!answer) {
         // Authentication and throttling failures carry no id (PostHog's shape).
@@ -124,6 +125,14 @@ http::Response handle_account_requests(AccountRequestService& service, const htt
                          answer.error().code == ErrorCode::rate_limited;
         return http::error_response(http::Envelope::typed, answer.error(),
                                     anonymous ? std::nullopt : id);
+    }
+    if (answer->kind == AccountRequestAnswer::Kind::registering) {
+        // A new metadata-document client: registration runs in the background (no id, as PostHog).
+        boost::json::object registering{{"type", "registering"}, {"retry_after", answer->retry_after_seconds}};
+        auto response = http::json_response(202, boost::json::serialize(registering));
+        response.set_header("Retry-After", std::to_string(answer->retry_after_seconds));
+        response.set_header("Cache-Control", "no-store");
+        return response;
     }
     boost::json::object out;
     out["id"] = id.value_or("");

@@ -1,5 +1,7 @@
 #include "ratelimit/partner_rate_limiter.hpp"
 
+#include "ratelimit/fixed_window.hpp"
+
 namespace provisiond::ratelimit {
 
 std::string_view to_string(Endpoint endpoint) {
@@ -26,7 +28,9 @@ std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client, End
         return found->second;
     }
     switch (endpoint) {
-    case Endpoint::account_requests: return defaults_.account_requests;
+    case Endpoint::account_requests:
+        // A client linked to an organization by a verification token is trusted further.
+        return client.organization_id ? defaults_.verified_account_requests : defaults_.account_requests;
     case Endpoint::token_exchanges: return defaults_.token_exchanges;
     case Endpoint::resource_creates: return defaults_.resource_creates;
     }
@@ -38,23 +42,21 @@ Result<void> PartnerRateLimiter::charge(const oauth::OAuthClient& client, Endpoi
     if (limit == unlimited) {
         return {};
     }
-    std::int64_t now = clock_.now();
-    std::int64_t window_start = now - now % window_seconds;
     std::string bucket = std::string(to_string(endpoint)) + ":" + client.client_id;
-    std::int64_t count = 0;
+    WindowCount counted;
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto counted = r.rate_limits().increment(bucket, window_start);
-        if (!counted) {
-            return counted.error();
+        auto c = count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now());
+        if (!c) {
+            return c.error();
         }
-        count = *counted;
+        counted = *c;
         return {};
     }));
-    if (count > limit) {
+    if (counted.over_limit) {
         Error e = make_error(ErrorCode::rate_limited,
                              "Rate limit exceeded for this partner (" + std::string(to_string(endpoint)) +
                                  "). Try again later.");
-        e.retry_after_seconds = window_start + window_seconds - now;
+        e.retry_after_seconds = counted.retry_after_seconds;
         return e;
     }
     return {};

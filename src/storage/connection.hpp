@@ -75,4 +75,16 @@ inline Result<std::int64_t> execute(Connection& c, std::string_view sql,
     return c.execute(sql, std::span<const Value>(params.begin(), params.size()));
 }
 
+/// The first row of a query converted to T, or nullopt when there is none.
+template <class T, class F>
+Result<std::optional<T>> first(Result<std::vector<Row>> rows, F convert) {
+    if (!rows) {
+        return rows.error();
+    }
+    if (rows->empty()) {
+        return std::optional<T>{};
+    }
+    return std::optional<T>{convert(rows->front())};
+}
+
 } // namespace provisiond::storage

@@ -10,7 +10,7 @@ using oauth::OAuthClient;
 
 constexpr std::string_view client_columns =
     "client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
-    "can_provision_resources, rate_limits, created_at, updated_at";
+    "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id";
 
 std::map<std::string, std::int64_t> limits_from_json(std::string_view text) {
     std::map<std::string, std::int64_t> out;
@@ -48,6 +48,8 @@ OAuthClient client_from(const Row& r) {
     c.rate_limits = limits_from_json(r.text(8));
     c.created_at = r.integer(9);
     c.updated_at = r.integer(10);
+    c.logo_uri = r.optional_text(11);
+    c.organization_id = r.optional_text(12);
     return c;
 }
 
@@ -56,29 +58,40 @@ public:
     explicit SqlClientRepository(Connection& c) : c_(c) {}
 
     Result<std::optional<OAuthClient>> find(std::string_view client_id) override {
-        auto rows = query(c_,
-                          "SELECT " + std::string(client_columns) +
-                              " FROM oauth_clients WHERE client_id = $1",
-                          {std::string(client_id)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
-            return std::optional<OAuthClient>{};
-        }
-        return std::optional<OAuthClient>{client_from(rows->front())};
+        return first<OAuthClient>(query(c_,
+                                        "SELECT " + std::string(client_columns) +
+                                            " FROM oauth_clients WHERE client_id = $1",
+                                        {std::string(client_id)}),
+                                  client_from);
     }
 
     Result<void> insert(const OAuthClient& c) override {
         RETURN_IF_ERROR(execute(
             c_,
             "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
-            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at, "
+            "logo_uri, organization_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
              std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
              std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
-             c.updated_at}));
+             c.updated_at, optional_text(c.logo_uri), optional_text(c.organization_id)}));
+        return {};
+    }
+
+    Result<void> save_document_client(const OAuthClient& c) override {
+        RETURN_IF_ERROR(execute(
+            c_,
+            "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
+            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at, "
+            "logo_uri, organization_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+            "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
+            "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
+            "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
+            "updated_at = excluded.updated_at",
+            {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
+             std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
+             std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
+             c.updated_at, optional_text(c.logo_uri), optional_text(c.organization_id)}));
         return {};
     }
 

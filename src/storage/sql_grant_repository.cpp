@@ -43,17 +43,6 @@ RefreshToken refresh_from(const Row& r) {
                         r.optional_integer(8)};
 }
 
-template <class T, class F>
-Result<std::optional<T>> first(Result<std::vector<Row>> rows, F convert) {
-    if (!rows) {
-        return rows.error();
-    }
-    if (rows->empty()) {
-        return std::optional<T>{};
-    }
-    return std::optional<T>{convert(rows->front())};
-}
-
 class SqlGrantRepository final : public oauth::GrantRepository {
 public:
     explicit SqlGrantRepository(Connection& c) : c_(c) {}

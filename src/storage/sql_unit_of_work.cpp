@@ -10,13 +10,17 @@ public:
         : accounts_(make_sql_account_repository(c)), clients_(make_sql_client_repository(c)),
           grants_(make_sql_grant_repository(c)),
           provisioning_(make_sql_provisioning_repository(c)),
-          rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)) {}
+          rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)),
+          documents_(make_sql_document_repository(c)),
+          verification_tokens_(make_sql_verification_token_repository(c)) {}
     accounts::AccountRepository& accounts() override { return *accounts_; }
     oauth::ClientRepository& clients() override { return *clients_; }
     oauth::GrantRepository& grants() override { return *grants_; }
     provisioning::ProvisioningRepository& provisioning() override { return *provisioning_; }
     ratelimit::RateLimitRepository& rate_limits() override { return *rate_limits_; }
     outbox::OutboxRepository& outbox() override { return *outbox_; }
+    cimd::DocumentRepository& documents() override { return *documents_; }
+    cimd::VerificationTokenRepository& verification_tokens() override { return *verification_tokens_; }
 
 private:
     std::unique_ptr<accounts::AccountRepository> accounts_;
@@ -25,6 +29,8 @@ private:
     std::unique_ptr<provisioning::ProvisioningRepository> provisioning_;
     std::unique_ptr<ratelimit::RateLimitRepository> rate_limits_;
     std::unique_ptr<outbox::OutboxRepository> outbox_;
+    std::unique_ptr<cimd::DocumentRepository> documents_;
+    std::unique_ptr<cimd::VerificationTokenRepository> verification_tokens_;
 };
 
 } // namespace

@@ -4,6 +4,7 @@
 // SQL backend.
 
 #include "accounts/account_repository.hpp"
+#include "cimd/cimd_repository.hpp"
 #include "oauth/client_repository.hpp"
 #include "oauth/grant_repository.hpp"
 #include "outbox/email.hpp"
@@ -24,6 +25,8 @@ public:
     virtual provisioning::ProvisioningRepository& provisioning() = 0;
     virtual ratelimit::RateLimitRepository& rate_limits() = 0;
     virtual outbox::OutboxRepository& outbox() = 0;
+    virtual cimd::DocumentRepository& documents() = 0;
+    virtual cimd::VerificationTokenRepository& verification_tokens() = 0;
 };
 
 class UnitOfWork {

@@ -37,7 +37,8 @@ protected:
         ASSERT_EQ(config_.finalize(), "");
         limiter_ = std::make_unique<ratelimit::PartnerRateLimiter>(*uow_, clock_, config_.partner_limits);
         tokens_ = std::make_unique<oauth::TokenService>(*uow_, clock_, *limiter_, config_.lifetimes);
-        accounts_ = std::make_unique<provisioning::AccountRequestService>(*uow_, clock_, *limiter_, config_);
+        partners_ = std::make_unique<oauth::RegisteredPartners>(*uow_);
+        accounts_ = std::make_unique<provisioning::AccountRequestService>(*uow_, clock_, *partners_, *limiter_, config_);
         resources_ = std::make_unique<provisioning::ResourceService>(*uow_, clock_, *limiter_, config_);
         oauth::OAuthClient client;
         client.client_id = "partner";
@@ -102,6 +103,7 @@ protected:
     std::unique_ptr<storage::SqlUnitOfWork> uow_;
     std::unique_ptr<ratelimit::PartnerRateLimiter> limiter_;
     std::unique_ptr<oauth::TokenService> tokens_;
+    std::unique_ptr<oauth::RegisteredPartners> partners_;
     std::unique_ptr<provisioning::AccountRequestService> accounts_;
     std::unique_ptr<provisioning::ResourceService> resources_;
 };

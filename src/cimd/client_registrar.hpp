@@ -1,0 +1,78 @@
+#pragma once
+// Self-registration of metadata-document clients (docs/CIMD.md): the first request from an
+// unknown client URL starts a background fetch and is told to retry; stale documents are
+// refreshed in the background while requests use the last good one; client_registration
+// fetches synchronously and reports named checks. Concurrent fetches of one URL are shared.
+
+#include "cimd/cache_policy.hpp"
+#include "cimd/client_metadata.hpp"
+#include "cimd/document_fetcher.hpp"
+#include "core/clock.hpp"
+#include "oauth/partner_directory.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/logger.h>
+
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace provisiond::cimd {
+
+/// One named check of a registration, as client_registration reports it.
+struct Check {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+};
+
+struct RegistrationReport {
+    bool registered = false;
+    std::optional<oauth::OAuthClient> client; ///< when registered
+    std::vector<Check> checks;
+    std::string failure; ///< the first failed check's detail, when not registered
+};
+
+/// Fetches and validates without storing anything (the operator's `clients check`).
+RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view client_id);
+
+class ClientRegistrar final : public oauth::PartnerDirectory {
+public:
+    static constexpr std::int64_t retry_after_seconds = 5;
+    static constexpr std::int64_t lease_seconds = 30; ///< longer than the longest fetch
+
+    ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher, CacheBounds bounds,
+                    std::shared_ptr<spdlog::logger> log, std::size_t threads = 2);
+    ~ClientRegistrar() override;
+
+    Result<oauth::PartnerLookup> find_partner(std::string_view client_id, std::string_view remote_address) override;
+
+    /// POST client_registration: (re)fetches now and reports each check. Fails only when over
+    /// a limit or when storage fails; a bad document is a report with registered = false.
+    Result<RegistrationReport> register_now(std::string_view client_id, std::string_view remote_address);
+
+    /// Waits for background fetches to end. Cancel the fetcher first to make it quick.
+    void stop();
+
+private:
+    RegistrationReport fetch_shared(const ClientIdUrl& url);
+    RegistrationReport fetch_and_store(const ClientIdUrl& url);
+    Result<void> store_failure(const ClientIdUrl& url, const std::string& message, std::int64_t now);
+    Result<Check> link_verification(storage::Repositories& r, const ClientIdUrl& url,
+                                    const std::optional<std::string>& token, std::optional<std::string>& organization,
+                                    std::int64_t now);
+    void start_background(const ClientIdUrl& url);
+
+    storage::UnitOfWork& uow_;
+    const Clock& clock_;
+    DocumentFetcher& fetcher_;
+    CacheBounds bounds_;
+    std::shared_ptr<spdlog::logger> log_;
+    oauth::RegisteredPartners registered_;
+    std::mutex mutex_;
+    std::map<std::string, std::shared_future<RegistrationReport>> in_flight_;
+    boost::asio::thread_pool pool_;
+};
+
+} // namespace provisiond::cimd

@@ -1,0 +1,15 @@
+#pragma once
+// What every operator command that touches the database does first.
+
+#include "config/config.hpp"
+#include "storage/unit_of_work.hpp"
+
+#include <functional>
+
+namespace provisiond::cli {
+
+/// Opens the configured database, applies migrations, and runs `work` in one write transaction;
+/// returns `work`'s exit code, or 1 (with a message on stderr) when the database fails.
+int with_repositories(const Config& config, const std::function<int(storage::Repositories&)>& work);
+
+} // namespace provisiond::cli
