@@ -12,7 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev sqlite3 openssl curl
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev libgmock-dev nodejs npm)
+  # clang-14 + libclang-rt-14-dev: libFuzzer; nginx: the TLS server CIMD tests fetch documents from.
+  packages+=(libgtest-dev libgmock-dev nodejs npm clang-14 libclang-rt-14-dev nginx iproute2 util-linux)
 fi
 
 missing=()
