@@ -1,5 +1,7 @@
 #include "cimd/client_id_url.hpp"
 
+#include "core/url.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -49,13 +51,19 @@ Result<ClientIdUrl> parse_client_id_url(std::string_view id) {
             return refused("it contains a backslash");
         }
     }
+    if (id.find('#') != std::string_view::npos) {
+        return refused("it must not contain a fragment");
+    }
+    if (id.find('?') != std::string_view::npos) {
+        return refused("it must not contain a query");
+    }
     if (contains_ci(id, "%5c")) {
         return refused("it contains an encoded backslash (%5C)");
     }
     if (contains_ci(id, "%2e")) {
         return refused("it contains an encoded dot (%2E)");
     }
-    auto parsed = boost::urls::parse_absolute_uri(id);
+    auto parsed = parse_absolute_url(id);
     if (!parsed) {
         return refused("it is not an absolute URI");
     }

@@ -5,6 +5,8 @@
 #include "oauth/scopes.hpp"
 
 #include <boost/json.hpp>
+#include "core/url.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -91,7 +93,7 @@ std::string redirect_uri_problem(std::string_view uri) {
             return shown + " contains whitespace or a control character";
         }
     }
-    auto parsed = boost::urls::parse_absolute_uri(uri);
+    auto parsed = parse_absolute_url(uri);
     if (!parsed) {
         return shown + " is not an absolute URI";
     }
@@ -120,6 +122,30 @@ std::string redirect_uri_problem(std::string_view uri) {
         return "";
     }
     return shown + " must be an https URL (or http on loopback, or a reverse-domain app scheme)";
+}
+
+std::string redact_document(std::string_view body) {
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(body, ec);
+    if (ec || !parsed.is_object()) {
+        return std::string(body);
+    }
+    auto mask = [](boost::json::value& v) {
+        if (v.is_string()) {
+            std::string token(v.as_string());
+            v = token.size() > 4 ? "phvt_..." + token.substr(token.size() - 4) : "phvt_...";
+        }
+    };
+    auto& doc = parsed.as_object();
+    if (auto it = doc.find("posthog_verification_token"); it != doc.end()) {
+        mask(it->value());
+    }
+    if (auto block = doc.find("com.posthog"); block != doc.end() && block->value().is_object()) {
+        if (auto it = block->value().as_object().find("verification_token"); it != block->value().as_object().end()) {
+            mask(it->value());
+        }
+    }
+    return boost::json::serialize(parsed);
 }
 
 Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_view body) {
@@ -196,7 +222,7 @@ Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_vie
             why = "it is not a string";
         } else {
             std::string logo_uri(logo->value().as_string());
-            auto parsed_logo = boost::urls::parse_absolute_uri(logo_uri);
+            auto parsed_logo = parse_absolute_url(logo_uri);
             boost::system::error_code ip_ec;
             std::string host = parsed_logo ? lower(parsed_logo->encoded_host()) : "";
             if (!parsed_logo || lower(parsed_logo->scheme()) != "https" || host.empty()) {

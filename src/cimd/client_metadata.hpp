@@ -24,6 +24,10 @@ struct ClientMetadata {
 /// Fails with registration_failed and a message naming the member and the problem.
 Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_view body);
 
+/// The document as stored for operators: verification tokens masked (phvt_...abcd), since
+/// only a token's hash may be kept.
+std::string redact_document(std::string_view body);
+
 /// The rule for one redirect URI: "" when acceptable, else why not. Shared with the operator CLI.
 std::string redirect_uri_problem(std::string_view uri);
 

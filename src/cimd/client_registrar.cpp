@@ -206,6 +206,22 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     return report;
 }
 
+Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view client_id, std::string_view remote) {
+    auto lookup = find_partner(client_id, remote);
+    if (!lookup) {
+        return lookup.error();
+    }
+    if (lookup->kind == oauth::PartnerLookup::Kind::found) {
+        return lookup->client;
+    }
+    // Registering: wait for the fetch (shared with the background one when it is running).
+    RegistrationReport report = fetch_shared(*parse_client_id_url(client_id));
+    if (!report.registered || !report.client) {
+        return make_error(ErrorCode::unauthorized, "The client's metadata document could not be used: " + report.failure);
+    }
+    return *report.client;
+}
+
 RegistrationReport ClientRegistrar::fetch_shared(const ClientIdUrl& url) {
     std::promise<RegistrationReport> promise;
     std::shared_future<RegistrationReport> shared;
@@ -287,7 +303,7 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
         DocumentRecord record;
         record.client_id = url.url;
         record.state = "registered";
-        record.document = fetched->body;
+        record.document = redact_document(fetched->body);
         record.fetched_at = now;
         record.fresh_until = now + ttl;
         record.last_attempt_at = now;

@@ -52,6 +52,10 @@ public:
     /// a limit or when storage fails; a bad document is a report with registered = false.
     Result<RegistrationReport> register_now(std::string_view client_id, std::string_view remote_address);
 
+    /// The client now, fetching a new metadata document synchronously (GET /oauth/authorize,
+    /// where there is a person waiting and no retry protocol). Fails with unauthorized.
+    Result<oauth::OAuthClient> find_client_now(std::string_view client_id, std::string_view remote_address);
+
     /// Waits for background fetches to end. Cancel the fetcher first to make it quick.
     void stop();
 

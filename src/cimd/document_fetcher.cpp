@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstring>
 #include <memory>
@@ -22,6 +23,9 @@ struct Transfer {
     std::string pinned_address; ///< the only address the socket callback lets curl connect to
     bool foreign_connect = false;
     const std::atomic<bool>* cancel = nullptr;
+    std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
+    std::chrono::seconds stall_limit{5};
+    bool stalled = false;
 };
 
 std::string trim(std::string_view s) {
@@ -41,11 +45,13 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
         return 0; // aborts the transfer (CURLE_WRITE_ERROR)
     }
     t->body.append(data, n);
+    t->last_byte = std::chrono::steady_clock::now();
     return n;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
+    t->last_byte = std::chrono::steady_clock::now();
     std::string_view line(data, size * count);
     auto colon = line.find(':');
     if (colon != std::string_view::npos) {
@@ -80,7 +86,15 @@ curl_socket_t on_open_socket(void* user, curlsocktype, struct curl_sockaddr* add
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     auto* t = static_cast<Transfer*>(user);
-    return t->cancel && t->cancel->load() ? 1 : 0;
+    if (t->cancel && t->cancel->load()) {
+        return 1;
+    }
+    // A read that stalls: no byte for the stall limit, at any point after connecting.
+    if (std::chrono::steady_clock::now() - t->last_byte > t->stall_limit) {
+        t->stalled = true;
+        return 1;
+    }
+    return 0;
 }
 
 bool is_json_media_type(std::string_view content_type) {
@@ -184,14 +198,22 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
     Transfer t;
     t.pinned_address = *address;
     t.cancel = cancel_;
+    t.stall_limit = std::chrono::seconds(settings_.stall_timeout_seconds);
+    t.last_byte = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.connect_timeout_ms);
     CURL* h = curl.get();
     std::string pin_host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     std::string pin_address = address->find(':') != std::string::npos ? "[" + *address + "]" : *address;
+    // A host name is pinned to the vetted address; an IP literal is already an address.
+    boost::system::error_code literal_ec;
+    boost::asio::ip::make_address(url.host, literal_ec);
     std::unique_ptr<curl_slist, SlistDeleter> resolve(
-        curl_slist_append(nullptr, (pin_host + ":" + std::to_string(url.port) + ":" + pin_address).c_str()));
+        literal_ec ? curl_slist_append(nullptr, (pin_host + ":" + std::to_string(url.port) + ":" + pin_address).c_str())
+                   : nullptr);
     std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Accept: application/json"));
     curl_easy_setopt(h, CURLOPT_URL, url.url.c_str());
-    curl_easy_setopt(h, CURLOPT_RESOLVE, resolve.get());
+    if (resolve) {
+        curl_easy_setopt(h, CURLOPT_RESOLVE, resolve.get());
+    }
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &t);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
@@ -234,6 +256,9 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
         return failed(where + "the document is larger than 5120 bytes");
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
+        return failed(where + "timed out (5 s without data or 10 s in all)");
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK && t.stalled) {
         return failed(where + "timed out (5 s without data or 10 s in all)");
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK) {

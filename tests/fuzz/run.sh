@@ -11,7 +11,8 @@ mkdir -p "$OUT" "$OUT/corpus"
 CXX=${FUZZ_CXX:-clang++-14}
 SOURCES=(
   "$ROOT/src/cimd/client_id_url.cpp" "$ROOT/src/cimd/client_metadata.cpp" "$ROOT/src/cimd/address_policy.cpp"
-  "$ROOT/src/oauth/scopes.cpp" "$ROOT/src/core/strings.cpp" "$ROOT/src/core/error.cpp" cimd_fuzz.cpp
+  "$ROOT/src/oauth/scopes.cpp" "$ROOT/src/core/strings.cpp" "$ROOT/src/core/error.cpp" "$ROOT/src/core/url.cpp"
+  cimd_fuzz.cpp
 )
 BIN="$OUT/cimd_fuzz"
 if [[ ! -x "$BIN" ]] || [[ -n "$(find "${SOURCES[@]}" "$ROOT/src/cimd" -newer "$BIN" 2>/dev/null | head -1)" ]]; then

@@ -24,7 +24,8 @@ TEST(ClientIdUrl, RefusesEachBrokenRule) {
                             "https://partner.example/a/./c.json", "https://partner.example/%2e%2e/c.json",
                             "https://partner.example/a\\c.json", "https://partner.example/a%5Cc.json",
                             "https://partner.example/a c.json", "https://partner.example:0/c.json",
-                            "https://partner.example:99999/c.json", "https://p%61rtner.example/c.json"}) {
+                            "https://partner.example:99999/c.json", "https://p%61rtner.example/c.json",
+                            "https://127.0.0.1.evil.example/c.json"}) {
         EXPECT_FALSE(parse_client_id_url(bad)) << bad;
     }
     EXPECT_TRUE(looks_like_document_url("HTTPS://x/y"));
@@ -98,6 +99,7 @@ TEST(ClientMetadata, RejectionsNameTheProblem) {
     expect("{" + id + R"x(,"redirect_uris":["javascript:alert(1)"]})x", "javascript");
     expect("{" + id + R"(,"redirect_uris":["http://partner.example/cb"]})", "must use https");
     expect("{" + id + R"(,"redirect_uris":["https://a.example/c b"]})", "whitespace");
+    expect("{" + id + R"(,"redirect_uris":["http://127.0.0.1.nip.io/cb"]})", "not an absolute URI");
     expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic"})",
            "token_endpoint_auth_method");
     expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"client_secret":"x"})", "client_secret");
