@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libsodium-dev
-  libspdlog-dev libfmt-dev libcli11-dev sqlite3 openssl curl
+  libspdlog-dev libfmt-dev libcli11-dev libkainjow-mustache-dev sqlite3 openssl curl
 )
 if [[ "${1:-}" == "--test" ]]; then
   # clang-14 + libclang-rt-14-dev: libFuzzer; nginx: the TLS server CIMD tests fetch documents from.

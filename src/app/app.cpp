@@ -4,6 +4,8 @@
 #include "cimd/client_registrar.hpp"
 #include "http/server.hpp"
 #include "outbox/file_sender.hpp"
+#include "outbox/outbox_worker.hpp"
+#include "outbox/smtp_sender.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
 #include "storage/sqlite/sqlite_connection.hpp"
@@ -56,7 +58,7 @@ Result<cimd::FetchSettings> fetch_settings(const Config& config) {
     cimd::FetchSettings settings;
     settings.policy.allow_loopback = config.cimd.allow_loopback;
     settings.ca_file = config.cimd.ca_file;
-    settings.user_agent = std::string("provisiond-cimd/") + PROVISIOND_VERSION;
+    settings.user_agent = "provisiond-cimd/1.0";
     if (!config.public_url.empty()) {
         settings.user_agent += " (+" + config.public_url + ")";
     }
@@ -102,11 +104,27 @@ int serve(const Config& config) {
     provisioning::ResourceService resources(uow, clock, limiter, config);
     provisioning::ResourcesEndpoint resources_endpoint(resources, uow, clock);
 
-    http::Router router;
-    register_routes(router, {account_requests, tokens, resources_endpoint, registrar, uow});
+    web::BrowserSessions sessions(uow, clock, config);
+    web::WebContext web_context{uow, clock, config, sessions};
+    web::AccountPages account_pages(web_context);
+    web::ConsentPages consent_pages(web_context);
+    web::DashboardPages dashboard(web_context);
+    oauth::AuthorizeEndpoint authorize(web_context, registrar);
 
-    outbox::FileSender sender(config.outbox_dir, config.mail_from);
-    outbox::OutboxWorker mailer(uow, clock, sender, log.app, config.lifetimes.password_link_seconds);
+    http::Router router;
+    Endpoints endpoints{account_requests, tokens,        resources_endpoint, registrar, uow,      clock,
+                        config,           account_pages, consent_pages,      dashboard, authorize};
+    register_routes(router, endpoints);
+
+    std::unique_ptr<outbox::Sender> sender;
+    if (config.smtp_url.empty()) {
+        sender = std::make_unique<outbox::FileSender>(config.outbox_dir, config.mail_from);
+    } else {
+        sender = std::make_unique<outbox::SmtpSender>(outbox::SmtpSettings{
+            config.smtp_url, config.mail_from, config.smtp_username, config.smtp_password,
+            config.smtp_starttls == "required", config.smtp_ca_file, 30000});
+    }
+    outbox::OutboxWorker mailer(uow, clock, *sender, log.app, config.lifetimes.password_link_seconds);
 
     http::Server server(config, router, log.app, log.access);
     if (auto bound = server.bind(); !bound) {

@@ -2,6 +2,10 @@
 
 #include "cimd/client_registrar.hpp"
 #include "http/router.hpp"
+#include "oauth/authorize_endpoint.hpp"
+#include "web/account_pages.hpp"
+#include "web/consent_pages.hpp"
+#include "web/dashboard_pages.hpp"
 #include "oauth/token_service.hpp"
 #include "provisioning/account_requests.hpp"
 #include "provisioning/resources_endpoint.hpp"
@@ -14,9 +18,17 @@ struct Endpoints {
     provisioning::ResourcesEndpoint& resources;
     cimd::ClientRegistrar& registrar;
     storage::UnitOfWork& uow;
+    const Clock& clock;
+    const Config& config;
+    web::AccountPages& account_pages;
+    web::ConsentPages& consent_pages;
+    web::DashboardPages& dashboard;
+    oauth::AuthorizeEndpoint& authorize;
 };
 
-/// Every route of the public API, under /api/agentic/… with the /api/provisioning/… aliases.
-void register_routes(http::Router& router, Endpoints endpoints);
+/// Every route: the public API under /api/agentic/… with the /api/provisioning/… aliases, the
+/// standard OAuth endpoints, and the pages.
+/// `endpoints` must outlive the router (the routes capture it).
+void register_routes(http::Router& router, Endpoints& endpoints);
 
 } // namespace provisiond::app

@@ -39,6 +39,17 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "eu-host", c.eu_host, "Host URL of the EU region. Default: public-url");
     setting(cmd, "outbox-dir", c.outbox_dir, "Directory where outgoing emails are written as .eml files");
     setting(cmd, "mail-from", c.mail_from, "Sender of outgoing emails");
+    setting(cmd, "smtp-url", c.smtp_url,
+            "Send email over SMTP: smtp://host:port (STARTTLS when offered) or smtps://host:port (TLS). "
+            "Default: none, emails are written to --outbox-dir");
+    setting(cmd, "smtp-username", c.smtp_username, "SMTP user name (no authentication when empty)");
+    setting(cmd, "smtp-password", c.smtp_password, "SMTP password (prefer PROVISIOND_SMTP_PASSWORD to a flag)");
+    setting(cmd, "smtp-starttls", c.smtp_starttls,
+            "For smtp://: `required` refuses to send without STARTTLS; `optional` uses it when offered");
+    setting(cmd, "smtp-ca-file", c.smtp_ca_file, "PEM file of the CAs trusted for the SMTP server's certificate");
+    setting(cmd, "introspection-token", c.introspection_token,
+            "Bearer token that resource servers present to POST /oauth/introspect (RFC 7662); "
+            "introspection is off when empty");
     setting(cmd, "threads", c.threads, "Worker threads serving requests; 0 = two per core, at least four");
     setting(cmd, "database-connections", c.database_connections, "Database connection pool size; 0 = threads + 2");
     setting(cmd, "log-level", c.log_level, "trace, debug, info, warn, error or critical");

@@ -26,6 +26,15 @@ std::string Config::finalize() {
     if (region != "US" && region != "EU") {
         return "region must be US or EU";
     }
+    if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
+        return "smtp-url must start with smtp:// or smtps://";
+    }
+    if (smtp_starttls != "required" && smtp_starttls != "optional") {
+        return "smtp-starttls must be required or optional";
+    }
+    if (cimd.min_ttl_seconds < 1 || cimd.max_ttl_seconds < cimd.min_ttl_seconds) {
+        return "cimd-min-ttl-seconds must be at least 1 and at most cimd-max-ttl-seconds";
+    }
     if (public_url.empty()) {
         public_url = "http://" + listen;
     }

@@ -30,7 +30,8 @@ enum class ErrorCode {
     account_creation_failed,
     credential_rotation_failed,
     remove_failed,
-    registration_failed,    ///< a CIMD document could not be fetched or is invalid (400)
+    registration_failed,
+    invalid_path,           ///< deep_links: not a relative in-app path (400)    ///< a CIMD document could not be fetched or is invalid (400)
     invalid_api_version,
     payload_too_large,      ///< body over the configured limit (413)
     unsupported_media_type, ///< body in a media type we do not parse (415)

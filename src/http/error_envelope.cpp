@@ -17,6 +17,7 @@ unsigned status_of(ErrorCode code) {
     case ErrorCode::no_team:
     case ErrorCode::invalid_api_version:
     case ErrorCode::registration_failed:
+    case ErrorCode::invalid_path:
         return 400;
     case ErrorCode::unauthorized: return 401;
     case ErrorCode::forbidden: return 403;

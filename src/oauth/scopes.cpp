@@ -20,6 +20,27 @@ const std::vector<std::string>& scope_catalog() {
     return catalog;
 }
 
+std::string describe_scope(std::string_view scope) {
+    static const std::pair<std::string_view, std::string_view> words[] = {
+        {"conversation:read", "Read conversations"},       {"conversation:write", "Write conversations"},
+        {"customer_journey:read", "Read customer journeys"}, {"dashboard:write", "Create and edit dashboards"},
+        {"event_definition:write", "Edit event definitions"}, {"experiment:read", "Read experiments"},
+        {"feature_flag:read", "Read feature flags"},       {"hog_flow:read", "Read workflows"},
+        {"hog_flow:write", "Create and edit workflows"},   {"insight:read", "Read insights"},
+        {"insight:write", "Create and edit insights"},     {"llm_gateway:read", "Use the LLM gateway"},
+        {"notebook:write", "Create and edit notebooks"},   {"organization:read", "Read your organization"},
+        {"person:read", "Read persons"},                   {"project:read", "Read your projects"},
+        {"query:read", "Run queries on your data"},        {"ticket:read", "Read support tickets"},
+        {"ticket:write", "Create and edit support tickets"}, {"user:read", "Read your name and email"},
+    };
+    for (const auto& [name, text] : words) {
+        if (name == scope) {
+            return std::string(text);
+        }
+    }
+    return std::string(scope);
+}
+
 bool is_known_scope(std::string_view scope) {
     const auto& catalog = scope_catalog();
     return std::binary_search(catalog.begin(), catalog.end(), scope);

@@ -14,6 +14,9 @@ const std::vector<std::string>& scope_catalog();
 
 bool is_known_scope(std::string_view scope);
 
+/// What a scope allows, in plain words for the consent page ("Read your projects").
+std::string describe_scope(std::string_view scope);
+
 /// Resolves the scopes of an account request against a client's ceiling: omitted → the whole
 /// ceiling; any unknown scope or one outside the ceiling → invalid_scope. Result is sorted.
 Result<std::vector<std::string>> resolve_requested_scopes(

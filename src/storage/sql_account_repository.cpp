@@ -153,6 +153,14 @@ public:
         return {};
     }
 
+Result<std::optional<std::string>> password_link_owner(std::string_view hash, std::int64_t now) override {
+        return first<std::string>(query(c_,
+                                        "SELECT user_id FROM password_set_tokens WHERE token_hash = $1 AND "
+                                        "used_at IS NULL AND expires_at > $2",
+                                        {std::string(hash), now}),
+                                  [](const Row& r) { return r.text(0); });
+    }
+
 private:
     Result<std::optional<User>> find_one_user(const std::string& sql, std::string_view key) {
         auto rows = query(c_, sql, {std::string(key)});

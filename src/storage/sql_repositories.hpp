@@ -27,5 +27,6 @@ std::unique_ptr<ratelimit::RateLimitRepository> make_sql_rate_limit_repository(C
 std::unique_ptr<outbox::OutboxRepository> make_sql_outbox_repository(Connection& c);
 std::unique_ptr<cimd::DocumentRepository> make_sql_document_repository(Connection& c);
 std::unique_ptr<cimd::VerificationTokenRepository> make_sql_verification_token_repository(Connection& c);
+std::unique_ptr<web::BrowserRepository> make_sql_browser_repository(Connection& c);
 
 } // namespace provisiond::storage

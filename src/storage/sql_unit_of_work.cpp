@@ -12,7 +12,8 @@ public:
           provisioning_(make_sql_provisioning_repository(c)),
           rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)),
           documents_(make_sql_document_repository(c)),
-          verification_tokens_(make_sql_verification_token_repository(c)) {}
+          verification_tokens_(make_sql_verification_token_repository(c)),
+          browser_(make_sql_browser_repository(c)) {}
     accounts::AccountRepository& accounts() override { return *accounts_; }
     oauth::ClientRepository& clients() override { return *clients_; }
     oauth::GrantRepository& grants() override { return *grants_; }
@@ -21,6 +22,7 @@ public:
     outbox::OutboxRepository& outbox() override { return *outbox_; }
     cimd::DocumentRepository& documents() override { return *documents_; }
     cimd::VerificationTokenRepository& verification_tokens() override { return *verification_tokens_; }
+    web::BrowserRepository& browser() override { return *browser_; }
 
 private:
     std::unique_ptr<accounts::AccountRepository> accounts_;
@@ -31,6 +33,7 @@ private:
     std::unique_ptr<outbox::OutboxRepository> outbox_;
     std::unique_ptr<cimd::DocumentRepository> documents_;
     std::unique_ptr<cimd::VerificationTokenRepository> verification_tokens_;
+    std::unique_ptr<web::BrowserRepository> browser_;
 };
 
 } // namespace

@@ -11,6 +11,7 @@
 #include "provisioning/provisioning_repository.hpp"
 #include "ratelimit/rate_limit_repository.hpp"
 #include "storage/connection.hpp"
+#include "web/browser_repository.hpp"
 
 #include <functional>
 
@@ -27,6 +28,7 @@ public:
     virtual outbox::OutboxRepository& outbox() = 0;
     virtual cimd::DocumentRepository& documents() = 0;
     virtual cimd::VerificationTokenRepository& verification_tokens() = 0;
+    virtual web::BrowserRepository& browser() = 0;
 };
 
 class UnitOfWork {

@@ -1,0 +1,103 @@
+#include "oauth/authorize_endpoint.hpp"
+
+#include "core/strings.hpp"
+#include "crypto/crypto.hpp"
+#include "oauth/pkce.hpp"
+#include "oauth/scopes.hpp"
+#include "web/form.hpp"
+#include "web/page.hpp"
+#include "web/pending_authorization.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+
+namespace provisiond::oauth {
+namespace {
+
+constexpr std::size_t max_client_state_length = 1024;
+
+/// An error we must not redirect (unknown client, unregistered redirect URI): shown as a page.
+http::Response error_page(const std::string& message) {
+    return web::message_page(400, "This sign-in request is not valid",
+                             message + " Go back to the app you came from; it needs fixing on its side.");
+}
+
+} // namespace
+
+http::Response AuthorizeEndpoint::handle(const http::Request& request) {
+    auto param = [&](std::string_view key) { return web::query_param(request, key); };
+    auto client_id = param("client_id");
+    if (!client_id || client_id->empty()) {
+        return error_page("The request has no client_id.");
+    }
+    auto client = clients_.find_client_now(*client_id, request.remote_address);
+    if (!client) {
+        return error_page(client.error().code == ErrorCode::rate_limited ? client.error().message
+                                                                         : "The app could not be identified: " +
+                                                                               client.error().message);
+    }
+    if (!client->is_active) {
+        return error_page("This app is deactivated.");
+    }
+    auto redirect_uri = param("redirect_uri");
+    if (!redirect_uri) {
+        if (client->redirect_uris.size() != 1) {
+            return error_page("The request has no redirect_uri, and the app registered several.");
+        }
+        redirect_uri = client->redirect_uris.front();
+    }
+    // Exact string match against the registration or the metadata document (RFC 9700 §2.1).
+    if (std::find(client->redirect_uris.begin(), client->redirect_uris.end(), *redirect_uri) ==
+        client->redirect_uris.end()) {
+        return error_page("The redirect_uri is not one the app registered.");
+    }
+    auto client_state = param("state");
+    if (client_state && client_state->size() > max_client_state_length) {
+        return error_page("The state parameter is too long.");
+    }
+    // From here on the redirect URI is trusted: errors go back to the app (RFC 6749 §4.1.2.1).
+    auto fail = [&](std::string error, std::string description) {
+        auto parsed = boost::urls::parse_uri_reference(*redirect_uri);
+        boost::urls::url url = parsed ? boost::urls::url(*parsed) : boost::urls::url();
+        url.params().append({"error", error});
+        url.params().append({"error_description", description});
+        if (client_state) {
+            url.params().append({"state", *client_state});
+        }
+        url.params().append({"iss", c_.config.public_url});
+        return web::redirect(std::string(url.buffer()));
+    };
+    if (param("response_type") != "code") {
+        return fail("unsupported_response_type", "response_type must be code");
+    }
+    auto challenge = param("code_challenge");
+    if (!challenge || !is_valid_code_challenge(*challenge)) {
+        return fail("invalid_request", "code_challenge is required: 43-128 base64url characters (PKCE S256)");
+    }
+    if (param("code_challenge_method") != "S256") {
+        return fail("invalid_request", "code_challenge_method must be S256");
+    }
+    std::optional<std::vector<std::string>> requested;
+    if (auto scope = param("scope"); scope && !scope->empty()) {
+        requested = split_spaces(*scope);
+    }
+    auto scopes = resolve_requested_scopes(requested, client->scopes);
+    if (!scopes) {
+        return fail("invalid_scope", scopes.error().message);
+    }
+    std::string state = crypto::random_urlsafe_token();
+    std::int64_t now = c_.clock.now();
+    auto stored = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        return r.browser().insert_authorization_request({crypto::sha256_hex(state), client->client_id, *redirect_uri,
+                                                         client_state, *scopes, *challenge, now,
+                                                         now + c_.config.lifetimes.consent_seconds});
+    });
+    if (!stored) {
+        return fail("temporarily_unavailable", "Please try again in a moment");
+    }
+    return web::redirect(web::consent_path(state));
+}
+
+} // namespace provisiond::oauth

@@ -1,0 +1,169 @@
+#include "oauth/revocation_endpoint.hpp"
+
+#include "core/strings.hpp"
+#include "crypto/crypto.hpp"
+#include "http/body.hpp"
+#include "http/error_envelope.hpp"
+
+#include <boost/json.hpp>
+
+namespace provisiond::oauth {
+namespace {
+
+struct TokenLookup {
+    std::optional<AccessToken> access;
+    std::optional<RefreshToken> refresh;
+    std::optional<TokenFamily> family;
+};
+
+Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) {
+    TokenLookup out;
+    std::string hash = crypto::sha256_hex(token);
+    auto access = r.grants().find_access_token(hash);
+    if (!access) {
+        return access.error();
+    }
+    out.access = *access;
+    if (!out.access) {
+        auto refresh = r.grants().find_refresh_token(hash);
+        if (!refresh) {
+            return refresh.error();
+        }
+        out.refresh = *refresh;
+    }
+    std::string family_id = out.access ? out.access->family_id : out.refresh ? out.refresh->family_id : "";
+    if (!family_id.empty()) {
+        auto family = r.grants().find_family(family_id);
+        if (!family) {
+            return family.error();
+        }
+        out.family = *family;
+    }
+    return out;
+}
+
+Result<std::optional<std::string>> read_token(const http::Request& request, boost::json::object& body) {
+    auto parsed = http::parse_body(request);
+    if (!parsed) {
+        return parsed.error();
+    }
+    body = *parsed;
+    auto token = http::string_field(body, "token");
+    if (!token) {
+        return token.error();
+    }
+    return *token;
+}
+
+http::Response no_store(http::Response r) {
+    r.set_header("Cache-Control", "no-store");
+    return r;
+}
+
+} // namespace
+
+http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const http::Request& request) {
+    boost::json::object body;
+    auto token = read_token(request, body);
+    if (!token) {
+        return http::error_response(http::Envelope::oauth, token.error());
+    }
+    if (!*token || (*token)->empty()) {
+        return http::error_response(http::Envelope::oauth, make_error(ErrorCode::invalid_request, "token is required"));
+    }
+    auto client_id = http::string_field(body, "client_id");
+    std::int64_t now = clock.now();
+    auto done = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto found = look_up(r, **token);
+        if (!found) {
+            return found.error();
+        }
+        if (!found->family) {
+            return {};
+        }
+        // A client may revoke only its own tokens; another's are left alone, silently.
+        if (client_id && *client_id && !(*client_id)->empty() && **client_id != found->family->client_id) {
+            return {};
+        }
+        if (found->refresh) {
+            return r.grants().revoke_family(found->family->id, "revoked", now);
+        }
+        return r.grants().revoke_access_token(found->access->token_hash, now);
+    });
+    if (!done) {
+        return http::error_response(http::Envelope::oauth, done.error());
+    }
+    return no_store(http::json_response(200, "{}"));
+}
+
+http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
+                                 const http::Request& request) {
+    std::string presented(request.header("authorization").value_or(""));
+    bool authorized = !config.introspection_token.empty() && presented.size() > 7 &&
+                      (presented.substr(0, 7) == "Bearer " || presented.substr(0, 7) == "bearer ") &&
+                      crypto::constant_time_equal(crypto::sha256_hex(presented.substr(7)),
+                                                  crypto::sha256_hex(config.introspection_token));
+    if (!authorized) {
+        auto r = http::json_response(401, R"({"error":"invalid_token","error_description":"Introspection requires the resource server's bearer token"})");
+        r.set_header("WWW-Authenticate", "Bearer realm=\"introspection\"");
+        return no_store(r);
+    }
+    boost::json::object body;
+    auto token = read_token(request, body);
+    if (!token) {
+        return http::error_response(http::Envelope::oauth, token.error());
+    }
+    if (!*token || (*token)->empty()) {
+        return http::error_response(http::Envelope::oauth, make_error(ErrorCode::invalid_request, "token is required"));
+    }
+    std::int64_t now = clock.now();
+    boost::json::object out{{"active", false}};
+    auto read = uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = look_up(r, **token);
+        if (!found) {
+            return found.error();
+        }
+        if (!found->family || found->family->revoked_at) {
+            return {};
+        }
+        std::int64_t iat = 0;
+        std::int64_t exp = 0;
+        std::string type;
+        if (found->access) {
+            if (found->access->revoked_at || found->access->expires_at <= now) {
+                return {};
+            }
+            iat = found->access->created_at;
+            exp = found->access->expires_at;
+            type = "access_token";
+        } else {
+            if (found->refresh->revoked_at || found->refresh->rotated_at || found->refresh->expires_at <= now) {
+                return {};
+            }
+            iat = found->refresh->created_at;
+            exp = found->refresh->expires_at;
+            type = "refresh_token";
+        }
+        boost::json::array projects;
+        for (auto id : found->family->project_ids) {
+            projects.emplace_back(id);
+        }
+        out = {{"active", true},
+               {"scope", join(found->family->scopes, " ")},
+               {"client_id", found->family->client_id},
+               {"sub", found->family->user_id},
+               {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
+               {"iat", iat},
+               {"exp", exp},
+               {"iss", config.public_url},
+               {"organization_id", found->family->organization_id},
+               {"project_ids", projects}};
+        return {};
+    });
+    if (!read) {
+        return http::error_response(http::Envelope::oauth, read.error());
+    }
+    return no_store(http::json_response(200, boost::json::serialize(out)));
+}
+
+} // namespace provisiond::oauth

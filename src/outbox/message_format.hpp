@@ -1,0 +1,16 @@
+#pragma once
+// One outbox message as RFC 5322 text (CRLF line ends, UTF-8 plain text): what both senders
+// hand on, the file sender to a .eml file and the SMTP sender to the server.
+
+#include "outbox/email.hpp"
+
+#include <string>
+
+namespace provisiond::outbox {
+
+std::string format_message(const std::string& from, const Email& email);
+
+/// The bare address of "Name <addr>" (or the value itself), for the SMTP envelope.
+std::string envelope_address(const std::string& mailbox);
+
+} // namespace provisiond::outbox

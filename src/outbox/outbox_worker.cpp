@@ -1,0 +1,107 @@
+#include "outbox/outbox_worker.hpp"
+
+#include "accounts/welcome_email.hpp"
+#include "crypto/crypto.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace provisiond::outbox {
+namespace {
+
+constexpr int batch_size = 50;
+constexpr std::int64_t max_backoff_seconds = 3600;
+constexpr auto poll_interval = std::chrono::milliseconds(500);
+
+} // namespace
+
+OutboxWorker::OutboxWorker(storage::UnitOfWork& uow, const Clock& clock, Sender& sender,
+                           std::shared_ptr<spdlog::logger> log, std::int64_t link_lifetime_seconds)
+    : uow_(uow), clock_(clock), sender_(sender), log_(std::move(log)),
+      link_lifetime_seconds_(link_lifetime_seconds) {}
+
+Result<Email> OutboxWorker::render(const Email& queued) {
+    auto at = queued.body_text.find(accounts::set_password_token_placeholder);
+    if (at == std::string::npos || !queued.user_id) {
+        return queued;
+    }
+    std::string token = crypto::random_urlsafe_token();
+    std::int64_t now = clock_.now();
+    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        return r.accounts().replace_password_set_token(crypto::sha256_hex(token), *queued.user_id, now,
+                                                       now + link_lifetime_seconds_);
+    }));
+    Email rendered = queued;
+    rendered.body_text.replace(at, accounts::set_password_token_placeholder.size(), token);
+    return rendered;
+}
+
+OutboxWorker::~OutboxWorker() { stop(); }
+
+void OutboxWorker::start() {
+    thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            int delivered = deliver_due();
+            lock.lock();
+            if (delivered == batch_size) {
+                continue; // a full batch: there is likely more due, keep draining
+            }
+            wake_.wait_for(lock, poll_interval, [this] { return stopping_; });
+        }
+    });
+}
+
+void OutboxWorker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+int OutboxWorker::deliver_due() {
+    std::vector<Email> due;
+    auto read = uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = r.outbox().due(clock_.now(), batch_size);
+        if (!found) {
+            return found.error();
+        }
+        due = std::move(*found);
+        return {};
+    });
+    if (!read) {
+        log_->warn("outbox: cannot read due messages: {}", read.error().debug);
+        return 0;
+    }
+    int delivered = 0;
+    for (const auto& email : due) {
+        auto rendered = render(email);
+        auto sent = rendered ? sender_.deliver(*rendered) : Result<void>(rendered.error());
+        std::int64_t now = clock_.now();
+        auto recorded = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            if (sent) {
+                return r.outbox().mark_delivered(email.id, now);
+            }
+            std::int64_t backoff = std::min<std::int64_t>(max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
+            return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
+        });
+        if (sent) {
+            ++delivered;
+            log_->info("outbox: delivered {} message {}", email.kind, email.id);
+        } else {
+            log_->warn("outbox: delivery of {} failed (attempt {}): {}", email.id, email.attempts + 1,
+                       sent.error().message);
+        }
+        if (!recorded) {
+            log_->warn("outbox: cannot record delivery of {}: {}", email.id, recorded.error().debug);
+        }
+    }
+    return delivered;
+}
+
+} // namespace provisiond::outbox

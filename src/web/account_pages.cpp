@@ -1,0 +1,317 @@
+#include "web/account_pages.hpp"
+
+#include "accounts/welcome_email.hpp"
+#include "crypto/crypto.hpp"
+#include "crypto/password.hpp"
+#include "http/body.hpp"
+#include "ratelimit/fixed_window.hpp"
+#include "web/form.hpp"
+#include "web/page.hpp"
+#include "web/pending_authorization.hpp"
+
+namespace provisiond::web {
+namespace {
+
+constexpr std::size_t min_password_length = 10;
+constexpr std::size_t max_password_length = 256;
+constexpr std::int64_t login_attempts_per_window = 20; ///< per address, per 15 minutes
+
+http::Response forbidden_form() {
+    return message_page(403, "This form has expired",
+                        "For your safety the form could not be accepted. Go back, reload the page and try again.");
+}
+
+http::Response storage_trouble() {
+    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+}
+
+} // namespace
+
+http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next, const std::string& email,
+                                        const std::string& error, unsigned status) {
+    PageData data;
+    data.set("title", "Log in");
+    data.set("csrf", visitor.csrf);
+    data.set("next", next);
+    data.set("email", email);
+    if (!error.empty()) {
+        data.set("error", error);
+    }
+    // When the login leads to a consent, say which account to use and for which partner.
+    if (next.rfind("/api/agentic/authorize?", 0) == 0) {
+        http::Request inner;
+        inner.query = next.substr(next.find('?') + 1);
+        if (auto state = query_param(inner, "state")) {
+            (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+                auto pending = find_pending_authorization(r, *state, c_.clock.now());
+                if (pending && *pending) {
+                    data.set("partner_name", (*pending)->client.name);
+                    data.set("expected_email", (*pending)->expected_email.value_or("your account"));
+                    if (email.empty() && (*pending)->expected_email) {
+                        data.set("email", *(*pending)->expected_email);
+                    }
+                }
+                return {};
+            });
+        }
+    }
+    auto response = render_page("login", data, {status, {}});
+    c_.sessions.finish(response, visitor);
+    return response;
+}
+
+http::Response AccountPages::show_login(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    std::string next = safe_next(query_param(request, "next").value_or("/dashboard"));
+    if (visitor->user) {
+        return redirect(next);
+    }
+    std::string error;
+    if (query_param(request, "error") == "expired_or_invalid_token") {
+        error = "That sign-in link has expired or was already used. Log in with your password.";
+    }
+    return login_page(*visitor, next, "", error, 200);
+}
+
+http::Response AccountPages::log_in(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return forbidden_form();
+    }
+    std::string next = safe_next(form_field(*form, "next"));
+    std::string email = form_field(*form, "email");
+    std::string password = form_field(*form, "password");
+    std::int64_t now = c_.clock.now();
+    bool throttled = false;
+    std::optional<accounts::User> user;
+    auto read = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto counted = ratelimit::count_in_window(r.rate_limits(), "login:" + request.remote_address, 900,
+                                                  login_attempts_per_window, now);
+        if (!counted) {
+            return counted.error();
+        }
+        throttled = counted->over_limit;
+        auto found = r.accounts().find_user_by_email(accounts::normalize_email(email));
+        if (!found) {
+            return found.error();
+        }
+        user = *found;
+        return {};
+    });
+    if (!read) {
+        return storage_trouble();
+    }
+    if (throttled) {
+        return login_page(*visitor, next, email, "Too many attempts. Wait a few minutes, then try again.", 429);
+    }
+    bool ok = user && user->password_hash && password.size() <= max_password_length &&
+              crypto::verify_password(*user->password_hash, password);
+    if (!ok) {
+        return login_page(*visitor, next, email,
+                          "Email or password is incorrect. New accounts set a password from the welcome email first.",
+                          401);
+    }
+    auto cookie = c_.sessions.log_in(request, user->id);
+    if (!cookie) {
+        return storage_trouble();
+    }
+    auto response = redirect(next);
+    response.set_header("Set-Cookie", *cookie);
+    return response;
+}
+
+http::Response AccountPages::log_out(const http::Request& request) {
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return forbidden_form();
+    }
+    auto cookie = c_.sessions.log_out(request);
+    if (!cookie) {
+        return storage_trouble();
+    }
+    auto response = redirect("/login?next=" + url_encode(safe_next(form_field(*form, "next"))));
+    response.set_header("Set-Cookie", *cookie);
+    return response;
+}
+
+http::Response AccountPages::show_set_password(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    std::string token = query_param(request, "token").value_or("");
+    // Look, do not consume: the link is spent only when a password is set.
+    std::optional<accounts::User> user;
+    bool live = false;
+    if (!token.empty() && token.size() <= 128) {
+        (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+            if (owner && *owner) {
+                auto found = r.accounts().find_user(**owner);
+                if (found && *found) {
+                    user = **found;
+                    live = true;
+                }
+            }
+            return {};
+        });
+    }
+    PageData data;
+    data.set("csrf", visitor->csrf);
+    http::Response response;
+    if (!live) {
+        data.set("title", "Link expired");
+        response = render_page("link_expired", data, {410, {}});
+    } else {
+        data.set("title", "Set your password");
+        data.set("token", token);
+        data.set("email", user->email);
+        response = render_page("set_password", data);
+    }
+    c_.sessions.finish(response, *visitor);
+    return response;
+}
+
+http::Response AccountPages::set_password(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return forbidden_form();
+    }
+    std::string token = form_field(*form, "token");
+    std::string password = form_field(*form, "password");
+    auto again = [&](const std::string& error) {
+        PageData data;
+        data.set("title", "Set your password");
+        data.set("csrf", visitor->csrf);
+        data.set("token", token);
+        data.set("error", error);
+        auto response = render_page("set_password", data, {400, {}});
+        c_.sessions.finish(response, *visitor);
+        return response;
+    };
+    if (password.size() < min_password_length || password.size() > max_password_length) {
+        return again("Use at least 10 characters (and at most 256).");
+    }
+    if (password != form_field(*form, "password_confirm")) {
+        return again("The two passwords are not the same.");
+    }
+    auto hashed = crypto::hash_password(password);
+    if (!hashed) {
+        return storage_trouble();
+    }
+    std::optional<std::string> user_id;
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto owner = r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
+        if (!owner) {
+            return owner.error();
+        }
+        user_id = *owner;
+        if (!user_id) {
+            return {};
+        }
+        return r.browser().set_password(*user_id, *hashed);
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    if (!user_id) {
+        PageData data;
+        data.set("title", "Link expired");
+        data.set("csrf", visitor->csrf);
+        auto response = render_page("link_expired", data, {410, {}});
+        c_.sessions.finish(response, *visitor);
+        return response;
+    }
+    auto cookie = c_.sessions.log_in(request, *user_id);
+    if (!cookie) {
+        return storage_trouble();
+    }
+    auto response = redirect("/dashboard");
+    response.set_header("Set-Cookie", *cookie);
+    return response;
+}
+
+http::Response AccountPages::resend_link(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return forbidden_form();
+    }
+    std::string email = accounts::normalize_email(form_field(*form, "email"));
+    std::int64_t now = c_.clock.now();
+    (void)c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        // Same answer whether or not the account exists; at most 3 links per address per hour.
+        auto counted = ratelimit::count_in_window(r.rate_limits(), "password_link:" + crypto::sha256_hex(email),
+                                                  3600, 3, now);
+        if (!counted || counted->over_limit || !accounts::is_valid_email(email)) {
+            return {};
+        }
+        auto user = r.accounts().find_user_by_email(email);
+        if (!user || !*user) {
+            return {};
+        }
+        std::string host = c_.config.public_url;
+        return r.outbox().enqueue(accounts::compose_password_link_email(
+            (*user)->id, (*user)->email,
+            host + "/account/set-password?token=" + std::string(accounts::set_password_token_placeholder),
+            host + "/login", c_.config.lifetimes.password_link_seconds / 3600, now));
+    });
+    PageData data;
+    data.set("title", "Link expired");
+    data.set("csrf", visitor->csrf);
+    data.set("sent", true);
+    auto response = render_page("link_expired", data);
+    c_.sessions.finish(response, *visitor);
+    return response;
+}
+
+http::Response AccountPages::deep_link_login(const http::Request& request) {
+    std::string token = query_param(request, "token").value_or("");
+    if (token.empty()) {
+        return redirect("/login?error=expired_or_invalid_token");
+    }
+    std::optional<DeepLink> link;
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        if (token.size() > 128) {
+            return {};
+        }
+        auto consumed = r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
+        if (!consumed) {
+            return consumed.error();
+        }
+        link = *consumed;
+        return {};
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    if (!link) {
+        return redirect("/login?error=expired_or_invalid_token");
+    }
+    auto cookie = c_.sessions.log_in(request, link->user_id);
+    if (!cookie) {
+        return storage_trouble();
+    }
+    std::string target = link->path && is_safe_path(*link->path) ? *link->path
+                         : link->project_id ? "/project/" + std::to_string(*link->project_id)
+                                            : "/dashboard";
+    auto response = redirect(target);
+    response.set_header("Set-Cookie", *cookie);
+    return response;
+}
+
+} // namespace provisiond::web

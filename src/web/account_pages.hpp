@@ -1,0 +1,27 @@
+#pragma once
+// Login, logout, and setting a password from the welcome email's link (docs/PAGES.md).
+
+#include "web/web_context.hpp"
+
+namespace provisiond::web {
+
+class AccountPages {
+public:
+    explicit AccountPages(WebContext context) : c_(context) {}
+
+    http::Response show_login(const http::Request& request);
+    http::Response log_in(const http::Request& request);
+    http::Response log_out(const http::Request& request);
+    http::Response show_set_password(const http::Request& request);
+    http::Response set_password(const http::Request& request);
+    http::Response resend_link(const http::Request& request);
+    /// GET /agentic/login?token=…: a deep link from a partner; logs in and lands in the project.
+    http::Response deep_link_login(const http::Request& request);
+
+private:
+    http::Response login_page(const Visitor& visitor, const std::string& next, const std::string& email,
+                              const std::string& error, unsigned status);
+    WebContext c_;
+};
+
+} // namespace provisiond::web

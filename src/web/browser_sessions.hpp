@@ -1,0 +1,53 @@
+#pragma once
+// Who is at the browser: the session cookie (a random id, stored as SHA-256), and the CSRF
+// token every form carries (a double-submit cookie checked in constant time, plus Origin).
+// A login always starts a new session id, so a planted cookie is never promoted.
+
+#include "accounts/account.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "http/message.hpp"
+#include "storage/unit_of_work.hpp"
+
+#include <optional>
+#include <string>
+
+namespace provisiond::web {
+
+inline constexpr std::string_view session_cookie = "provisiond_session";
+inline constexpr std::string_view csrf_cookie = "provisiond_csrf";
+
+struct Visitor {
+    std::optional<accounts::User> user;
+    std::optional<std::string> session_hash;
+    std::string csrf;      ///< the value forms on this page must carry
+    bool new_csrf = false; ///< the csrf cookie must be set on the response
+};
+
+class BrowserSessions {
+public:
+    static constexpr std::int64_t absolute_seconds = 12 * 3600;
+    static constexpr std::int64_t idle_seconds = 2 * 3600;
+
+    BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config);
+
+    /// The visitor of a request: its user when the session is live, and a CSRF token.
+    Result<Visitor> identify(const http::Request& request);
+    /// Starts a new session for the user (the old one, if any, is deleted); the Set-Cookie value.
+    Result<std::string> log_in(const http::Request& request, std::string_view user_id);
+    /// Ends the session; the Set-Cookie value that clears the cookie.
+    Result<std::string> log_out(const http::Request& request);
+    /// True when the form's token equals the cookie's and the Origin, if sent, is ours.
+    bool csrf_ok(const http::Request& request, std::string_view form_token) const;
+    /// Adds the CSRF cookie to a response when the visitor got a new one.
+    void finish(http::Response& response, const Visitor& visitor) const;
+
+private:
+    storage::UnitOfWork& uow_;
+    const Clock& clock_;
+    const Config& config_;
+    bool secure_;
+    std::string origin_;
+};
+
+} // namespace provisiond::web

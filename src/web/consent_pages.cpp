@@ -1,0 +1,304 @@
+#include "web/consent_pages.hpp"
+
+#include "http/body.hpp"
+#include "oauth/authorization_codes.hpp"
+#include "oauth/scopes.hpp"
+#include "web/form.hpp"
+#include "web/page.hpp"
+#include "web/pending_authorization.hpp"
+
+#include "core/url.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <cctype>
+
+namespace provisiond::web {
+namespace {
+
+http::Response expired_page() {
+    return message_page(400, "This authorization request has expired",
+                        "It was already answered, or it is too old. Go back to the app you came from and start again.");
+}
+
+http::Response storage_trouble() {
+    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+}
+
+std::string host_of(std::string_view url) {
+    auto parsed = parse_absolute_url(url);
+    if (!parsed || parsed->encoded_host().empty()) {
+        return std::string(url);
+    }
+    std::string host(parsed->encoded_host());
+    if (parsed->has_port()) {
+        host += ":" + std::string(parsed->port());
+    }
+    return host;
+}
+
+std::string origin_of(std::string_view url) {
+    auto parsed = parse_absolute_url(url);
+    if (!parsed) {
+        return "";
+    }
+    return std::string(parsed->scheme()) + "://" + host_of(url);
+}
+
+/// The redirect URI with the answer's parameters added (keeping any query it already has).
+std::string answer_url(const PendingAuthorization& pending, const std::vector<std::pair<std::string, std::string>>& params,
+                       const std::string& issuer) {
+    auto parsed = boost::urls::parse_uri_reference(pending.redirect_uri);
+    boost::urls::url url = parsed ? boost::urls::url(*parsed) : boost::urls::url();
+    for (const auto& [k, v] : params) {
+        url.params().append({k, v});
+    }
+    if (pending.echoed_state) {
+        url.params().append({"state", *pending.echoed_state});
+    }
+    if (pending.kind == PendingAuthorization::Kind::standard) {
+        url.params().append({"iss", issuer}); // RFC 9207
+    }
+    return std::string(url.buffer());
+}
+
+} // namespace
+
+http::Response ConsentPages::show_consent(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    std::string state = query_param(request, "state").value_or("");
+    std::optional<PendingAuthorization> pending;
+    std::vector<ProjectView> projects;
+    std::int64_t now = c_.clock.now();
+    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = find_pending_authorization(r, state, now);
+        if (!found) {
+            return found.error();
+        }
+        pending = *found;
+        if (pending && visitor->user) {
+            auto mine = r.browser().projects_of_user(visitor->user->id);
+            if (!mine) {
+                return mine.error();
+            }
+            projects = *mine;
+        }
+        return {};
+    });
+    if (!read) {
+        return storage_trouble();
+    }
+    if (!pending) {
+        return expired_page();
+    }
+    if (!pending->client.is_active) {
+        return message_page(403, "This app is no longer available",
+                            "The partner app was deactivated. Nothing was shared.");
+    }
+    if (!visitor->user) {
+        return redirect("/login?next=" + url_encode(consent_path(state)));
+    }
+    if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
+        return redirect("/agentic/account-mismatch?state=" + url_encode(state));
+    }
+    if (projects.empty()) {
+        return message_page(409, "You have no project yet", "Ask an administrator of your organization to add you to one.");
+    }
+    PageData data;
+    data.set("title", "Connect " + pending->client.name);
+    data.set("signed_in_email", visitor->user->email);
+    data.set("csrf", visitor->csrf);
+    data.set("state", state);
+    data.set("partner_name", pending->client.name);
+    data.set("client_id_encoded", url_encode(pending->client.client_id));
+    data.set("client_host", host_of(pending->client.client_id));
+    data.set("redirect_host", host_of(pending->redirect_uri));
+    data.set("verified", pending->client.organization_id.has_value());
+    data.set("email", visitor->user->email);
+    PageData scopes{PageData::type::list};
+    for (const auto& s : pending->scopes) {
+        PageData item;
+        item.set("name", s);
+        item.set("label", oauth::describe_scope(s));
+        scopes.push_back(item);
+    }
+    data.set("scopes", scopes);
+    PageData list{PageData::type::list};
+    for (const auto& p : projects) {
+        PageData item;
+        item.set("id", std::to_string(p.project.id));
+        item.set("name", p.project.name);
+        item.set("organization", p.organization_name);
+        list.push_back(item);
+    }
+    data.set("projects", list);
+    data.set("several_projects", projects.size() > 1);
+    auto response = render_page("consent", data, {200, {origin_of(pending->redirect_uri)}});
+    c_.sessions.finish(response, *visitor);
+    return response;
+}
+
+http::Response ConsentPages::decide(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return message_page(403, "This form has expired",
+                            "For your safety the form could not be accepted. Go back, reload the page and try again.");
+    }
+    std::string state = form_field(*form, "state");
+    if (!visitor->user) {
+        return redirect("/login?next=" + url_encode(consent_path(state)));
+    }
+    std::string decision = form_field(*form, "decision");
+    std::string project_text = form_field(*form, "project_id");
+    std::int64_t now = c_.clock.now();
+    std::optional<PendingAuthorization> pending;
+    std::string location;
+    enum class Outcome { done, expired, mismatch, bad_project, inactive } outcome = Outcome::done;
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto found = find_pending_authorization(r, state, now);
+        if (!found) {
+            return found.error();
+        }
+        pending = *found;
+        if (!pending) {
+            outcome = Outcome::expired;
+            return {};
+        }
+        if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
+            outcome = Outcome::mismatch;
+            return {};
+        }
+        if (!pending->client.is_active) {
+            outcome = Outcome::inactive;
+            return forget_pending_authorization(r, *pending);
+        }
+        if (decision != "approve") {
+            RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+            location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
+            return {};
+        }
+        auto projects = r.browser().projects_of_user(visitor->user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        const ProjectView* chosen = nullptr;
+        for (const auto& p : *projects) {
+            if (std::to_string(p.project.id) == project_text) {
+                chosen = &p;
+            }
+        }
+        if (!chosen) {
+            outcome = Outcome::bad_project;
+            return {};
+        }
+        auto minted = oauth::mint_code(
+            r.grants(),
+            {pending->client.client_id, visitor->user->id, chosen->project.organization_id, chosen->project.id,
+             pending->scopes, pending->code_challenge,
+             pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri) : std::nullopt},
+            now, c_.config.lifetimes.code_seconds);
+        if (!minted) {
+            return minted.error();
+        }
+        RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+        location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
+        return {};
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    switch (outcome) {
+    case Outcome::expired: return expired_page();
+    case Outcome::mismatch: return redirect("/agentic/account-mismatch?state=" + url_encode(state));
+    case Outcome::bad_project:
+        return message_page(400, "Choose one of your projects", "Go back and pick a project from the list.");
+    case Outcome::inactive:
+        return message_page(403, "This app is no longer available", "The partner app was deactivated. Nothing was shared.");
+    case Outcome::done: break;
+    }
+    auto response = redirect(location);
+    // The answer goes to the partner's origin: allow it as a form target of this navigation.
+    response.headers.clear();
+    response.set_header("Location", location);
+    add_page_headers(response, {origin_of(pending->redirect_uri)});
+    return response;
+}
+
+http::Response ConsentPages::show_mismatch(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    std::string state = query_param(request, "state").value_or("");
+    std::optional<PendingAuthorization> pending;
+    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = find_pending_authorization(r, state, c_.clock.now());
+        if (found) {
+            pending = *found;
+        }
+        return {};
+    });
+    if (!pending || !pending->expected_email) {
+        return expired_page();
+    }
+    if (!visitor->user || visitor->user->id == pending->expected_user_id) {
+        return redirect(consent_path(state));
+    }
+    PageData data;
+    data.set("title", "Account mismatch");
+    data.set("signed_in_email", visitor->user->email);
+    data.set("csrf", visitor->csrf);
+    data.set("partner_name", pending->client.name);
+    data.set("expected_email", *pending->expected_email);
+    data.set("current_email", visitor->user->email_normalized);
+    data.set("next", consent_path(state));
+    auto response = render_page("mismatch", data);
+    c_.sessions.finish(response, *visitor);
+    return response;
+}
+
+http::Response ConsentPages::logo(const http::Request& request) {
+    // A monogram drawn by us: no request ever reaches the partner's servers from the user's
+    // browser (no tracking, no swap after review).
+    std::string client_id = query_param(request, "client_id").value_or("");
+    std::string name;
+    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = r.clients().find(client_id);
+        if (found && *found) {
+            name = (*found)->name;
+        }
+        return {};
+    });
+    char initial = '?';
+    for (char ch : name) {
+        if (std::isalnum(static_cast<unsigned char>(ch))) {
+            initial = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            break;
+        }
+    }
+    unsigned hue = 0;
+    for (char ch : client_id) {
+        hue = hue * 31 + static_cast<unsigned char>(ch);
+    }
+    http::Response r;
+    r.content_type = "image/svg+xml";
+    r.body = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"56\" height=\"56\" viewBox=\"0 0 56 56\">"
+             "<rect width=\"56\" height=\"56\" rx=\"12\" fill=\"hsl(" +
+             std::to_string(hue % 360) +
+             ",55%,45%)\"/><text x=\"28\" y=\"37\" font-family=\"system-ui,sans-serif\" font-size=\"26\" "
+             "font-weight=\"700\" text-anchor=\"middle\" fill=\"#fff\">" +
+             std::string(1, initial) + "</text></svg>";
+    r.set_header("Cache-Control", "public, max-age=3600");
+    r.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+    return r;
+}
+
+} // namespace provisiond::web

@@ -1,0 +1,344 @@
+#include "web/dashboard_pages.hpp"
+
+#include "core/iso8601.hpp"
+#include "crypto/crypto.hpp"
+#include "http/body.hpp"
+#include "oauth/scopes.hpp"
+#include "oauth/token_formats.hpp"
+#include "web/form.hpp"
+#include "web/page.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace provisiond::web {
+namespace {
+
+http::Response storage_trouble() {
+    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+}
+
+constexpr std::string_view verification_prefix = "phvt_";
+
+} // namespace
+
+std::variant<std::pair<Visitor, boost::json::object>, http::Response>
+DashboardPages::form_visitor(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    auto form = http::parse_body(request);
+    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return message_page(403, "This form has expired",
+                            "For your safety the form could not be accepted. Go back, reload the page and try again.");
+    }
+    if (!visitor->user) {
+        return redirect("/login?next=%2Fdashboard");
+    }
+    return std::pair<Visitor, boost::json::object>{*visitor, *form};
+}
+
+http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown) {
+    const auto& user = *visitor.user;
+    std::vector<ProjectView> projects;
+    std::vector<KeyView> keys;
+    std::vector<ConnectedApp> apps;
+    std::map<std::string, std::vector<cimd::VerificationToken>> tokens;
+    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto p = r.browser().projects_of_user(user.id);
+        if (!p) {
+            return p.error();
+        }
+        projects = *p;
+        auto k = r.browser().live_keys_of_user(user.id);
+        if (!k) {
+            return k.error();
+        }
+        keys = *k;
+        auto a = r.browser().connected_apps(user.id);
+        if (!a) {
+            return a.error();
+        }
+        apps = *a;
+        for (const auto& view : projects) {
+            if ((view.role == "owner" || view.role == "admin") && !tokens.count(view.project.organization_id)) {
+                auto t = r.verification_tokens().list(view.project.organization_id);
+                if (!t) {
+                    return t.error();
+                }
+                tokens[view.project.organization_id] = *t;
+            }
+        }
+        return {};
+    });
+    if (!read) {
+        return storage_trouble();
+    }
+    PageData data;
+    data.set("title", "Dashboard");
+    data.set("main_class", "wide");
+    data.set("signed_in_email", user.email);
+    data.set("csrf", visitor.csrf);
+    if (shown.created_key) {
+        data.set("created_key", *shown.created_key);
+    }
+    if (shown.created_token) {
+        data.set("created_token", *shown.created_token);
+    }
+    PageData organizations{PageData::type::list};
+    PageData all_projects{PageData::type::list};
+    for (std::size_t i = 0; i < projects.size();) {
+        const std::string org_id = projects[i].project.organization_id;
+        PageData org;
+        org.set("id", org_id);
+        org.set("name", projects[i].organization_name);
+        org.set("role", projects[i].role);
+        bool admin = projects[i].role == "owner" || projects[i].role == "admin";
+        org.set("is_admin", admin);
+        PageData list{PageData::type::list};
+        for (; i < projects.size() && projects[i].project.organization_id == org_id; ++i) {
+            const auto& p = projects[i].project;
+            PageData item;
+            item.set("id", std::to_string(p.id));
+            item.set("name", p.name);
+            item.set("api_token", p.api_token);
+            item.set("focused", shown.focused_project == p.id);
+            list.push_back(item);
+            all_projects.push_back(item);
+        }
+        org.set("projects", list);
+        if (admin) {
+            PageData token_list{PageData::type::list};
+            for (const auto& t : tokens[org_id]) {
+                if (t.revoked_at) {
+                    continue;
+                }
+                PageData item;
+                item.set("id", t.id);
+                item.set("hint", t.hint);
+                item.set("bound", t.bound_client_id.value_or("not used yet"));
+                item.set("created", format_iso8601(t.created_at));
+                token_list.push_back(item);
+            }
+            org.set("has_tokens", !token_list.is_empty_list());
+            org.set("tokens", token_list);
+        }
+        organizations.push_back(org);
+    }
+    data.set("organizations", organizations);
+    data.set("all_projects", all_projects);
+    data.set("several_projects", projects.size() > 1);
+    PageData key_list{PageData::type::list};
+    for (const auto& k : keys) {
+        PageData item;
+        item.set("id", k.id);
+        item.set("label", k.label);
+        item.set("mask", k.mask);
+        item.set("project_id", std::to_string(k.project_id));
+        key_list.push_back(item);
+    }
+    data.set("has_keys", !keys.empty());
+    data.set("keys", key_list);
+    PageData app_list{PageData::type::list};
+    for (const auto& a : apps) {
+        PageData item;
+        item.set("client_id", a.client_id);
+        item.set("name", a.name);
+        app_list.push_back(item);
+    }
+    data.set("has_apps", !apps.empty());
+    data.set("apps", app_list);
+    auto response = render_page("dashboard", data);
+    c_.sessions.finish(response, visitor);
+    return response;
+}
+
+http::Response DashboardPages::show(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    if (!visitor->user) {
+        return redirect("/login?next=%2Fdashboard");
+    }
+    return render(*visitor, {});
+}
+
+http::Response DashboardPages::show_project(const http::Request& request) {
+    auto visitor = c_.sessions.identify(request);
+    if (!visitor) {
+        return storage_trouble();
+    }
+    std::string id = request.path_params.empty() ? "" : request.path_params.front();
+    if (!visitor->user) {
+        return redirect("/login?next=" + url_encode("/project/" + id));
+    }
+    Shown shown;
+    if (!id.empty() && id.size() < 19 && std::all_of(id.begin(), id.end(), ::isdigit)) {
+        shown.focused_project = std::stoll(id);
+    }
+    return render(*visitor, shown);
+}
+
+http::Response DashboardPages::create_key(const http::Request& request) {
+    auto got = form_visitor(request);
+    if (auto* response = std::get_if<http::Response>(&got)) {
+        return *response;
+    }
+    auto& [visitor, form] = std::get<0>(got);
+    std::string label = form_field(form, "label");
+    if (label.empty() || label.size() > 40) {
+        return message_page(400, "Give the key a label", "A short label (at most 40 characters) tells your keys apart.",
+                            "/dashboard", "Back to the dashboard");
+    }
+    std::string project_text = form_field(form, "project_id");
+    std::string key = oauth::mint_prefixed_secret(oauth::personal_api_key_prefix);
+    bool found = false;
+    std::int64_t now = c_.clock.now();
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto projects = r.browser().projects_of_user(visitor.user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        for (const auto& p : *projects) {
+            if (std::to_string(p.project.id) != project_text) {
+                continue;
+            }
+            found = true;
+            provisioning::PersonalApiKey record;
+            record.id = crypto::random_uuid();
+            record.key_hash = crypto::sha256_hex(key);
+            record.mask = oauth::mask_secret(key, oauth::personal_api_key_prefix);
+            record.label = label;
+            record.scopes = oauth::scope_catalog();
+            record.user_id = visitor.user->id;
+            record.organization_id = p.project.organization_id;
+            record.project_id = p.project.id;
+            record.created_at = now;
+            return r.provisioning().insert_personal_api_key(record);
+        }
+        return {};
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    if (!found) {
+        return message_page(400, "Choose one of your projects", "Go back and pick a project from the list.",
+                            "/dashboard", "Back to the dashboard");
+    }
+    return render(visitor, {key, std::nullopt, std::nullopt});
+}
+
+http::Response DashboardPages::revoke_key(const http::Request& request) {
+    auto got = form_visitor(request);
+    if (auto* response = std::get_if<http::Response>(&got)) {
+        return *response;
+    }
+    auto& [visitor, form] = std::get<0>(got);
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        return r.browser().revoke_key(form_field(form, "id"), visitor.user->id, c_.clock.now()).has_value()
+                   ? Result<void>()
+                   : make_error(ErrorCode::unavailable, "revoke failed");
+    });
+    return done ? redirect("/dashboard") : storage_trouble();
+}
+
+http::Response DashboardPages::disconnect_app(const http::Request& request) {
+    auto got = form_visitor(request);
+    if (auto* response = std::get_if<http::Response>(&got)) {
+        return *response;
+    }
+    auto& [visitor, form] = std::get<0>(got);
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto n = r.browser().disconnect_app(visitor.user->id, form_field(form, "client_id"), c_.clock.now());
+        if (!n) {
+            return n.error();
+        }
+        return {};
+    });
+    return done ? redirect("/dashboard") : storage_trouble();
+}
+
+http::Response DashboardPages::create_verification_token(const http::Request& request) {
+    auto got = form_visitor(request);
+    if (auto* response = std::get_if<http::Response>(&got)) {
+        return *response;
+    }
+    auto& [visitor, form] = std::get<0>(got);
+    std::string organization = form_field(form, "organization_id");
+    std::string value = oauth::mint_prefixed_secret(verification_prefix);
+    bool allowed = false;
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto projects = r.browser().projects_of_user(visitor.user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        for (const auto& p : *projects) {
+            if (p.project.organization_id == organization && (p.role == "owner" || p.role == "admin")) {
+                allowed = true;
+            }
+        }
+        if (!allowed) {
+            return {};
+        }
+        cimd::VerificationToken token;
+        token.id = crypto::random_uuid();
+        token.organization_id = organization;
+        token.token_hash = crypto::sha256_hex(value);
+        token.hint = oauth::mask_secret(value, verification_prefix);
+        token.created_at = c_.clock.now();
+        return r.verification_tokens().insert(token);
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    if (!allowed) {
+        return message_page(403, "Only administrators can do this",
+                            "Verification tokens are managed by the organization's owners and admins.", "/dashboard",
+                            "Back to the dashboard");
+    }
+    return render(visitor, {std::nullopt, value, std::nullopt});
+}
+
+http::Response DashboardPages::revoke_verification_token(const http::Request& request) {
+    auto got = form_visitor(request);
+    if (auto* response = std::get_if<http::Response>(&got)) {
+        return *response;
+    }
+    auto& [visitor, form] = std::get<0>(got);
+    std::string id = form_field(form, "id");
+    bool allowed = false;
+    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto projects = r.browser().projects_of_user(visitor.user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        for (const auto& p : *projects) {
+            if (p.role != "owner" && p.role != "admin") {
+                continue;
+            }
+            auto tokens = r.verification_tokens().list(p.project.organization_id);
+            if (!tokens) {
+                return tokens.error();
+            }
+            for (const auto& t : *tokens) {
+                allowed = allowed || t.id == id;
+            }
+        }
+        if (!allowed) {
+            return {};
+        }
+        auto revoked = r.verification_tokens().revoke(id, c_.clock.now());
+        return revoked ? Result<void>() : Result<void>(revoked.error());
+    });
+    if (!done) {
+        return storage_trouble();
+    }
+    return allowed ? redirect("/dashboard")
+                   : message_page(403, "Only administrators can do this",
+                                  "Verification tokens are managed by the organization's owners and admins.");
+}
+
+} // namespace provisiond::web

@@ -1,0 +1,38 @@
+#pragma once
+// The dashboard: organizations and projects with their tokens, personal API keys, connected
+// partner apps, and (for admins) CIMD verification tokens. `/project/{id}` is the dashboard
+// focused on one project, where deep links land.
+
+#include "web/web_context.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <variant>
+
+namespace provisiond::web {
+
+class DashboardPages {
+public:
+    explicit DashboardPages(WebContext context) : c_(context) {}
+
+    http::Response show(const http::Request& request);
+    http::Response show_project(const http::Request& request);
+    http::Response create_key(const http::Request& request);
+    http::Response revoke_key(const http::Request& request);
+    http::Response disconnect_app(const http::Request& request);
+    http::Response create_verification_token(const http::Request& request);
+    http::Response revoke_verification_token(const http::Request& request);
+
+private:
+    struct Shown {
+        std::optional<std::string> created_key;
+        std::optional<std::string> created_token;
+        std::optional<std::int64_t> focused_project;
+    };
+    http::Response render(const Visitor& visitor, const Shown& shown);
+    /// The signed-in visitor of a form post with a valid CSRF token, or the response to send.
+    std::variant<std::pair<Visitor, boost::json::object>, http::Response> form_visitor(const http::Request& request);
+    WebContext c_;
+};
+
+} // namespace provisiond::web

@@ -1,0 +1,18 @@
+#pragma once
+// What every page handler needs, built once by the composition root.
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "storage/unit_of_work.hpp"
+#include "web/browser_sessions.hpp"
+
+namespace provisiond::web {
+
+struct WebContext {
+    storage::UnitOfWork& uow;
+    const Clock& clock;
+    const Config& config;
+    BrowserSessions& sessions;
+};
+
+} // namespace provisiond::web
