@@ -13,7 +13,9 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   # clang-14 + libclang-rt-14-dev: libFuzzer; nginx: the TLS server CIMD tests fetch documents from.
-  packages+=(libgtest-dev libgmock-dev nodejs npm clang-14 libclang-rt-14-dev nginx iproute2 util-linux)
+  # chromium + python3-aiosmtpd: the browser suite (tests/e2e) and its SMTP server.
+  packages+=(libgtest-dev libgmock-dev nodejs npm clang-14 libclang-rt-14-dev nginx iproute2 util-linux
+            chromium python3-aiosmtpd)
 fi
 
 missing=()

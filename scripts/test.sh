@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 (cd tests/blackbox && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROVISIOND_SANITIZE=ON -DPROVISIOND_TESTS=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
 cmake --build build-asan -j"$(nproc)"

@@ -32,6 +32,15 @@ struct BlockEntry {
     std::int64_t created_at = 0;
 };
 
+/// A partner logo we fetched and serve ourselves.
+struct ClientLogo {
+    std::string client_id;
+    std::string source_uri;
+    std::string content_type;
+    std::string data_base64;
+    std::int64_t fetched_at = 0;
+};
+
 class DocumentRepository {
 public:
     virtual ~DocumentRepository() = default;
@@ -46,6 +55,10 @@ public:
     /// Inserts or replaces the row.
     virtual Result<void> save(const DocumentRecord& record) = 0;
     virtual Result<void> remove(std::string_view client_id) = 0;
+
+    virtual Result<void> save_logo(const ClientLogo& logo) = 0;
+    virtual Result<std::optional<ClientLogo>> find_logo(std::string_view client_id) = 0;
+    virtual Result<void> remove_logo(std::string_view client_id) = 0;
 
     virtual Result<void> add_block(const BlockEntry& entry) = 0;
     /// False when there was no such entry.

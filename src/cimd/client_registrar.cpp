@@ -327,7 +327,50 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
         return report;
     }
     report.registered = true;
+    if (report.client) {
+        refresh_logo(*report.client);
+    }
     return report;
+}
+
+void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
+    std::optional<ClientLogo> stored;
+    (void)uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto found = r.documents().find_logo(client.client_id);
+        if (found) {
+            stored = *found;
+        }
+        return {};
+    });
+    if (!client.logo_uri) {
+        if (stored) {
+            (void)uow_.run(storage::TransactionMode::write,
+                           [&](storage::Repositories& r) { return r.documents().remove_logo(client.client_id); });
+        }
+        return;
+    }
+    if (stored && stored->source_uri == *client.logo_uri) {
+        return; // the same URL as before: the reviewed image stays (no swap behind our back)
+    }
+    auto target = fetch_target(*client.logo_uri);
+    if (!target) {
+        return;
+    }
+    boost::asio::post(pool_, [this, client_id = client.client_id, target = *target] {
+        auto image = fetcher_.fetch_logo(target);
+        if (!image) {
+            log_->info("cimd: logo of {} not fetched: {}", client_id, image.error().message);
+            return;
+        }
+        auto saved = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return r.documents().save_logo(
+                {client_id, target.url, image->content_type.substr(0, image->content_type.find(';')),
+                 crypto::base64_encode(image->body), clock_.now()});
+        });
+        if (!saved) {
+            log_->warn("cimd: cannot store the logo of {}: {}", client_id, saved.error().debug);
+        }
+    });
 }
 
 Result<Check> ClientRegistrar::link_verification(storage::Repositories& r, const ClientIdUrl& url,

@@ -67,6 +67,8 @@ private:
                                     const std::optional<std::string>& token, std::optional<std::string>& organization,
                                     std::int64_t now);
     void start_background(const ClientIdUrl& url);
+    /// Fetches the client's logo when its logo_uri is new or changed (in the background).
+    void refresh_logo(const oauth::OAuthClient& client);
 
     storage::UnitOfWork& uow_;
     const Clock& clock_;

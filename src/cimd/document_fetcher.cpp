@@ -1,5 +1,7 @@
 #include "cimd/document_fetcher.hpp"
 
+#include "core/url.hpp"
+
 #include <curl/curl.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@ namespace {
 Error failed(std::string message) { return make_error(ErrorCode::registration_failed, std::move(message)); }
 
 struct Transfer {
+    std::size_t max_bytes = max_document_bytes;
     std::string body;
     std::string content_type;
     std::string cache_control;
@@ -40,7 +43,7 @@ std::string trim(std::string_view s) {
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     std::size_t n = size * count;
-    if (t->body.size() + n > max_document_bytes) {
+    if (t->body.size() + n > t->max_bytes) {
         t->too_large = true;
         return 0; // aborts the transfer (CURLE_WRITE_ERROR)
     }
@@ -106,6 +109,13 @@ bool is_json_media_type(std::string_view content_type) {
     }
     return type.rfind("application/", 0) == 0 && type.size() > 17 &&
            type.compare(type.size() - 5, 5, "+json") == 0;
+}
+
+bool is_logo_media_type(std::string_view content_type) {
+    std::string type = trim(content_type.substr(0, content_type.find(';')));
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return type == "image/png" || type == "image/jpeg" || type == "image/gif" || type == "image/webp";
 }
 
 struct CurlDeleter {
@@ -186,7 +196,40 @@ Result<std::string> CurlDocumentFetcher::vetted_address(const ClientIdUrl& url) 
     return addresses.front().to_string();
 }
 
+std::optional<ClientIdUrl> fetch_target(std::string_view text) {
+    auto parsed = parse_absolute_url(text);
+    if (!parsed || parsed->scheme() != "https" || parsed->encoded_host().empty() || parsed->has_userinfo() ||
+        text.size() > 2048) {
+        return std::nullopt;
+    }
+    ClientIdUrl out;
+    out.url = std::string(text);
+    out.host = std::string(parsed->encoded_host());
+    std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (out.host.size() > 2 && out.host.front() == '[') {
+        out.host = out.host.substr(1, out.host.size() - 2);
+    }
+    if (parsed->has_port()) {
+        auto port = parsed->port_number();
+        if (port == 0) {
+            return std::nullopt;
+        }
+        out.port = port;
+    }
+    return out;
+}
+
 Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
+    return fetch_as(url, {max_document_bytes, "Accept: application/json", is_json_media_type, "application/json"});
+}
+
+Result<FetchedDocument> CurlDocumentFetcher::fetch_logo(const ClientIdUrl& url) {
+    return fetch_as(url, {max_logo_bytes, "Accept: image/png, image/jpeg, image/gif, image/webp", is_logo_media_type,
+                          "a PNG, JPEG, GIF or WebP image"});
+}
+
+Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, const Kind& kind) {
     auto address = vetted_address(url);
     if (!address) {
         return address.error();
@@ -196,6 +239,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
         return failed("could not start an HTTP client");
     }
     Transfer t;
+    t.max_bytes = kind.max_bytes;
     t.pinned_address = *address;
     t.cancel = cancel_;
     t.stall_limit = std::chrono::seconds(settings_.stall_timeout_seconds);
@@ -209,7 +253,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
     std::unique_ptr<curl_slist, SlistDeleter> resolve(
         literal_ec ? curl_slist_append(nullptr, (pin_host + ":" + std::to_string(url.port) + ":" + pin_address).c_str())
                    : nullptr);
-    std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Accept: application/json"));
+    std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, kind.accept));
     curl_easy_setopt(h, CURLOPT_URL, url.url.c_str());
     if (resolve) {
         curl_easy_setopt(h, CURLOPT_RESOLVE, resolve.get());
@@ -234,7 +278,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, settings_.total_timeout_ms);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, settings_.stall_timeout_seconds);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_document_bytes));
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kind.max_bytes));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -253,7 +297,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
         return failed(where + "the connection was not to the vetted address; refused");
     }
     if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        return failed(where + "the document is larger than 5120 bytes");
+        return failed(where + "the response is larger than " + std::to_string(kind.max_bytes) + " bytes");
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         return failed(where + "timed out (5 s without data or 10 s in all)");
@@ -276,10 +320,10 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
         return failed(where + "returned HTTP " + std::to_string(status) + "; the document must be served with 200");
     }
     if (t.content_type.empty()) {
-        return failed(where + "the response has no Content-Type; serve it as application/json");
+        return failed(where + "the response has no Content-Type; serve it as " + kind.expected);
     }
-    if (!is_json_media_type(t.content_type)) {
-        return failed(where + "the Content-Type is " + t.content_type + "; serve it as application/json");
+    if (!kind.accepts(t.content_type)) {
+        return failed(where + "the Content-Type is " + t.content_type + "; serve it as " + kind.expected);
     }
     return FetchedDocument{std::move(t.body), std::move(t.content_type), std::move(t.cache_control), *address};
 }

@@ -14,6 +14,7 @@
 namespace provisiond::cimd {
 
 inline constexpr std::size_t max_document_bytes = 5120;
+inline constexpr std::size_t max_logo_bytes = 256 * 1024;
 
 struct FetchSettings {
     AddressPolicy policy;
@@ -36,9 +37,16 @@ struct FetchedDocument {
 class DocumentFetcher {
 public:
     virtual ~DocumentFetcher() = default;
-    /// Fails with registration_failed and a message that says what went wrong.
+    /// A metadata document: JSON, at most 5120 bytes. Fails with registration_failed and a
+    /// message that says what went wrong.
     virtual Result<FetchedDocument> fetch(const ClientIdUrl& url) = 0;
+    /// A client's logo (logo_uri): PNG, JPEG, GIF or WebP (never SVG, which can carry script),
+    /// at most 256 KiB, with the same address rules.
+    virtual Result<FetchedDocument> fetch_logo(const ClientIdUrl& url) = 0;
 };
+
+/// An https URL from a document (logo_uri) as a fetch target; nullopt when it is not one.
+std::optional<ClientIdUrl> fetch_target(std::string_view https_url);
 
 /// The libcurl fetcher. Thread-safe: each fetch uses its own handle.
 class CurlDocumentFetcher final : public DocumentFetcher {
@@ -47,11 +55,19 @@ public:
     explicit CurlDocumentFetcher(FetchSettings settings, const std::atomic<bool>* cancel = nullptr)
         : settings_(std::move(settings)), cancel_(cancel) {}
     Result<FetchedDocument> fetch(const ClientIdUrl& url) override;
+    Result<FetchedDocument> fetch_logo(const ClientIdUrl& url) override;
 
     /// Resolves and vets the host (exposed for tests): the address to connect to, or why not.
     Result<std::string> vetted_address(const ClientIdUrl& url) const;
 
 private:
+    struct Kind {
+        std::size_t max_bytes;
+        const char* accept;
+        bool (*accepts)(std::string_view content_type);
+        const char* expected; ///< for the error message
+    };
+    Result<FetchedDocument> fetch_as(const ClientIdUrl& url, const Kind& kind);
     FetchSettings settings_;
     const std::atomic<bool>* cancel_;
 };

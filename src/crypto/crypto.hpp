@@ -1,6 +1,7 @@
 #pragma once
 // Small, audited primitives over OpenSSL: hashing, randomness, encodings, constant-time compare.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,11 @@ std::string random_bytes(std::size_t n);
 
 /// Base64url without padding (RFC 4648 §5).
 std::string base64url_encode(std::string_view bytes);
+
+/// Standard base64 (OpenSSL's EVP_EncodeBlock / EVP_DecodeBlock); decode yields nullopt when
+/// the text is not valid base64.
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
 
 /// 32 random bytes as 43 base64url characters: codes, consent states, link tokens.
 std::string random_urlsafe_token();

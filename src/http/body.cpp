@@ -82,6 +82,24 @@ Result<boost::json::object> parse_form(std::string_view text) {
     return out;
 }
 
+std::optional<std::string> query_param(const Request& request, std::string_view key) {
+    if (request.query.empty()) {
+        return std::nullopt;
+    }
+    auto params = boost::urls::parse_query(request.query);
+    if (!params) {
+        return std::nullopt;
+    }
+    boost::urls::encoding_opts options;
+    options.space_as_plus = true;
+    for (auto p : *params) {
+        if (p.key.decode(options) == key) {
+            return p.has_value ? p.value.decode(options) : std::string();
+        }
+    }
+    return std::nullopt;
+}
+
 Result<boost::json::object> parse_body(const Request& request) {
     std::string_view body = request.body;
     auto content_type = request.header("content-type");

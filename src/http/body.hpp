@@ -15,6 +15,10 @@ inline constexpr std::size_t max_json_depth = 32;
 /// say exactly what is wrong.
 Result<boost::json::object> parse_body(const Request& request);
 
+/// A query-string parameter, percent-decoded ('+' is a space); nullopt when absent or when the
+/// query string is malformed.
+std::optional<std::string> query_param(const Request& request, std::string_view key);
+
 /// Parses `a=1&b=2` into an object of strings; invalid percent-encoding or UTF-8 → error.
 Result<boost::json::object> parse_form(std::string_view text);
 

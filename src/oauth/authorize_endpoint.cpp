@@ -4,6 +4,7 @@
 #include "crypto/crypto.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
+#include "http/body.hpp"
 #include "web/form.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
@@ -27,7 +28,7 @@ http::Response error_page(const std::string& message) {
 } // namespace
 
 http::Response AuthorizeEndpoint::handle(const http::Request& request) {
-    auto param = [&](std::string_view key) { return web::query_param(request, key); };
+    auto param = [&](std::string_view key) { return http::query_param(request, key); };
     auto client_id = param("client_id");
     if (!client_id || client_id->empty()) {
         return error_page("The request has no client_id.");

@@ -4,7 +4,6 @@
 #include "http/body.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/parse_query.hpp>
 
 namespace provisiond::provisioning {
 namespace {
@@ -38,15 +37,8 @@ Result<AccountRequest> read_request(const boost::json::object& body, const http:
         return client_id.error();
     }
     out.client_id = *client_id;
-    if (!out.client_id && !raw.query.empty()) {
-        // PostHog also identifies a public partner by ?client_id=…
-        if (auto params = boost::urls::parse_query(raw.query)) {
-            for (auto p : *params) {
-                if (p.key == "client_id" && p.has_value) {
-                    out.client_id = std::string(p.value);
-                }
-            }
-        }
+    if (!out.client_id) {
+        out.client_id = http::query_param(raw, "client_id"); // PostHog also reads ?client_id=…
     }
     auto scopes = http::string_list_field(body, "scopes");
     if (!scopes) {

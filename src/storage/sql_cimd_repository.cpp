@@ -80,6 +80,30 @@ public:
         return {};
     }
 
+    Result<void> save_logo(const cimd::ClientLogo& l) override {
+        RETURN_IF_ERROR(execute(c_,
+                                "INSERT INTO client_logos (client_id, source_uri, content_type, data_base64, "
+                                "fetched_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET "
+                                "source_uri = excluded.source_uri, content_type = excluded.content_type, "
+                                "data_base64 = excluded.data_base64, fetched_at = excluded.fetched_at",
+                                {l.client_id, l.source_uri, l.content_type, l.data_base64, l.fetched_at}));
+        return {};
+    }
+
+    Result<std::optional<cimd::ClientLogo>> find_logo(std::string_view client_id) override {
+        return first<cimd::ClientLogo>(
+            query(c_,
+                  "SELECT client_id, source_uri, content_type, data_base64, fetched_at FROM client_logos "
+                  "WHERE client_id = $1",
+                  {std::string(client_id)}),
+            [](const Row& r) { return cimd::ClientLogo{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4)}; });
+    }
+
+    Result<void> remove_logo(std::string_view client_id) override {
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM client_logos WHERE client_id = $1", {std::string(client_id)}));
+        return {};
+    }
+
     Result<void> add_block(const BlockEntry& b) override {
         RETURN_IF_ERROR(execute(c_,
                                 "INSERT INTO client_blocklist (entry, kind, reason, created_at) "

@@ -41,7 +41,7 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
     if (next.rfind("/api/agentic/authorize?", 0) == 0) {
         http::Request inner;
         inner.query = next.substr(next.find('?') + 1);
-        if (auto state = query_param(inner, "state")) {
+        if (auto state = http::query_param(inner, "state")) {
             (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
                 auto pending = find_pending_authorization(r, *state, c_.clock.now());
                 if (pending && *pending) {
@@ -65,12 +65,12 @@ http::Response AccountPages::show_login(const http::Request& request) {
     if (!visitor) {
         return storage_trouble();
     }
-    std::string next = safe_next(query_param(request, "next").value_or("/dashboard"));
+    std::string next = safe_next(http::query_param(request, "next").value_or("/dashboard"));
     if (visitor->user) {
         return redirect(next);
     }
     std::string error;
-    if (query_param(request, "error") == "expired_or_invalid_token") {
+    if (http::query_param(request, "error") == "expired_or_invalid_token") {
         error = "That sign-in link has expired or was already used. Log in with your password.";
     }
     return login_page(*visitor, next, "", error, 200);
@@ -146,7 +146,7 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
     if (!visitor) {
         return storage_trouble();
     }
-    std::string token = query_param(request, "token").value_or("");
+    std::string token = http::query_param(request, "token").value_or("");
     // Look, do not consume: the link is spent only when a password is set.
     std::optional<accounts::User> user;
     bool live = false;
@@ -280,7 +280,7 @@ http::Response AccountPages::resend_link(const http::Request& request) {
 }
 
 http::Response AccountPages::deep_link_login(const http::Request& request) {
-    std::string token = query_param(request, "token").value_or("");
+    std::string token = http::query_param(request, "token").value_or("");
     if (token.empty()) {
         return redirect("/login?error=expired_or_invalid_token");
     }

@@ -96,7 +96,9 @@ Result<std::string> BrowserSessions::log_out(const http::Request& request) {
 }
 
 bool BrowserSessions::csrf_ok(const http::Request& request, std::string_view form_token) const {
-    if (auto origin = request.header("origin"); origin && *origin != origin_) {
+    // A foreign Origin is refused. "null" (sent by browsers under some referrer policies and
+    // for privacy-sensitive contexts) proves nothing either way: the token decides.
+    if (auto origin = request.header("origin"); origin && *origin != "null" && *origin != origin_) {
         return false;
     }
     auto cookie = read_cookie(request, csrf_cookie);

@@ -1,5 +1,6 @@
 #include "web/consent_pages.hpp"
 
+#include "crypto/crypto.hpp"
 #include "http/body.hpp"
 #include "oauth/authorization_codes.hpp"
 #include "oauth/scopes.hpp"
@@ -70,7 +71,7 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     if (!visitor) {
         return storage_trouble();
     }
-    std::string state = query_param(request, "state").value_or("");
+    std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
     std::vector<ProjectView> projects;
     std::int64_t now = c_.clock.now();
@@ -237,7 +238,7 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
     if (!visitor) {
         return storage_trouble();
     }
-    std::string state = query_param(request, "state").value_or("");
+    std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
     (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
         auto found = find_pending_authorization(r, state, c_.clock.now());
@@ -268,15 +269,31 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
 http::Response ConsentPages::logo(const http::Request& request) {
     // A monogram drawn by us: no request ever reaches the partner's servers from the user's
     // browser (no tracking, no swap after review).
-    std::string client_id = query_param(request, "client_id").value_or("");
+    std::string client_id = http::query_param(request, "client_id").value_or("");
     std::string name;
+    std::optional<cimd::ClientLogo> image;
     (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
         auto found = r.clients().find(client_id);
         if (found && *found) {
             name = (*found)->name;
+            auto logo = r.documents().find_logo(client_id);
+            if (logo && *logo && (*found)->logo_uri == (*logo)->source_uri) {
+                image = **logo;
+            }
         }
         return {};
     });
+    if (image) {
+        // The partner's image as we fetched it: only raster types, served from our origin.
+        if (auto bytes = crypto::base64_decode(image->data_base64)) {
+            http::Response r;
+            r.content_type = image->content_type;
+            r.body = std::move(*bytes);
+            r.set_header("Cache-Control", "public, max-age=3600");
+            r.set_header("Content-Security-Policy", "default-src 'none'; sandbox");
+            return r;
+        }
+    }
     char initial = '?';
     for (char ch : name) {
         if (std::isalnum(static_cast<unsigned char>(ch))) {

@@ -1,7 +1,6 @@
 #include "web/form.hpp"
 
 #include <boost/url/encode.hpp>
-#include <boost/url/parse_query.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 namespace provisiond::web {
@@ -11,22 +10,6 @@ std::string form_field(const boost::json::object& form, std::string_view key) {
         return std::string(it->value().as_string());
     }
     return "";
-}
-
-std::optional<std::string> query_param(const http::Request& request, std::string_view key) {
-    if (request.query.empty()) {
-        return std::nullopt;
-    }
-    auto params = boost::urls::parse_query(request.query);
-    if (!params) {
-        return std::nullopt;
-    }
-    for (auto p : *params) {
-        if (p.key == key) {
-            return p.has_value ? std::string(p.value) : std::string();
-        }
-    }
-    return std::nullopt;
 }
 
 bool is_safe_path(std::string_view path) {

@@ -14,9 +14,6 @@ namespace provisiond::web {
 /// A form field as a string ("" when missing or not a string).
 std::string form_field(const boost::json::object& form, std::string_view key);
 
-/// A query parameter, decoded; nullopt when absent.
-std::optional<std::string> query_param(const http::Request& request, std::string_view key);
-
 /// True for a relative in-app path: one leading '/', no "//", no '\', no control characters.
 bool is_safe_path(std::string_view path);
 

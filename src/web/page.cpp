@@ -21,7 +21,7 @@ void add_page_headers(http::Response& r, const std::vector<std::string>& form_ac
     r.set_header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action " +
                                                 form_action + "; frame-ancestors 'none'; base-uri 'none'");
     r.set_header("X-Frame-Options", "DENY");
-    r.set_header("Referrer-Policy", "no-referrer");
+    r.set_header("Referrer-Policy", "same-origin"); // nothing leaks to partners; Origin stays meaningful
     r.set_header("Cache-Control", "no-store");
 }
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# End-to-end suite for provisiond: real SMTP (aiosmtpd), headless Chromium (playwright-core), nginx
+# with a throwaway CA for client metadata documents, openid-client and the MCP SDK as real clients.
+# Installs nothing: run `npm ci` here first, and have the Debian packages chromium,
+# python3-aiosmtpd, nginx and openssl installed.
+# Usage: tests/e2e/run.sh [test files…]   (PROVISIOND_BIN overrides ../../build/provisiond;
+#        SCREENSHOTS=1 saves page screenshots into docs/screenshots/)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+NODE=node_modules/.bin/node
+if [[ ! -x "$NODE" ]]; then
+  echo "tests/e2e: $NODE is missing; run 'npm ci' in tests/e2e" >&2
+  exit 2
+fi
+if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
+  echo "tests/e2e: ${CHROMIUM_PATH:-/usr/bin/chromium} is missing (apt-get install -y chromium)" >&2
+  exit 2
+fi
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null && [[ -z "${SMTP_PYTHON:-}" ]]; then
+  echo "tests/e2e: python3-aiosmtpd is missing (apt-get install -y python3-aiosmtpd)" >&2
+  exit 2
+fi
+export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
+if [[ $# -eq 0 ]]; then
+  set -- *.test.mjs
+fi
+# One file at a time: each starts Chromium, and the machine has two cores.
+exec "$NODE" --disable-warning=ExperimentalWarning --test --test-concurrency=1 --test-timeout=90000 "$@"
