@@ -87,6 +87,7 @@ public:
     /// Every token, or one organization's, newest first.
     virtual Result<std::vector<VerificationToken>> list(const std::optional<std::string>& organization_id) = 0;
     virtual Result<std::optional<VerificationToken>> find_by_hash(std::string_view token_hash) = 0;
+    virtual Result<std::optional<VerificationToken>> find(std::string_view id) = 0;
     /// False when no such live token.
     virtual Result<bool> revoke(std::string_view id, std::int64_t now) = 0;
     /// Binds the token to a client when it is not bound yet; true when it is (now) bound to it.

@@ -20,6 +20,20 @@ std::string with_notes(std::string detail, const std::vector<std::string>& notes
     return detail;
 }
 
+/// The client a valid document describes (the operator's switches keep their defaults).
+oauth::OAuthClient client_from(const ClientIdUrl& url, const ClientMetadata& metadata, std::int64_t now) {
+    oauth::OAuthClient client;
+    client.client_id = url.url;
+    client.name = metadata.client_name;
+    client.kind = "cimd";
+    client.redirect_uris = metadata.redirect_uris;
+    client.scopes = metadata.scopes;
+    client.logo_uri = metadata.logo_uri;
+    client.created_at = now;
+    client.updated_at = now;
+    return client;
+}
+
 } // namespace
 
 RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view client_id) {
@@ -44,14 +58,7 @@ RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view c
                                    metadata->verification_token ? "present (checked against the database when registered)"
                                                                 : "absent: the client will be unverified"));
     report.registered = true;
-    oauth::OAuthClient client;
-    client.client_id = url->url;
-    client.name = metadata->client_name;
-    client.kind = "cimd";
-    client.redirect_uris = metadata->redirect_uris;
-    client.scopes = metadata->scopes;
-    client.logo_uri = metadata->logo_uri;
-    report.client = client;
+    report.client = client_from(*url, *metadata, 0);
     return report;
 }
 
@@ -285,16 +292,8 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
         if (!verification) {
             return verification.error();
         }
-        oauth::OAuthClient client;
-        client.client_id = url.url;
-        client.name = metadata->client_name;
-        client.kind = "cimd";
-        client.redirect_uris = metadata->redirect_uris;
-        client.scopes = metadata->scopes;
-        client.logo_uri = metadata->logo_uri;
+        oauth::OAuthClient client = client_from(url, *metadata, now);
         client.organization_id = organization;
-        client.created_at = now;
-        client.updated_at = now;
         RETURN_IF_ERROR(r.clients().save_document_client(client));
         auto previous = r.documents().find(url.url);
         if (!previous) {

@@ -42,7 +42,8 @@ Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) 
     return out;
 }
 
-Result<std::optional<std::string>> read_token(const http::Request& request, boost::json::object& body) {
+/// The `token` parameter (required) of a revocation or introspection request.
+Result<std::string> read_token(const http::Request& request, boost::json::object& body) {
     auto parsed = http::parse_body(request);
     if (!parsed) {
         return parsed.error();
@@ -52,7 +53,10 @@ Result<std::optional<std::string>> read_token(const http::Request& request, boos
     if (!token) {
         return token.error();
     }
-    return *token;
+    if (!*token || (*token)->empty()) {
+        return make_error(ErrorCode::invalid_request, "token is required");
+    }
+    return **token;
 }
 
 http::Response no_store(http::Response r) {
@@ -68,13 +72,10 @@ http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const
     if (!token) {
         return http::error_response(http::Envelope::oauth, token.error());
     }
-    if (!*token || (*token)->empty()) {
-        return http::error_response(http::Envelope::oauth, make_error(ErrorCode::invalid_request, "token is required"));
-    }
     auto client_id = http::string_field(body, "client_id");
     std::int64_t now = clock.now();
     auto done = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto found = look_up(r, **token);
+        auto found = look_up(r, *token);
         if (!found) {
             return found.error();
         }
@@ -113,13 +114,10 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
     if (!token) {
         return http::error_response(http::Envelope::oauth, token.error());
     }
-    if (!*token || (*token)->empty()) {
-        return http::error_response(http::Envelope::oauth, make_error(ErrorCode::invalid_request, "token is required"));
-    }
     std::int64_t now = clock.now();
     boost::json::object out{{"active", false}};
     auto read = uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = look_up(r, **token);
+        auto found = look_up(r, *token);
         if (!found) {
             return found.error();
         }

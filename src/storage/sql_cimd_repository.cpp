@@ -208,6 +208,14 @@ public:
                                         token_from);
     }
 
+    Result<std::optional<VerificationToken>> find(std::string_view id) override {
+        return first<VerificationToken>(query(c_,
+                                              "SELECT " + std::string(token_columns) +
+                                                  " FROM verification_tokens WHERE id = $1",
+                                              {std::string(id)}),
+                                        token_from);
+    }
+
     Result<bool> revoke(std::string_view id, std::int64_t now) override {
         auto changed = execute(c_,
                                "UPDATE verification_tokens SET revoked_at = $1 WHERE id = $2 AND "

@@ -6,6 +6,7 @@
 #include "http/body.hpp"
 #include "ratelimit/fixed_window.hpp"
 #include "web/form.hpp"
+#include "web/form_post.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
 
@@ -16,14 +17,7 @@ constexpr std::size_t min_password_length = 10;
 constexpr std::size_t max_password_length = 256;
 constexpr std::int64_t login_attempts_per_window = 20; ///< per address, per 15 minutes
 
-http::Response forbidden_form() {
-    return message_page(403, "This form has expired",
-                        "For your safety the form could not be accepted. Go back, reload the page and try again.");
-}
-
-http::Response storage_trouble() {
-    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
-}
+http::Response storage_trouble() { return storage_trouble_page(); }
 
 } // namespace
 
@@ -60,6 +54,17 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
     return response;
 }
 
+http::Response AccountPages::link_expired(const Visitor& visitor, bool sent) {
+    PageData data;
+    data.set("title", "Link expired");
+    data.set("csrf", visitor.csrf);
+    data.set("sent", sent);
+    // After "send a new link" the page itself is fine (200); an unusable link is 410 Gone.
+    auto response = render_page("link_expired", data, {sent ? 200u : 410u, {}});
+    c_.sessions.finish(response, visitor);
+    return response;
+}
+
 http::Response AccountPages::show_login(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
@@ -77,14 +82,12 @@ http::Response AccountPages::show_login(const http::Request& request) {
 }
 
 http::Response AccountPages::log_in(const http::Request& request) {
-    auto visitor = c_.sessions.identify(request);
-    if (!visitor) {
-        return storage_trouble();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return forbidden_form();
-    }
+    const Visitor* visitor = &std::get<FormPost>(post).visitor;
+    const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string next = safe_next(form_field(*form, "next"));
     std::string email = form_field(*form, "email");
     std::string password = form_field(*form, "password");
@@ -128,10 +131,11 @@ http::Response AccountPages::log_in(const http::Request& request) {
 }
 
 http::Response AccountPages::log_out(const http::Request& request) {
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return forbidden_form();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
+    const boost::json::object* form = &std::get<FormPost>(post).fields;
     auto cookie = c_.sessions.log_out(request);
     if (!cookie) {
         return storage_trouble();
@@ -163,31 +167,26 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
             return {};
         });
     }
+    if (!live) {
+        return link_expired(*visitor, false);
+    }
     PageData data;
     data.set("csrf", visitor->csrf);
-    http::Response response;
-    if (!live) {
-        data.set("title", "Link expired");
-        response = render_page("link_expired", data, {410, {}});
-    } else {
-        data.set("title", "Set your password");
-        data.set("token", token);
-        data.set("email", user->email);
-        response = render_page("set_password", data);
-    }
+    data.set("title", "Set your password");
+    data.set("token", token);
+    data.set("email", user->email);
+    auto response = render_page("set_password", data);
     c_.sessions.finish(response, *visitor);
     return response;
 }
 
 http::Response AccountPages::set_password(const http::Request& request) {
-    auto visitor = c_.sessions.identify(request);
-    if (!visitor) {
-        return storage_trouble();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return forbidden_form();
-    }
+    const Visitor* visitor = &std::get<FormPost>(post).visitor;
+    const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string token = form_field(*form, "token");
     std::string password = form_field(*form, "password");
     auto again = [&](const std::string& error) {
@@ -226,12 +225,7 @@ http::Response AccountPages::set_password(const http::Request& request) {
         return storage_trouble();
     }
     if (!user_id) {
-        PageData data;
-        data.set("title", "Link expired");
-        data.set("csrf", visitor->csrf);
-        auto response = render_page("link_expired", data, {410, {}});
-        c_.sessions.finish(response, *visitor);
-        return response;
+        return link_expired(*visitor, false);
     }
     auto cookie = c_.sessions.log_in(request, *user_id);
     if (!cookie) {
@@ -243,14 +237,12 @@ http::Response AccountPages::set_password(const http::Request& request) {
 }
 
 http::Response AccountPages::resend_link(const http::Request& request) {
-    auto visitor = c_.sessions.identify(request);
-    if (!visitor) {
-        return storage_trouble();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return forbidden_form();
-    }
+    const Visitor* visitor = &std::get<FormPost>(post).visitor;
+    const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string email = accounts::normalize_email(form_field(*form, "email"));
     std::int64_t now = c_.clock.now();
     (void)c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
@@ -270,13 +262,7 @@ http::Response AccountPages::resend_link(const http::Request& request) {
             host + "/account/set-password?token=" + std::string(accounts::set_password_token_placeholder),
             host + "/login", c_.config.lifetimes.password_link_seconds / 3600, now));
     });
-    PageData data;
-    data.set("title", "Link expired");
-    data.set("csrf", visitor->csrf);
-    data.set("sent", true);
-    auto response = render_page("link_expired", data);
-    c_.sessions.finish(response, *visitor);
-    return response;
+    return link_expired(*visitor, true);
 }
 
 http::Response AccountPages::deep_link_login(const http::Request& request) {

@@ -21,6 +21,8 @@ public:
 private:
     http::Response login_page(const Visitor& visitor, const std::string& next, const std::string& email,
                               const std::string& error, unsigned status);
+    /// The "link expired or used" page, with its "send a new link" form (`sent`: after sending).
+    http::Response link_expired(const Visitor& visitor, bool sent);
     WebContext c_;
 };
 

@@ -5,6 +5,7 @@
 #include "oauth/authorization_codes.hpp"
 #include "oauth/scopes.hpp"
 #include "web/form.hpp"
+#include "web/form_post.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
 
@@ -23,9 +24,7 @@ http::Response expired_page() {
                         "It was already answered, or it is too old. Go back to the app you came from and start again.");
 }
 
-http::Response storage_trouble() {
-    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
-}
+http::Response storage_trouble() { return storage_trouble_page(); }
 
 std::string host_of(std::string_view url) {
     auto parsed = parse_absolute_url(url);
@@ -144,15 +143,12 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
 }
 
 http::Response ConsentPages::decide(const http::Request& request) {
-    auto visitor = c_.sessions.identify(request);
-    if (!visitor) {
-        return storage_trouble();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return message_page(403, "This form has expired",
-                            "For your safety the form could not be accepted. Go back, reload the page and try again.");
-    }
+    const Visitor* visitor = &std::get<FormPost>(post).visitor;
+    const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string state = form_field(*form, "state");
     if (!visitor->user) {
         return redirect("/login?next=" + url_encode(consent_path(state)));

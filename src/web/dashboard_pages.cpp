@@ -6,6 +6,7 @@
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
 #include "web/form.hpp"
+#include "web/form_post.hpp"
 #include "web/page.hpp"
 
 #include <algorithm>
@@ -15,8 +16,20 @@
 namespace provisiond::web {
 namespace {
 
-http::Response storage_trouble() {
-    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+http::Response storage_trouble() { return storage_trouble_page(); }
+
+/// True when the user is an owner or admin of the organization.
+Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id, std::string_view organization_id) {
+    auto projects = r.browser().projects_of_user(user_id);
+    if (!projects) {
+        return projects.error();
+    }
+    for (const auto& p : *projects) {
+        if (p.project.organization_id == organization_id && (p.role == "owner" || p.role == "admin")) {
+            return true;
+        }
+    }
+    return false;
 }
 
 constexpr std::string_view verification_prefix = "phvt_";
@@ -25,19 +38,15 @@ constexpr std::string_view verification_prefix = "phvt_";
 
 std::variant<std::pair<Visitor, boost::json::object>, http::Response>
 DashboardPages::form_visitor(const http::Request& request) {
-    auto visitor = c_.sessions.identify(request);
-    if (!visitor) {
-        return storage_trouble();
+    auto post = accept_form(c_.sessions, request);
+    if (auto* refused = std::get_if<http::Response>(&post)) {
+        return *refused;
     }
-    auto form = http::parse_body(request);
-    if (!form || !c_.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return message_page(403, "This form has expired",
-                            "For your safety the form could not be accepted. Go back, reload the page and try again.");
-    }
-    if (!visitor->user) {
+    auto& accepted = std::get<FormPost>(post);
+    if (!accepted.visitor.user) {
         return redirect("/login?next=%2Fdashboard");
     }
-    return std::pair<Visitor, boost::json::object>{*visitor, *form};
+    return std::pair<Visitor, boost::json::object>{std::move(accepted.visitor), std::move(accepted.fields)};
 }
 
 http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown) {
@@ -271,15 +280,11 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
     std::string value = oauth::mint_prefixed_secret(verification_prefix);
     bool allowed = false;
     auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto projects = r.browser().projects_of_user(visitor.user->id);
-        if (!projects) {
-            return projects.error();
+        auto admin = is_admin_of(r, visitor.user->id, organization);
+        if (!admin) {
+            return admin.error();
         }
-        for (const auto& p : *projects) {
-            if (p.project.organization_id == organization && (p.role == "owner" || p.role == "admin")) {
-                allowed = true;
-            }
-        }
+        allowed = *admin;
         if (!allowed) {
             return {};
         }
@@ -311,21 +316,16 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
     std::string id = form_field(form, "id");
     bool allowed = false;
     auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto projects = r.browser().projects_of_user(visitor.user->id);
-        if (!projects) {
-            return projects.error();
+        auto token = r.verification_tokens().find(id);
+        if (!token) {
+            return token.error();
         }
-        for (const auto& p : *projects) {
-            if (p.role != "owner" && p.role != "admin") {
-                continue;
+        if (*token) {
+            auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
+            if (!admin) {
+                return admin.error();
             }
-            auto tokens = r.verification_tokens().list(p.project.organization_id);
-            if (!tokens) {
-                return tokens.error();
-            }
-            for (const auto& t : *tokens) {
-                allowed = allowed || t.id == id;
-            }
+            allowed = *admin;
         }
         if (!allowed) {
             return {};

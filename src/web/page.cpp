@@ -59,6 +59,15 @@ http::Response message_page(unsigned status, std::string title, std::string mess
     return render_page("message", data, {status, {}});
 }
 
+http::Response storage_trouble_page() {
+    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+}
+
+http::Response form_expired_page() {
+    return message_page(403, "This form has expired",
+                        "For your safety the form could not be accepted. Go back, reload the page and try again.");
+}
+
 http::Response static_file(std::string_view name) {
     const auto& all = embedded_assets();
     auto it = all.find(std::string(name));

@@ -29,6 +29,11 @@ http::Response redirect(std::string location);
 http::Response message_page(unsigned status, std::string title, std::string message, std::string link = "",
                             std::string link_text = "");
 
+/// 503: storage did not answer.
+http::Response storage_trouble_page();
+/// 403: a form without the right CSRF token.
+http::Response form_expired_page();
+
 /// GET /static/<name>: an embedded static file.
 http::Response static_file(std::string_view name);
 
