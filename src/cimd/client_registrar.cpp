@@ -34,31 +34,55 @@ oauth::OAuthClient client_from(const ClientIdUrl& url, const ClientMetadata& met
     return client;
 }
 
-} // namespace
-
-RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view client_id) {
-    RegistrationReport report;
+/// Checks the client_id URL rules and records the check; nullopt when one is broken.
+std::optional<ClientIdUrl> check_url(std::string_view client_id, RegistrationReport& report) {
     auto url = parse_client_id_url(client_id);
     if (!url) {
         report.checks.push_back(failed_check("client_id_url", url.error().message));
         report.failure = url.error().message;
-        return report;
+        return std::nullopt;
     }
     report.checks.push_back(passed("client_id_url", "an https URL with a path, no query or fragment"));
-    auto fetched = fetcher.fetch(*url);
-    auto metadata = fetched ? validate_document(*url, fetched->body) : Result<ClientMetadata>(fetched.error());
+    return *url;
+}
+
+struct ValidDocument {
+    FetchedDocument fetched;
+    ClientMetadata metadata;
+};
+
+/// Fetches and validates; on failure records the failed metadata_document check.
+std::optional<ValidDocument> fetch_valid(DocumentFetcher& fetcher, const ClientIdUrl& url, RegistrationReport& report) {
+    auto fetched = fetcher.fetch(url);
+    auto metadata = fetched ? validate_document(url, fetched->body) : Result<ClientMetadata>(fetched.error());
     if (!metadata) {
-        report.checks.push_back(failed_check("metadata_document", metadata.error().message));
         report.failure = metadata.error().message;
-        return report;
+        report.checks.push_back(failed_check("metadata_document", report.failure));
+        return std::nullopt;
     }
     report.checks.push_back(passed("metadata_document",
                                    with_notes("fetched from " + fetched->address + " and valid", metadata->notes)));
+    return ValidDocument{std::move(*fetched), std::move(*metadata)};
+}
+
+} // namespace
+
+RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view client_id) {
+    RegistrationReport report;
+    auto url = check_url(client_id, report);
+    if (!url) {
+        return report;
+    }
+    auto valid = fetch_valid(fetcher, *url, report);
+    if (!valid) {
+        return report;
+    }
     report.checks.push_back(passed("verification_token",
-                                   metadata->verification_token ? "present (checked against the database when registered)"
-                                                                : "absent: the client will be unverified"));
+                                   valid->metadata.verification_token
+                                       ? "present (checked against the database when registered)"
+                                       : "absent: the client will be unverified"));
     report.registered = true;
-    report.client = client_from(*url, *metadata, 0);
+    report.client = client_from(*url, valid->metadata, 0);
     return report;
 }
 
@@ -175,13 +199,10 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
         }
         return report;
     }
-    auto url = parse_client_id_url(client_id);
+    auto url = check_url(client_id, report);
     if (!url) {
-        report.checks.push_back(failed_check("client_id_url", url.error().message));
-        report.failure = url.error().message;
         return report;
     }
-    report.checks.push_back(passed("client_id_url", "an https URL with a path, no query or fragment"));
     std::optional<BlockEntry> block;
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
@@ -272,19 +293,16 @@ void ClientRegistrar::start_background(const ClientIdUrl& url) {
 
 RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
     RegistrationReport report;
-    auto fetched = fetcher_.fetch(url);
-    auto metadata = fetched ? validate_document(url, fetched->body) : Result<ClientMetadata>(fetched.error());
+    auto valid = fetch_valid(fetcher_, url, report);
     const std::int64_t now = clock_.now();
-    if (!metadata) {
-        report.failure = metadata.error().message;
-        report.checks.push_back(failed_check("metadata_document", report.failure));
+    if (!valid) {
         if (auto stored = store_failure(url, report.failure, now); !stored) {
             log_->error("cimd: cannot record the failed fetch of {}: {}", url.url, stored.error().debug);
         }
         return report;
     }
-    report.checks.push_back(passed("metadata_document",
-                                   with_notes("fetched from " + fetched->address + " and valid", metadata->notes)));
+    const FetchedDocument* fetched = &valid->fetched;
+    const ClientMetadata* metadata = &valid->metadata;
     std::int64_t ttl = freshness_seconds(fetched->cache_control, bounds_);
     auto stored = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
         std::optional<std::string> organization;
