@@ -105,14 +105,13 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
                           "Requested scopes exceed the application's allowed scopes");
     }
 
-    // 2. Charge the partner's limit only now: a leaked code without its verifier cannot spend
-    //    quota, and a limited exchange leaves the code usable.
-    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::token_exchanges));
-
-    // 3. Consume atomically and mint, in one transaction.
+    // 2. Charge the partner's limit only now (a leaked code without its verifier cannot spend
+    //    quota), then consume atomically and mint, all in one transaction: a limited exchange
+    //    rolls back and leaves the code usable.
     IssuedTokens issued;
     std::optional<Error> lost_race;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(limiter_.charge_in(r, *client, ratelimit::Endpoint::token_exchanges));
         TokenFamily family;
         family.id = crypto::random_uuid();
         family.client_id = code->client_id;
@@ -212,13 +211,12 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
     if (!client || !client->is_active) {
         return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
     }
-    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::token_exchanges));
-
-    // Rotate (or recognise reuse) inside one write transaction: the decision and its effect
-    // cannot be split by a concurrent refresh, in this process or another.
+    // Charge, then rotate (or recognise reuse) inside one write transaction: the decision and
+    // its effect cannot be split by a concurrent refresh, in this process or another.
     IssuedTokens issued;
     std::optional<Error> refused;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(limiter_.charge_in(r, *client, ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
         auto token = grants.find_refresh_token(presented_hash);
         if (!token) {

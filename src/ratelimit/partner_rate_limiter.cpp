@@ -38,25 +38,26 @@ std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client, End
 }
 
 Result<void> PartnerRateLimiter::charge(const oauth::OAuthClient& client, Endpoint endpoint) {
+    return uow_.run(storage::TransactionMode::write,
+                    [&](storage::Repositories& r) { return charge_in(r, client, endpoint); });
+}
+
+Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r, const oauth::OAuthClient& client,
+                                           Endpoint endpoint) {
     std::int64_t limit = limit_for(client, endpoint);
     if (limit == unlimited) {
         return {};
     }
     std::string bucket = std::string(to_string(endpoint)) + ":" + client.client_id;
-    WindowCount counted;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto c = count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now());
-        if (!c) {
-            return c.error();
-        }
-        counted = *c;
-        return {};
-    }));
-    if (counted.over_limit) {
+    auto counted = count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now());
+    if (!counted) {
+        return counted.error();
+    }
+    if (counted->over_limit) {
         Error e = make_error(ErrorCode::rate_limited,
                              "Rate limit exceeded for this partner (" + std::string(to_string(endpoint)) +
                                  "). Try again later.");
-        e.retry_after_seconds = counted.retry_after_seconds;
+        e.retry_after_seconds = counted->retry_after_seconds;
         return e;
     }
     return {};
