@@ -68,6 +68,19 @@ Result<cimd::FetchSettings> fetch_settings(const Config& config) {
     return settings;
 }
 
+/// STARTTLS is required unless the operator said optional, or (auto) the server is on loopback.
+bool smtp_requires_tls(const Config& config) {
+    if (config.smtp_starttls != "auto") {
+        return config.smtp_starttls == "required";
+    }
+    for (std::string_view loopback : {"smtp://127.", "smtp://localhost", "smtp://[::1]"}) {
+        if (config.smtp_url.rfind(loopback, 0) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int serve(const Config& config) {
     Loggers log = make_loggers(config.log_level);
     std::vector<std::string> applied;
@@ -99,7 +112,7 @@ int serve(const Config& config) {
     cimd::ClientRegistrar registrar(uow, clock, fetcher,
                                     {config.cimd.min_ttl_seconds, config.cimd.max_ttl_seconds,
                                      config.cimd.default_ttl_seconds, 60},
-                                    log.app);
+                                    log.app, 2, std::max(1, config.threads / 2));
     provisioning::AccountRequestService account_requests(uow, clock, registrar, limiter, config);
     provisioning::ResourceService resources(uow, clock, limiter, config);
     provisioning::ResourcesEndpoint resources_endpoint(resources, uow, clock);
@@ -122,7 +135,7 @@ int serve(const Config& config) {
     } else {
         sender = std::make_unique<outbox::SmtpSender>(outbox::SmtpSettings{
             config.smtp_url, config.mail_from, config.smtp_username, config.smtp_password,
-            config.smtp_starttls == "required", config.smtp_ca_file, 30000});
+            smtp_requires_tls(config), config.smtp_ca_file, 30000});
     }
     outbox::OutboxWorker mailer(uow, clock, *sender, log.app, config.lifetimes.password_link_seconds);
 

@@ -95,6 +95,7 @@ std::optional<std::string> AddressPolicy::refusal(const boost::asio::ip::address
             {"64:ff9b:1::", 48, "local-use NAT64 (64:ff9b:1::/48)"},
             {"100::", 64, "discard-only (100::/64)"},
             {"2001:db8::", 32, "documentation (2001:db8::/32)"},
+            {"3fff::", 20, "documentation (3fff::/20)"},
             {"2001::", 23, "IETF protocol assignments (2001::/23)"},
             {"2002::", 16, "6to4 (2002::/16)"},
             {"fc00::", 7, "unique local (fc00::/7)"},

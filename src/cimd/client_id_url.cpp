@@ -83,6 +83,9 @@ Result<ClientIdUrl> parse_client_id_url(std::string_view id) {
     if (host.find('%') != std::string::npos) {
         return refused("its host must not be percent-encoded");
     }
+    if (host.back() == '.') {
+        return refused("its host must not end with a dot");
+    }
     std::string_view path = parsed->encoded_path();
     if (path.empty() || path == "/") {
         return refused("it must have a path other than /");

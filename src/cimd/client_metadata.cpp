@@ -33,6 +33,24 @@ bool is_loopback_host(std::string_view host) {
     return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
+/// Unicode format and separator characters that change how a name renders (bidi controls,
+/// zero-width characters, line/paragraph separators, the BOM, C1 controls).
+bool is_invisible_format(std::string_view ch) {
+    if (ch.size() == 2) {
+        auto b0 = static_cast<unsigned char>(ch[0]);
+        auto b1 = static_cast<unsigned char>(ch[1]);
+        return (b0 == 0xc2 && b1 >= 0x80 && b1 <= 0x9f) || (b0 == 0xc2 && b1 == 0xad) ||
+               (b0 == 0xd8 && b1 == 0x9c);
+    }
+    if (ch.size() != 3) {
+        return false;
+    }
+    unsigned code = ((static_cast<unsigned char>(ch[0]) & 0x0f) << 12) | ((static_cast<unsigned char>(ch[1]) & 0x3f) << 6) |
+                    (static_cast<unsigned char>(ch[2]) & 0x3f);
+    return (code >= 0x200b && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e) ||
+           (code >= 0x2060 && code <= 0x206f) || code == 0xfeff;
+}
+
 /// Removes control characters, collapses whitespace, and keeps at most 100 characters (UTF-8
 /// aware). Invalid UTF-8 yields "".
 std::string sanitize_name(std::string_view raw) {
@@ -48,6 +66,10 @@ std::string sanitize_name(std::string_view raw) {
         if (c < 0x20 || c == 0x7f) {
             space = c == '\t' || c == '\n' || c == '\r' || space;
             ++i;
+            continue;
+        }
+        if (is_invisible_format(raw.substr(i, len))) {
+            i += len; // a name must read as it renders: no bidi overrides or zero-width characters
             continue;
         }
         if (c == ' ') {

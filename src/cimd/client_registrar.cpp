@@ -87,9 +87,21 @@ RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view c
 }
 
 ClientRegistrar::ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
-                                 CacheBounds bounds, std::shared_ptr<spdlog::logger> log, std::size_t threads)
+                                 CacheBounds bounds, std::shared_ptr<spdlog::logger> log, std::size_t threads,
+                                 int max_synchronous_fetches)
     : uow_(uow), clock_(clock), fetcher_(fetcher), bounds_(bounds), log_(std::move(log)), registered_(uow),
-      pool_(threads) {}
+      max_synchronous_fetches_(max_synchronous_fetches), pool_(threads) {}
+
+Result<RegistrationReport> ClientRegistrar::fetch_for_request(const ClientIdUrl& url) {
+    if (synchronous_fetches_.fetch_add(1) >= max_synchronous_fetches_) {
+        synchronous_fetches_.fetch_sub(1);
+        return make_error(ErrorCode::unavailable, "Too many client registrations are in progress",
+                          "synchronous fetch cap reached");
+    }
+    RegistrationReport report = fetch_shared(url);
+    synchronous_fetches_.fetch_sub(1);
+    return report;
+}
 
 ClientRegistrar::~ClientRegistrar() { stop(); }
 
@@ -204,12 +216,14 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
         return report;
     }
     std::optional<BlockEntry> block;
+    std::optional<oauth::OAuthClient> operator_client;
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
         auto existing = r.clients().find(url->url);
         if (!existing) {
             return existing.error();
         }
+        operator_client = *existing && (*existing)->kind != "cimd" ? *existing : std::optional<oauth::OAuthClient>();
         auto b = r.documents().find_block(url->url, url->host);
         if (!b) {
             return b.error();
@@ -220,13 +234,24 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
         }
         return {};
     }));
+    if (operator_client) {
+        // Registered by the operator: its registration rules, never a document.
+        report.registered = true;
+        report.client = *operator_client;
+        report.checks.push_back(passed("client_exists", "registered by the operator; no document is fetched"));
+        return report;
+    }
     if (block) {
         report.failure = "this client is blocked by the operator";
         report.checks.push_back(failed_check("not_blocked", report.failure));
         return report;
     }
     report.checks.push_back(passed("not_blocked", "not on the operator's blocklist"));
-    RegistrationReport fetched = fetch_shared(*url);
+    auto fetched_now = fetch_for_request(*url);
+    if (!fetched_now) {
+        return fetched_now.error();
+    }
+    RegistrationReport& fetched = *fetched_now;
     report.registered = fetched.registered;
     report.client = fetched.client;
     report.failure = fetched.failure;
@@ -243,7 +268,11 @@ Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view cli
         return lookup->client;
     }
     // Registering: wait for the fetch (shared with the background one when it is running).
-    RegistrationReport report = fetch_shared(*parse_client_id_url(client_id));
+    auto fetched = fetch_for_request(*parse_client_id_url(client_id));
+    if (!fetched) {
+        return fetched.error();
+    }
+    RegistrationReport& report = *fetched;
     if (!report.registered || !report.client) {
         return make_error(ErrorCode::unauthorized, "The client's metadata document could not be used: " + report.failure);
     }
@@ -273,6 +302,9 @@ RegistrationReport ClientRegistrar::fetch_shared(const ClientIdUrl& url) {
     } catch (const std::exception& e) {
         report.failure = "internal error while registering";
         log_->error("cimd: registering {} threw: {}", url.url, e.what());
+    } catch (...) {
+        report.failure = "internal error while registering";
+        log_->error("cimd: registering {} threw", url.url);
     }
     promise.set_value(report);
     std::lock_guard lock(mutex_);

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -43,7 +44,7 @@ public:
     static constexpr std::int64_t lease_seconds = 30; ///< longer than the longest fetch
 
     ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher, CacheBounds bounds,
-                    std::shared_ptr<spdlog::logger> log, std::size_t threads = 2);
+                    std::shared_ptr<spdlog::logger> log, std::size_t threads = 2, int max_synchronous_fetches = 2);
     ~ClientRegistrar() override;
 
     Result<oauth::PartnerLookup> find_partner(std::string_view client_id, std::string_view remote_address) override;
@@ -61,6 +62,8 @@ public:
 
 private:
     RegistrationReport fetch_shared(const ClientIdUrl& url);
+    /// fetch_shared for a request thread, or unavailable when too many already wait.
+    Result<RegistrationReport> fetch_for_request(const ClientIdUrl& url);
     RegistrationReport fetch_and_store(const ClientIdUrl& url);
     Result<void> store_failure(const ClientIdUrl& url, const std::string& message, std::int64_t now);
     Result<Check> link_verification(storage::Repositories& r, const ClientIdUrl& url,
@@ -78,6 +81,9 @@ private:
     oauth::RegisteredPartners registered_;
     std::mutex mutex_;
     std::map<std::string, std::shared_future<RegistrationReport>> in_flight_;
+    /// Request threads waiting on a fetch now: capped, so slow documents cannot take every worker.
+    std::atomic<int> synchronous_fetches_{0};
+    int max_synchronous_fetches_;
     boost::asio::thread_pool pool_;
 };
 

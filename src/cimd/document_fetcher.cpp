@@ -205,6 +205,9 @@ std::optional<ClientIdUrl> fetch_target(std::string_view text) {
     ClientIdUrl out;
     out.url = std::string(text);
     out.host = std::string(parsed->encoded_host());
+    if (out.host.find('%') != std::string::npos || out.host.back() == '.') {
+        return std::nullopt; // curl would decode it into a name other than the one we vetted
+    }
     std::transform(out.host.begin(), out.host.end(), out.host.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (out.host.size() > 2 && out.host.front() == '[') {

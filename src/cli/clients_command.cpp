@@ -48,6 +48,9 @@ boost::json::object client_json(const OAuthClient& c, const PartnerLimits& defau
     boost::json::object out{{"client_id", c.client_id},     {"name", c.name},
                             {"kind", c.kind},               {"redirect_uris", uris},
                             {"scopes", scopes},             {"is_active", c.is_active},
+                            {"capabilities", boost::json::object{{"create_accounts", c.can_create_accounts},
+                                                                 {"provision_resources", c.can_provision_resources},
+                                                                 {"deep_links", c.can_issue_deep_links}}},
                             {"rate_limits_per_hour", limits}, {"created_at", c.created_at}};
     if (c.kind == "cimd") {
         out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : nullptr;
@@ -287,6 +290,35 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return 1;
             }
             std::cout << o.client_id << " " << o.endpoint << " = " << o.limit << "\n";
+            return 0;
+        });
+    });
+
+    auto* capability = clients->add_subcommand(
+        "set-capability", "Turn a client's capability on or off: create_accounts, provision_resources, deep_links "
+                          "(deep links log people in: off by default)");
+    add_settings(*capability, config, SettingScope::storage);
+    capability->add_option("client_id", o.client_id, "The client id")->required();
+    capability->add_option("capability", o.endpoint, "create_accounts, provision_resources or deep_links")->required();
+    capability->add_option("state", o.limit, "on or off")->required();
+    capability->callback([&] {
+        if (o.endpoint != "create_accounts" && o.endpoint != "provision_resources" && o.endpoint != "deep_links") {
+            std::cerr << "error: capability must be create_accounts, provision_resources or deep_links\n";
+            exit_code = 2;
+            return;
+        }
+        if (o.limit != "on" && o.limit != "off") {
+            std::cerr << "error: state must be on or off\n";
+            exit_code = 2;
+            return;
+        }
+        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            auto changed = r.clients().set_capability(o.client_id, o.endpoint, o.limit == "on", now());
+            if (!changed || !*changed) {
+                std::cerr << "error: no client " << o.client_id << "\n";
+                return 1;
+            }
+            std::cout << o.client_id << " " << o.endpoint << " " << o.limit << "\n";
             return 0;
         });
     });

@@ -45,7 +45,9 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "smtp-username", c.smtp_username, "SMTP user name (no authentication when empty)");
     setting(cmd, "smtp-password", c.smtp_password, "SMTP password (prefer PROVISIOND_SMTP_PASSWORD to a flag)");
     setting(cmd, "smtp-starttls", c.smtp_starttls,
-            "For smtp://: `required` refuses to send without STARTTLS; `optional` uses it when offered");
+            "For smtp://: `required` refuses to send without STARTTLS; `optional` uses it when offered; "
+            "`auto` is required unless the SMTP host is loopback (set-password links must not cross a "
+            "network in clear)");
     setting(cmd, "smtp-ca-file", c.smtp_ca_file, "PEM file of the CAs trusted for the SMTP server's certificate");
     setting(cmd, "introspection-token", c.introspection_token,
             "Bearer token that resource servers present to POST /oauth/introspect (RFC 7662); "

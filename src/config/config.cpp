@@ -29,14 +29,22 @@ std::string Config::finalize() {
     if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
         return "smtp-url must start with smtp:// or smtps://";
     }
-    if (smtp_starttls != "required" && smtp_starttls != "optional") {
-        return "smtp-starttls must be required or optional";
+    if (smtp_starttls != "required" && smtp_starttls != "optional" && smtp_starttls != "auto") {
+        return "smtp-starttls must be auto, required or optional";
     }
     if (cimd.min_ttl_seconds < 1 || cimd.max_ttl_seconds < cimd.min_ttl_seconds) {
         return "cimd-min-ttl-seconds must be at least 1 and at most cimd-max-ttl-seconds";
     }
     if (public_url.empty()) {
-        public_url = "http://" + listen;
+        // A wildcard bind is not an address a browser can use: default to loopback, and let the
+        // operator set --public-url for anything else.
+        std::string host_port = listen;
+        for (std::string_view wildcard : {"0.0.0.0:", "[::]:"}) {
+            if (host_port.rfind(wildcard, 0) == 0) {
+                host_port = "127.0.0.1:" + host_port.substr(wildcard.size());
+            }
+        }
+        public_url = "http://" + host_port;
     }
     public_url = without_trailing_slash(public_url);
     us_host = without_trailing_slash(us_host.empty() ? public_url : us_host);

@@ -56,7 +56,7 @@ struct Config {
     std::string smtp_url;      ///< empty: write .eml files to outbox_dir
     std::string smtp_username;
     std::string smtp_password;
-    std::string smtp_starttls = "optional"; ///< "required" | "optional" (smtp:// only)
+    std::string smtp_starttls = "auto"; ///< "required" | "optional" | "auto": required unless the host is loopback
     std::string smtp_ca_file;
     std::string introspection_token; ///< Bearer for /oauth/introspect; empty: introspection off
     int threads = 0; ///< 0: two per core, at least four

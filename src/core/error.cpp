@@ -26,6 +26,7 @@ std::string_view wire_name(ErrorCode code) {
     case ErrorCode::remove_failed: return "remove_failed";
     case ErrorCode::registration_failed: return "registration_failed";
     case ErrorCode::invalid_path: return "invalid_path";
+    case ErrorCode::deep_links_not_enabled: return "deep_links_not_enabled";
     case ErrorCode::invalid_api_version: return "invalid_api_version";
     case ErrorCode::payload_too_large: return "invalid_request";
     case ErrorCode::unsupported_media_type: return "invalid_request";

@@ -1,6 +1,8 @@
 #include "core/url.hpp"
 
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 namespace provisiond {
 
@@ -14,6 +16,24 @@ std::optional<boost::urls::url_view> parse_absolute_url(std::string_view text) {
         return std::nullopt;
     }
     return *parsed;
+}
+
+std::string append_query(std::string_view uri, const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string out(uri);
+    char separator = out.find('?') == std::string::npos ? '?' : '&';
+    if (!out.empty() && (out.back() == '?' || out.back() == '&')) {
+        separator = '\0';
+    }
+    for (const auto& [key, value] : params) {
+        if (separator != '\0') {
+            out.push_back(separator);
+        }
+        separator = '&';
+        out += boost::urls::encode(key, boost::urls::unreserved_chars);
+        out.push_back('=');
+        out += boost::urls::encode(value, boost::urls::unreserved_chars);
+    }
+    return out;
 }
 
 } // namespace provisiond

@@ -20,7 +20,9 @@ unsigned status_of(ErrorCode code) {
     case ErrorCode::invalid_path:
         return 400;
     case ErrorCode::unauthorized: return 401;
-    case ErrorCode::forbidden: return 403;
+    case ErrorCode::forbidden:
+    case ErrorCode::deep_links_not_enabled:
+        return 403;
     case ErrorCode::not_found:
     case ErrorCode::team_not_found:
     case ErrorCode::route_not_found:

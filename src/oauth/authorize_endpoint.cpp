@@ -1,16 +1,16 @@
 #include "oauth/authorize_endpoint.hpp"
 
 #include "core/strings.hpp"
+#include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
+#include "ratelimit/fixed_window.hpp"
 #include "http/body.hpp"
 #include "web/form.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
 
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 
 #include <algorithm>
 
@@ -18,6 +18,7 @@ namespace provisiond::oauth {
 namespace {
 
 constexpr std::size_t max_client_state_length = 1024;
+constexpr std::int64_t authorize_requests_per_minute = 60; ///< per address
 
 /// An error we must not redirect (unknown client, unregistered redirect URI): shown as a page.
 http::Response error_page(const std::string& message) {
@@ -43,6 +44,7 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
         return error_page("This app is deactivated.");
     }
     auto redirect_uri = param("redirect_uri");
+    const bool redirect_uri_sent = redirect_uri.has_value();
     if (!redirect_uri) {
         if (client->redirect_uris.size() != 1) {
             return error_page("The request has no redirect_uri, and the app registered several.");
@@ -60,15 +62,12 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     // From here on the redirect URI is trusted: errors go back to the app (RFC 6749 §4.1.2.1).
     auto fail = [&](std::string error, std::string description) {
-        auto parsed = boost::urls::parse_uri_reference(*redirect_uri);
-        boost::urls::url url = parsed ? boost::urls::url(*parsed) : boost::urls::url();
-        url.params().append({"error", error});
-        url.params().append({"error_description", description});
+        std::vector<std::pair<std::string, std::string>> params{{"error", error}, {"error_description", description}};
         if (client_state) {
-            url.params().append({"state", *client_state});
+            params.emplace_back("state", *client_state);
         }
-        url.params().append({"iss", c_.config.public_url});
-        return web::redirect(std::string(url.buffer()));
+        params.emplace_back("iss", c_.config.public_url);
+        return web::redirect(append_query(*redirect_uri, params));
     };
     if (param("response_type") != "code") {
         return fail("unsupported_response_type", "response_type must be code");
@@ -90,12 +89,25 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     std::string state = crypto::random_urlsafe_token();
     std::int64_t now = c_.clock.now();
-    auto stored = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    bool throttled = false;
+    auto stored = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        // Each request stores a row before anyone logs in: bound them per address.
+        auto counted = ratelimit::count_in_window(r.rate_limits(), "authorize:" + request.remote_address, 60,
+                                                  authorize_requests_per_minute, now);
+        if (!counted) {
+            return counted.error();
+        }
+        if (counted->over_limit) {
+            throttled = true;
+            return {};
+        }
+        RETURN_IF_ERROR(r.browser().purge_expired(now));
         return r.browser().insert_authorization_request({crypto::sha256_hex(state), client->client_id, *redirect_uri,
                                                          client_state, *scopes, *challenge, now,
-                                                         now + c_.config.lifetimes.consent_seconds});
+                                                         now + c_.config.lifetimes.consent_seconds,
+                                                         redirect_uri_sent});
     });
-    if (!stored) {
+    if (!stored || throttled) {
         return fail("temporarily_unavailable", "Please try again in a moment");
     }
     return web::redirect(web::consent_path(state));

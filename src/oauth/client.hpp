@@ -21,6 +21,7 @@ struct OAuthClient {
     bool is_active = true;
     bool can_create_accounts = true;
     bool can_provision_resources = true;
+    bool can_issue_deep_links = false; ///< granted by the operator (`clients set-capability`)
     /// Per-endpoint hourly limit overrides; -1 means unlimited.
     std::map<std::string, std::int64_t> rate_limits;
     std::int64_t created_at = 0;

@@ -124,6 +124,13 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
         if (!found->family || found->family->revoked_at) {
             return {};
         }
+        auto client = r.clients().find(found->family->client_id);
+        if (!client) {
+            return client.error();
+        }
+        if (!*client || !(*client)->is_active) {
+            return {}; // a deactivated partner's tokens do not work, so they are not active
+        }
         std::int64_t iat = 0;
         std::int64_t exp = 0;
         std::string type;

@@ -25,6 +25,13 @@ http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, c
     if (auto refused = http::check_api_version(request)) {
         return *refused;
     }
+    if (!caller->client.can_issue_deep_links) {
+        return http::error_response(
+            http::Envelope::typed,
+            make_error(ErrorCode::deep_links_not_enabled,
+                       "Deep links are not enabled for this partner; the operator grants them with "
+                       "`provisiond clients set-capability <client_id> deep_links on`"));
+    }
     auto body = http::parse_body(request);
     if (!body) {
         return http::error_response(http::Envelope::typed, body.error());

@@ -39,6 +39,18 @@ public:
         return {};
     }
 
+    Result<void> purge_expired(std::int64_t now) override {
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM sessions WHERE expires_at <= $1", {now}));
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM authorization_requests WHERE expires_at <= $1", {now}));
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM deep_links WHERE expires_at <= $1", {now}));
+        return {};
+    }
+
+    Result<void> delete_sessions_of(std::string_view user_id) override {
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM sessions WHERE user_id = $1", {std::string(user_id)}));
+        return {};
+    }
+
     Result<std::optional<std::string>> consume_password_link(std::string_view hash, std::int64_t now) override {
         // The compare-and-set that makes a link single-use.
         return first<std::string>(query(c_,
@@ -78,10 +90,11 @@ public:
     Result<void> insert_authorization_request(const AuthorizationRequest& a) override {
         RETURN_IF_ERROR(execute(c_,
                                 "INSERT INTO authorization_requests (state_hash, client_id, redirect_uri, "
-                                "client_state, scopes, code_challenge, created_at, expires_at) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                "client_state, scopes, code_challenge, created_at, expires_at, redirect_uri_sent) "
+                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                                 {a.state_hash, a.client_id, a.redirect_uri, optional_text(a.client_state),
-                                 join(a.scopes, " "), a.code_challenge, a.created_at, a.expires_at}));
+                                 join(a.scopes, " "), a.code_challenge, a.created_at, a.expires_at,
+                                 std::int64_t{a.redirect_uri_sent}}));
         return {};
     }
 
@@ -89,11 +102,12 @@ public:
         return first<AuthorizationRequest>(
             query(c_,
                   "SELECT state_hash, client_id, redirect_uri, client_state, scopes, code_challenge, created_at, "
-                  "expires_at FROM authorization_requests WHERE state_hash = $1",
+                  "expires_at, redirect_uri_sent FROM authorization_requests WHERE state_hash = $1",
                   {std::string(hash)}),
             [](const Row& r) {
-                return AuthorizationRequest{r.text(0), r.text(1), r.text(2), r.optional_text(3),
-                                            split_spaces(r.text(4)), r.text(5), r.integer(6), r.integer(7)};
+                return AuthorizationRequest{r.text(0),    r.text(1),    r.text(2),
+                                            r.optional_text(3), split_spaces(r.text(4)), r.text(5),
+                                            r.integer(6), r.integer(7), r.integer(8) != 0};
             });
     }
 
@@ -196,6 +210,20 @@ public:
                                 {now, user, client}));
         RETURN_IF_ERROR(execute(c_, "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id IN (" +
                                         families + ")",
+                                {now, user, client}));
+        // Everything else the partner holds for this person: keys it minted, codes not yet
+        // exchanged, deep links not yet used.
+        RETURN_IF_ERROR(execute(c_,
+                                "UPDATE personal_api_keys SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 "
+                                "AND revoked_at IS NULL",
+                                {now, user, client}));
+        RETURN_IF_ERROR(execute(c_,
+                                "UPDATE authorization_codes SET expires_at = $1 WHERE user_id = $2 AND client_id = $3 "
+                                "AND consumed_at IS NULL AND expires_at > $1",
+                                {now, user, client}));
+        RETURN_IF_ERROR(execute(c_,
+                                "UPDATE deep_links SET used_at = $1 WHERE user_id = $2 AND client_id = $3 AND "
+                                "used_at IS NULL",
                                 {now, user, client}));
         auto n = execute(c_,
                          "UPDATE token_families SET revoked_at = $1, revoked_reason = 'disconnected' "

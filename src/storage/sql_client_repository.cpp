@@ -10,7 +10,8 @@ using oauth::OAuthClient;
 
 constexpr std::string_view client_columns =
     "client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
-    "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id";
+    "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id, "
+    "can_issue_deep_links";
 
 std::map<std::string, std::int64_t> limits_from_json(std::string_view text) {
     std::map<std::string, std::int64_t> out;
@@ -50,6 +51,7 @@ OAuthClient client_from(const Row& r) {
     c.updated_at = r.integer(10);
     c.logo_uri = r.optional_text(11);
     c.organization_id = r.optional_text(12);
+    c.can_issue_deep_links = r.integer(13) != 0;
     return c;
 }
 
@@ -87,7 +89,7 @@ public:
             "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
             "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
             "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
-            "updated_at = excluded.updated_at",
+            "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
             {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
              std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
              std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
@@ -113,6 +115,23 @@ public:
                                "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
                                "WHERE client_id = $3",
                                {std::int64_t{active}, now, std::string(client_id)});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
+    }
+
+    Result<bool> set_capability(std::string_view client_id, std::string_view capability, bool on,
+                                std::int64_t now) override {
+        std::string column = capability == "create_accounts"       ? "can_create_accounts"
+                             : capability == "provision_resources" ? "can_provision_resources"
+                             : capability == "deep_links"          ? "can_issue_deep_links"
+                                                                   : "";
+        if (column.empty()) {
+            return make_error(ErrorCode::invalid_request, "unknown capability");
+        }
+        auto changed = execute(c_, "UPDATE oauth_clients SET " + column + " = $1, updated_at = $2 WHERE client_id = $3",
+                               {std::int64_t{on}, now, std::string(client_id)});
         if (!changed) {
             return changed.error();
         }

@@ -21,6 +21,9 @@ http::Response storage_trouble() { return storage_trouble_page(); }
 
 } // namespace
 
+AccountPages::AccountPages(WebContext context)
+    : c_(context), decoy_hash_(crypto::hash_password(crypto::random_urlsafe_token()).value_or("")) {}
+
 http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next, const std::string& email,
                                         const std::string& error, unsigned status) {
     PageData data;
@@ -77,6 +80,8 @@ http::Response AccountPages::show_login(const http::Request& request) {
     std::string error;
     if (http::query_param(request, "error") == "expired_or_invalid_token") {
         error = "That sign-in link has expired or was already used. Log in with your password.";
+    } else if (http::query_param(request, "error") == "set_password_first") {
+        error = "Set your password with the link in your welcome email first, then log in.";
     }
     return login_page(*visitor, next, "", error, 200);
 }
@@ -114,8 +119,11 @@ http::Response AccountPages::log_in(const http::Request& request) {
     if (throttled) {
         return login_page(*visitor, next, email, "Too many attempts. Wait a few minutes, then try again.", 429);
     }
-    bool ok = user && user->password_hash && password.size() <= max_password_length &&
-              crypto::verify_password(*user->password_hash, password);
+    // The same work whether or not the account exists: no timing answer to "is X a user?".
+    bool has_password = user && user->password_hash;
+    bool verified = password.size() <= max_password_length &&
+                    crypto::verify_password(has_password ? *user->password_hash : decoy_hash_, password);
+    bool ok = has_password && verified;
     if (!ok) {
         return login_page(*visitor, next, email,
                           "Email or password is incorrect. New accounts set a password from the welcome email first.",
@@ -205,6 +213,32 @@ http::Response AccountPages::set_password(const http::Request& request) {
     if (password != form_field(*form, "password_confirm")) {
         return again("The two passwords are not the same.");
     }
+    // Check the link (and the caller's pace) before the deliberately expensive hash.
+    bool live = false;
+    bool throttled = false;
+    auto checked = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+        auto counted = ratelimit::count_in_window(r.rate_limits(), "set_password:" + request.remote_address, 900,
+                                                  login_attempts_per_window, c_.clock.now());
+        if (!counted) {
+            return counted.error();
+        }
+        throttled = counted->over_limit;
+        auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+        if (!owner) {
+            return owner.error();
+        }
+        live = owner->has_value();
+        return {};
+    });
+    if (!checked) {
+        return storage_trouble();
+    }
+    if (throttled) {
+        return message_page(429, "Too many attempts", "Wait a few minutes, then try again.");
+    }
+    if (!live) {
+        return link_expired(*visitor, false);
+    }
     auto hashed = crypto::hash_password(password);
     if (!hashed) {
         return storage_trouble();
@@ -219,7 +253,9 @@ http::Response AccountPages::set_password(const http::Request& request) {
         if (!user_id) {
             return {};
         }
-        return r.browser().set_password(*user_id, *hashed);
+        RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
+        // Whoever was signed in as this person before (a deep link, a shared machine) is not any more.
+        return r.browser().delete_sessions_of(*user_id);
     });
     if (!done) {
         return storage_trouble();
@@ -270,7 +306,11 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     if (token.empty()) {
         return redirect("/login?error=expired_or_invalid_token");
     }
+    if (request.method == "HEAD") {
+        return redirect("/login"); // link scanners must not spend a single-use link
+    }
     std::optional<DeepLink> link;
+    bool verified = false;
     auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
         if (token.size() > 128) {
             return {};
@@ -280,6 +320,13 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
             return consumed.error();
         }
         link = *consumed;
+        if (link) {
+            auto user = r.accounts().find_user(link->user_id);
+            if (!user) {
+                return user.error();
+            }
+            verified = *user && (*user)->email_verified && (*user)->password_hash;
+        }
         return {};
     });
     if (!done) {
@@ -287,6 +334,11 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     if (!link) {
         return redirect("/login?error=expired_or_invalid_token");
+    }
+    if (!verified) {
+        // A person who never set a password (never proved the email is theirs) is not logged in
+        // by a partner's link: the welcome email's link comes first.
+        return redirect("/login?error=set_password_first");
     }
     auto cookie = c_.sessions.log_in(request, link->user_id);
     if (!cookie) {

@@ -7,7 +7,7 @@ namespace provisiond::web {
 
 class AccountPages {
 public:
-    explicit AccountPages(WebContext context) : c_(context) {}
+    explicit AccountPages(WebContext context);
 
     http::Response show_login(const http::Request& request);
     http::Response log_in(const http::Request& request);
@@ -24,6 +24,7 @@ private:
     /// The "link expired or used" page, with its "send a new link" form (`sent`: after sending).
     http::Response link_expired(const Visitor& visitor, bool sent);
     WebContext c_;
+    std::string decoy_hash_; ///< verified against when the account does not exist (equal timing)
 };
 
 } // namespace provisiond::web

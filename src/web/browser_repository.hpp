@@ -31,6 +31,7 @@ struct AuthorizationRequest {
     std::string code_challenge;
     std::int64_t created_at = 0;
     std::int64_t expires_at = 0;
+    bool redirect_uri_sent = true; ///< the token request must repeat it only when it was sent
 };
 
 struct DeepLink {
@@ -73,6 +74,9 @@ public:
     virtual Result<std::optional<Session>> find_session(std::string_view id_hash) = 0;
     virtual Result<void> touch_session(std::string_view id_hash, std::int64_t now) = 0;
     virtual Result<void> delete_session(std::string_view id_hash) = 0;
+    virtual Result<void> delete_sessions_of(std::string_view user_id) = 0;
+    /// Deletes expired sessions, authorization requests and deep links (called as new ones are written).
+    virtual Result<void> purge_expired(std::int64_t now) = 0;
 
     /// Marks a live set-password link used; the user's id, or nullopt when unknown, used or expired.
     virtual Result<std::optional<std::string>> consume_password_link(std::string_view token_hash, std::int64_t now) = 0;

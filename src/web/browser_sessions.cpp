@@ -29,17 +29,21 @@ bool is_plain_http_loopback(std::string_view url) {
 
 BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config)
     : uow_(uow), clock_(clock), config_(config), secure_(!is_plain_http_loopback(config.public_url)),
-      origin_(origin_of(config.public_url)) {}
+      origin_(origin_of(config.public_url)),
+      // Over https the __Host- prefix pins the cookies to our host and path: a sibling subdomain
+      // cannot plant one (plain-http loopback cannot use the prefix, which requires Secure).
+      session_name_(std::string(secure_ ? "__Host-" : "") + std::string(session_cookie)),
+      csrf_name_(std::string(secure_ ? "__Host-" : "") + std::string(csrf_cookie)) {}
 
 Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     Visitor visitor;
-    if (auto csrf = read_cookie(request, csrf_cookie); csrf && csrf->size() >= 32 && csrf->size() <= 128) {
+    if (auto csrf = read_cookie(request, csrf_name_); csrf && csrf->size() >= 32 && csrf->size() <= 128) {
         visitor.csrf = *csrf;
     } else {
         visitor.csrf = crypto::random_urlsafe_token();
         visitor.new_csrf = true;
     }
-    auto id = read_cookie(request, session_cookie);
+    auto id = read_cookie(request, session_name_);
     if (!id || id->empty() || id->size() > 128) {
         return visitor;
     }
@@ -77,37 +81,43 @@ Result<std::string> BrowserSessions::log_in(const http::Request& request, std::s
     std::string id = crypto::random_urlsafe_token();
     std::int64_t now = clock_.now();
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        if (auto old = read_cookie(request, session_cookie); old && !old->empty() && old->size() <= 128) {
+        if (auto old = read_cookie(request, session_name_); old && !old->empty() && old->size() <= 128) {
             RETURN_IF_ERROR(r.browser().delete_session(crypto::sha256_hex(*old)));
         }
+        RETURN_IF_ERROR(r.browser().purge_expired(now));
         return r.browser().insert_session(
             Session{crypto::sha256_hex(id), std::string(user_id), now, now, now + absolute_seconds});
     }));
-    return cookie_header(session_cookie, id, {secure_, "Lax", absolute_seconds});
+    return cookie_header(session_name_, id, {secure_, "Lax", absolute_seconds});
 }
 
 Result<std::string> BrowserSessions::log_out(const http::Request& request) {
-    if (auto id = read_cookie(request, session_cookie); id && !id->empty() && id->size() <= 128) {
+    if (auto id = read_cookie(request, session_name_); id && !id->empty() && id->size() <= 128) {
         RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
             return r.browser().delete_session(crypto::sha256_hex(*id));
         }));
     }
-    return cookie_header(session_cookie, "", {secure_, "Lax", 0});
+    return cookie_header(session_name_, "", {secure_, "Lax", 0});
 }
 
 bool BrowserSessions::csrf_ok(const http::Request& request, std::string_view form_token) const {
-    // A foreign Origin is refused. "null" (sent by browsers under some referrer policies and
-    // for privacy-sensitive contexts) proves nothing either way: the token decides.
-    if (auto origin = request.header("origin"); origin && *origin != "null" && *origin != origin_) {
-        return false;
+    // A foreign Origin is refused. "null" (privacy-sensitive contexts) proves nothing, so then a
+    // browser's Sec-Fetch-Site, when sent, must say same-origin; the token decides the rest.
+    if (auto origin = request.header("origin"); origin && *origin != origin_) {
+        if (*origin != "null") {
+            return false;
+        }
+        if (auto site = request.header("sec-fetch-site"); site && *site != "same-origin") {
+            return false;
+        }
     }
-    auto cookie = read_cookie(request, csrf_cookie);
+    auto cookie = read_cookie(request, csrf_name_);
     return cookie && !cookie->empty() && !form_token.empty() && crypto::constant_time_equal(*cookie, form_token);
 }
 
 void BrowserSessions::finish(http::Response& response, const Visitor& visitor) const {
     if (visitor.new_csrf) {
-        response.set_header("Set-Cookie", cookie_header(csrf_cookie, visitor.csrf, {secure_, "Strict", -1}));
+        response.set_header("Set-Cookie", cookie_header(csrf_name_, visitor.csrf, {secure_, "Strict", -1}));
     }
 }
 

@@ -48,6 +48,8 @@ private:
     const Config& config_;
     bool secure_;
     std::string origin_;
+    std::string session_name_;
+    std::string csrf_name_;
 };
 
 } // namespace provisiond::web

@@ -12,7 +12,6 @@
 #include "core/url.hpp"
 
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 
 #include <cctype>
 
@@ -49,18 +48,14 @@ std::string origin_of(std::string_view url) {
 /// The redirect URI with the answer's parameters added (keeping any query it already has).
 std::string answer_url(const PendingAuthorization& pending, const std::vector<std::pair<std::string, std::string>>& params,
                        const std::string& issuer) {
-    auto parsed = boost::urls::parse_uri_reference(pending.redirect_uri);
-    boost::urls::url url = parsed ? boost::urls::url(*parsed) : boost::urls::url();
-    for (const auto& [k, v] : params) {
-        url.params().append({k, v});
-    }
+    auto all = params;
     if (pending.echoed_state) {
-        url.params().append({"state", *pending.echoed_state});
+        all.emplace_back("state", *pending.echoed_state);
     }
     if (pending.kind == PendingAuthorization::Kind::standard) {
-        url.params().append({"iss", issuer}); // RFC 9207
+        all.emplace_back("iss", issuer); // RFC 9207
     }
-    return std::string(url.buffer());
+    return append_query(pending.redirect_uri, all);
 }
 
 } // namespace

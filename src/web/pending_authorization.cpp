@@ -58,7 +58,7 @@ Result<std::optional<PendingAuthorization>> find_pending_authorization(storage::
         out.code_challenge = (*request)->code_challenge;
         out.redirect_uri = (*request)->redirect_uri;
         out.echoed_state = (*request)->client_state;
-        out.bind_redirect_uri = true;
+        out.bind_redirect_uri = (*request)->redirect_uri_sent;
     }
     auto client = r.clients().find(client_id);
     if (!client) {

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
-import { P, api, bearer, q, q1, sha256hex } from '../blackbox/harness.mjs';
+import { P, api, bearer, newAccount, q, q1, sha256hex } from '../blackbox/harness.mjs';
 import {
   PARTNER_NAME, SESSION_COOKIE, dbFind, registerPartner, startWithSmtp, stopServer, userWithPassword,
   WebClient,
@@ -18,6 +18,9 @@ let clientId;
 before(async () => {
   ({ server, smtp } = await startWithSmtp());
   clientId = await registerPartner(server, { name: PARTNER_NAME });
+  // Deep links log people in: a capability the operator grants (off by default).
+  const granted = await server.cli(['clients', 'set-capability', clientId, 'deep_links', 'on']);
+  assert.equal(granted.code, 0, granted.stderr);
 });
 after(async () => {
   await closeBrowser();
@@ -168,3 +171,32 @@ function writeDb(srv, sql, ...params) {
     d.close();
   }
 }
+
+test('a partner without the deep_links capability gets 403 deep_links_not_enabled and nothing is stored', async () => {
+  const other = await registerPartner(server, { name: 'No Links Partner' });
+  const acct = await newAccount(server, { clientId: other });
+  const before = q(server, 'SELECT COUNT(*) AS n FROM deep_links')[0].n;
+  const res = await deepLink(acct.tokens.access_token, { purpose: 'dashboard' });
+  assert.equal(res.status, 403, res.text);
+  assert.equal(res.json.type, 'error');
+  assert.equal(res.json.error.code, 'deep_links_not_enabled');
+  assert.match(res.json.error.message, /set-capability/);
+  assert.equal(q(server, 'SELECT COUNT(*) AS n FROM deep_links')[0].n, before);
+});
+
+test('a person who never set a password is not logged in by a deep link: the welcome email comes first', async () => {
+  const acct = await newAccount(server, { clientId }); // provisioned, password never set
+  const res = await deepLink(acct.tokens.access_token, { purpose: 'dashboard' });
+  assert.equal(res.status, 200, res.text);
+  const { ctx, page } = await newPage();
+  try {
+    await visit(page, res.json.url);
+    assert.equal(page.url(), `${server.url}/login?error=set_password_first`);
+    assert.match(await bodyText(page), /Set your password with the link in your welcome email first/);
+    assert.equal(await cookieNamed(ctx, SESSION_COOKIE), undefined, 'not logged in');
+    assert.notEqual(q1(server, 'SELECT used_at FROM deep_links WHERE token_hash = ?', sha256hex(tokenOf(res.json.url))).used_at, null,
+      'the link is spent');
+  } finally {
+    await ctx.close();
+  }
+});

@@ -81,3 +81,15 @@ TEST(Url, RefusesAnAuthorityFollowedByAPathWithoutSlash) {
 
 } // namespace
 } // namespace provisiond
+
+namespace provisiond {
+namespace {
+
+TEST(Url, AppendQueryEncodesEverythingButUnreserved) {
+    EXPECT_EQ(append_query("https://p.example/cb", {{"state", "q+L/9w=="}, {"code", "a b"}}),
+              "https://p.example/cb?state=q%2BL%2F9w%3D%3D&code=a%20b");
+    EXPECT_EQ(append_query("https://p.example/cb?app=1", {{"x", "y"}}), "https://p.example/cb?app=1&x=y");
+}
+
+} // namespace
+} // namespace provisiond

@@ -1,0 +1,49 @@
+// An operator-registered client whose id is an https URL stays the operator's: a document at that
+// URL never replaces its redirect URIs or its scope ceiling (docs/CIMD.md "Which client ids are
+// CIMD URLs"). And a trailing-dot host cannot slip past a domain block.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { q1, registerClient, startServer } from './harness.mjs';
+import { startTlsSite } from './tls_fixture.mjs';
+import { cimdDoc, registration, uid } from './cimd_common.mjs';
+
+let site;
+let server;
+before(async () => {
+  site = await startTlsSite();
+  server = await startServer({ extraArgs: site.cimdArgs(['partner.test']) });
+});
+after(async () => {
+  await server?.stop();
+  await site?.stop();
+});
+
+test('client_registration for an operator-registered URL client reports it and fetches nothing', async () => {
+  const path = `/operator/${uid()}.json`;
+  const url = site.url('partner.test', path);
+  await registerClient(server, { clientId: url, redirectUri: 'https://operator.example/cb', scopes: ['project:read'] });
+  // The document at that URL asks for more: every scope and another redirect URI.
+  site.writeDoc(path, cimdDoc(url, { redirect_uris: ['https://attacker.example/cb'] }));
+  const before = site.fetchCount(path);
+  const res = await registration(server, url);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.registered, true);
+  assert.deepEqual(res.json.checks.map((c) => c.name), ['client_id_url', 'client_exists']);
+  assert.equal(site.fetchCount(path), before, 'no fetch');
+  const row = q1(server, 'SELECT kind, scopes, redirect_uris FROM oauth_clients WHERE client_id = ?', url);
+  assert.deepEqual(row, { kind: 'registered', scopes: 'project:read', redirect_uris: '["https://operator.example/cb"]' });
+});
+
+test('a trailing-dot host is refused as a client id, so a domain block cannot be bypassed with one', async () => {
+  const blocked = await server.cli(['clients', 'block', 'partner.test']);
+  assert.equal(blocked.code, 0, blocked.stderr);
+  try {
+    const url = `https://partner.test.:${new URL(site.url('partner.test', '/x')).port}/c/${uid()}.json`;
+    const res = await registration(server, url);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json.error.code, 'registration_failed');
+    assert.match(res.json.checks[0].detail, /end with a dot/);
+  } finally {
+    await server.cli(['clients', 'unblock', 'partner.test']);
+  }
+});
