@@ -12,6 +12,7 @@ namespace {
 constexpr int batch_size = 50;
 constexpr std::int64_t max_backoff_seconds = 3600;
 constexpr auto poll_interval = std::chrono::milliseconds(500);
+constexpr auto drain_pause = std::chrono::milliseconds(50); ///< between full batches: ≤ 1000 messages/s
 
 } // namespace
 
@@ -45,10 +46,10 @@ void OutboxWorker::start() {
             lock.unlock();
             int delivered = deliver_due();
             lock.lock();
-            if (delivered == batch_size) {
-                continue; // a full batch: there is likely more due, keep draining
-            }
-            wake_.wait_for(lock, poll_interval, [this] { return stopping_; });
+            // A full batch: more is likely due, so come back soon, but not at once: requests share
+            // the database's writer with this worker, and a backlog must not crowd them out.
+            wake_.wait_for(lock, delivered == batch_size ? drain_pause : poll_interval,
+                           [this] { return stopping_; });
         }
     });
 }
