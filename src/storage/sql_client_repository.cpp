@@ -36,6 +36,27 @@ std::string limits_to_json(const std::map<std::string, std::int64_t>& limits) {
     return boost::json::serialize(o);
 }
 
+constexpr std::string_view insert_sql =
+    "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
+    "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+std::vector<Value> insert_params(const OAuthClient& c) {
+    return {c.client_id,
+            c.name,
+            c.kind,
+            to_json_array(c.redirect_uris),
+            join(c.scopes, " "),
+            std::int64_t{c.is_active},
+            std::int64_t{c.can_create_accounts},
+            std::int64_t{c.can_provision_resources},
+            limits_to_json(c.rate_limits),
+            c.created_at,
+            c.updated_at,
+            optional_text(c.logo_uri),
+            optional_text(c.organization_id)};
+}
+
 OAuthClient client_from(const Row& r) {
     OAuthClient c;
     c.client_id = r.text(0);
@@ -68,32 +89,18 @@ public:
     }
 
     Result<void> insert(const OAuthClient& c) override {
-        RETURN_IF_ERROR(execute(
-            c_,
-            "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
-            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at, "
-            "logo_uri, organization_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
-             std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
-             std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
-             c.updated_at, optional_text(c.logo_uri), optional_text(c.organization_id)}));
+        RETURN_IF_ERROR(c_.execute(insert_sql, insert_params(c)));
         return {};
     }
 
     Result<void> save_document_client(const OAuthClient& c) override {
-        RETURN_IF_ERROR(execute(
-            c_,
-            "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
-            "can_create_accounts, can_provision_resources, rate_limits, created_at, updated_at, "
-            "logo_uri, organization_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-            "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
-            "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
-            "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
-            "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
-            {c.client_id, c.name, c.kind, to_json_array(c.redirect_uris), join(c.scopes, " "),
-             std::int64_t{c.is_active}, std::int64_t{c.can_create_accounts},
-             std::int64_t{c.can_provision_resources}, limits_to_json(c.rate_limits), c.created_at,
-             c.updated_at, optional_text(c.logo_uri), optional_text(c.organization_id)}));
+        // An operator-registered client with the same id is never overwritten by a document.
+        RETURN_IF_ERROR(c_.execute(std::string(insert_sql) +
+                                     " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
+                                     "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
+                                     "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
+                                     "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
+                                 insert_params(c)));
         return {};
     }
 
