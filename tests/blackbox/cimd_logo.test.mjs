@@ -4,140 +4,14 @@
 // `client_logos`, served from our origin at /clients/logo?client_id=… with a `sandbox` CSP, and
 // fetched again only when logo_uri changes; without a usable one, we draw a monogram (SVG).
 //
-// The shared nginx fixture (tls_fixture.mjs) knows no image types, so this file starts its own
-// nginx the same way (the fixture's throwaway CA and certificate, a generated config in a temp dir,
-// the same JSON access log) with image MIME types added. Documents and logos are served by that one
-// nginx: documents on partner.test, logos on img.partner.test (both in the certificate).
+// The shared nginx fixture (tls_fixture.mjs) serves documents on partner.test and logos on
+// img.partner.test (both in its certificate), with image MIME types.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { api, count, freePort, makeTempDir, q, sleep, startServer } from './harness.mjs';
-import { nginxBinary, testCA, waitForPort } from './tls_fixture.mjs';
+import { api, count, q, sleep, startServer } from './harness.mjs';
+import { startTlsSite } from './tls_fixture.mjs';
 import { assertRegistered, cimdDoc, findCheck, nextSourceAddress, registration, uid, waitFor } from './cimd_common.mjs';
-
-// ---------------------------------------------------------------------------------------------
-// An nginx like the shared fixture's, with image types.
-
-const live = new Set();
-process.on('exit', () => { for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } } });
-
-function conf({ dir, port, certFile, keyFile, docroot }) {
-  return `
-worker_processes 1;
-daemon off;
-master_process on;
-user root root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-    client_body_temp_path ${dir}/tmp/body;
-    proxy_temp_path ${dir}/tmp/proxy;
-    fastcgi_temp_path ${dir}/tmp/fastcgi;
-    uwsgi_temp_path ${dir}/tmp/uwsgi;
-    scgi_temp_path ${dir}/tmp/scgi;
-    log_format cimd escape=json '{"m":"$request_method","u":"$request_uri","s":$status,"b":$body_bytes_sent,'
-        '"h":"$host","ua":"$http_user_agent","acc":"$http_accept","t":$msec}';
-    access_log ${dir}/access.log cimd;
-    types {
-        application/json json;
-        image/png png;
-        image/gif gif;
-        image/jpeg jpg;
-        image/webp webp;
-        image/svg+xml svg;
-    }
-    default_type application/json;
-    sendfile on;
-    keepalive_timeout 5;
-    server_tokens off;
-    gzip off;
-    server {
-        listen 127.0.0.1:${port} ssl;
-        server_name _;
-        ssl_certificate ${certFile};
-        ssl_certificate_key ${keyFile};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root ${docroot};
-        location / { try_files $uri =404; }
-        # No Content-Length: sub_filter makes nginx stream the body chunked.
-        location /chunked/ {
-            sub_filter_types image/png;
-            sub_filter 'zz-never-present-zz' 'zz';
-            sub_filter_once off;
-        }
-    }
-}
-`;
-}
-
-async function startImageSite() {
-  const nginx = nginxBinary();
-  if (!nginx) throw new Error('nginx is not installed (apt-get install -y nginx)');
-  const ca = await testCA();
-  const dir = await makeTempDir('provisiond-logo-nginx-');
-  const docroot = join(dir, 'docroot');
-  mkdirSync(docroot, { recursive: true });
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const port = await freePort();
-  const confFile = join(dir, 'nginx.conf');
-  writeFileSync(confFile, conf({ dir, port, certFile: ca.certFile, keyFile: ca.keyFile, docroot }));
-  const accessLog = join(dir, 'access.log');
-  writeFileSync(accessLog, '');
-  const proc = spawn(nginx, ['-e', join(dir, 'error.log'), '-c', confFile, '-p', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  proc.stdout.resume();
-  const exited = new Promise((res) => proc.on('exit', () => { live.delete(proc); res(); }));
-  try {
-    await waitForPort(port, { proc });
-  } catch (e) {
-    proc.kill('SIGKILL');
-    throw new Error(`nginx did not start: ${e.message}\n${stderr}`);
-  }
-  const site = {
-    port,
-    caFile: ca.caFile,
-    url: (host, path) => `https://${host}:${port}${path}`,
-    /** --cimd-ca-file, --cimd-allow-loopback, and a host-map entry per [name, address]. */
-    args: (map) => ['--cimd-ca-file', ca.caFile, '--cimd-allow-loopback',
-      ...map.flatMap(([n, a]) => ['--cimd-resolve', `${n}:${port}:${a}`])],
-    write(path, content) {
-      const file = join(docroot, path);
-      mkdirSync(dirname(file), { recursive: true });
-      const data = Buffer.isBuffer(content) ? content : Buffer.from(typeof content === 'string' ? content : JSON.stringify(content));
-      const tmp = `${file}.${randomUUID()}.tmp`;
-      writeFileSync(tmp, data);
-      renameSync(tmp, file);
-    },
-    log() {
-      return readFileSync(accessLog, 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
-        try { return JSON.parse(l); } catch { return { raw: l }; }
-      });
-    },
-    fetches: (path) => site.log().filter((e) => e.u === path),
-    fetchCount: (path) => site.fetches(path).length,
-    async waitForFetchCount(path, n, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const c = site.fetchCount(path);
-        if (c >= n || Date.now() > deadline) return c;
-        await sleep(50);
-      }
-    },
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(10000)]);
-    },
-  };
-  return site;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Images.
@@ -202,12 +76,12 @@ const MAPPED_HOST = 'pub.test';
 const OTHER_MAPPED_HOST = 'pub2.test';
 
 let site;
-before(async () => { site = await startImageSite(); });
+before(async () => { site = await startTlsSite(); });
 after(async () => { await site?.stop(); });
 
 async function withServer(fn) {
   const server = await startServer({
-    extraArgs: site.args([
+    extraArgs: site.cimdArgs([
       [DOC_HOST, '127.0.0.1'], [IMG_HOST, '127.0.0.1'],
       [MAPPED_HOST, '[::ffff:127.0.0.1]'], [OTHER_MAPPED_HOST, '169.254.169.254'],
     ]),
@@ -222,7 +96,7 @@ async function withServer(fn) {
 /** Put an image at /<dir>/<unique>.<ext>; returns {path, uri}. */
 function image(bytes, ext, { dir = 'img', host = IMG_HOST } = {}) {
   const path = `/${dir}/${uid()}.${ext}`;
-  site.write(path, bytes);
+  site.writeDoc(path, bytes);
   return { path, uri: site.url(host, path) };
 }
 
@@ -230,7 +104,7 @@ function image(bytes, ext, { dir = 'img', host = IMG_HOST } = {}) {
 function doc(overrides = {}) {
   const path = `/docs/${uid()}.json`;
   const url = site.url(DOC_HOST, path);
-  site.write(path, cimdDoc(url, overrides));
+  site.writeDoc(path, cimdDoc(url, overrides));
   return { url, path };
 }
 
@@ -315,14 +189,14 @@ describe('a PNG logo is fetched once, stored and served from our origin', () => 
       await waitForLogo(server, url, 'image/png');
 
       const other = makePng(3, 3, [0, 255, 0, 255]);
-      site.write(first.path, other);                 // the partner swaps the image behind the same URL
+      site.writeDoc(first.path, other);                 // the partner swaps the image behind the same URL
       assertRegistered(await register(server, url), url);
       await sleep(1500);
       assert.equal(site.fetchCount(first.path), 1);
       assert.ok((await getLogo(server, url)).raw.equals(PNG_1X1), 'still the reviewed image');
 
       const second = image(other, 'png');
-      site.write(new URL(url).pathname, cimdDoc(url, { client_name: 'Swap Partner', logo_uri: second.uri }));
+      site.writeDoc(new URL(url).pathname, cimdDoc(url, { client_name: 'Swap Partner', logo_uri: second.uri }));
       assertRegistered(await register(server, url), url);
       const r = await waitFor(async () => {
         const x = await getLogo(server, url);
@@ -341,7 +215,7 @@ describe('a PNG logo is fetched once, stored and served from our origin', () => 
       const { url, path } = doc({ client_name: 'Gone Logo', logo_uri: png.uri });
       assertRegistered(await register(server, url), url);
       await waitForLogo(server, url, 'image/png');
-      site.write(path, cimdDoc(url, { client_name: 'Gone Logo' }));
+      site.writeDoc(path, cimdDoc(url, { client_name: 'Gone Logo' }));
       assertRegistered(await register(server, url), url);
       const r = await waitForLogo(server, url, 'image/svg+xml');
       assertMonogram(r, 'G');
@@ -414,7 +288,7 @@ describe('logos that are not stored', () => {
     test(`${label} is dropped at validation (the metadata_document check says so) and never fetched`, async () => {
       await withServer(async (server) => {
         const path = `/img/${uid()}.png`;
-        site.write(path, PNG_1X1);
+        site.writeDoc(path, PNG_1X1);
         const { url } = doc({ client_name: `${initial}ost Partner`, logo_uri: makeUri(path) });
         const res = await register(server, url);
         const body = assertRegistered(res, url);

@@ -153,7 +153,7 @@ location /s308/       { return 308 https://$host:$server_port/plain/redirect-tar
 location /s302same/   { return 302 $uri.json; }
 # Chunked: sub_filter drops Content-Length, so nginx streams with Transfer-Encoding: chunked.
 location /chunked/ {
-    sub_filter_types application/json;
+    sub_filter_types application/json image/png;
     sub_filter 'zz-never-present-zz' 'zz';
     sub_filter_once off;
 }
@@ -190,7 +190,10 @@ http {
         '"h":"$host","ua":"$http_user_agent","acc":"$http_accept","ae":"$http_accept_encoding",'
         '"t":$msec,"rt":"$request_time","c":"$connection"}';
     access_log ${dir}/access.log cimd;
-    types { application/json json; text/html html; text/plain txt; }
+    types {
+        application/json json; text/html html; text/plain txt;
+        image/png png; image/gif gif; image/jpeg jpg; image/webp webp; image/svg+xml svg;
+    }
     default_type application/json;
     sendfile on;
     keepalive_timeout 5;
@@ -230,7 +233,7 @@ export async function waitForPort(port, { host = '127.0.0.1', timeoutMs = 10000,
  * Returns a site object:
  *  port, caFile, otherCaFile, dir, docroot
  *  url(host, path)            → `https://host:port/path`
- *  resolveArgs(names)         → ['--cimd-resolve', 'name:port:127.0.0.1', …]
+ *  resolveArgs(names)         → ['--cimd-resolve', 'name:port:127.0.0.1', …] (a [name, address] pair maps elsewhere)
  *  cimdArgs(names, {loopback}) → --cimd-ca-file + (--cimd-allow-loopback) + resolve args
  *  writeDoc(path, obj|string|Buffer) (atomic; returns the path's URL on partner.test)
  *  removeDoc(path)
@@ -272,7 +275,13 @@ export async function startTlsSite() {
   const site = {
     port, dir, docroot, caFile: ca.caFile, otherCaFile: ca.otherCaFile, ca,
     url(host, path) { return `https://${host}:${port}${path}`; },
-    resolveArgs(names) { return names.flatMap((n) => ['--cimd-resolve', `${n}:${port}:127.0.0.1`]); },
+    /** Each name maps to 127.0.0.1, or give [name, address] to map it elsewhere. */
+    resolveArgs(names) {
+      return names.flatMap((n) => {
+        const [name, address] = Array.isArray(n) ? n : [n, '127.0.0.1'];
+        return ['--cimd-resolve', `${name}:${port}:${address}`];
+      });
+    },
     cimdArgs(names = ['partner.test'], { loopback = true, caFile = ca.caFile } = {}) {
       return [...(caFile ? ['--cimd-ca-file', caFile] : []), ...(loopback ? ['--cimd-allow-loopback'] : []), ...site.resolveArgs(names)];
     },

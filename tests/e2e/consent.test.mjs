@@ -8,15 +8,15 @@ import {
   ACCESS_RE, B64URL43, REFRESH_RE, count, createResource, exchangeCode, q, q1, sha256hex,
 } from '../blackbox/harness.mjs';
 import { assertRegistered, publish, registration, uid } from '../blackbox/cimd_common.mjs';
-import { startTlsSite } from '../blackbox/tls_fixture.mjs';
 import {
-  PARTNER_NAME, assertPageHeaders, consentUrl, registerPartner, startCallbackServer, startWithSmtp,
-  stopServer, stopSite, userWithPassword,
+  PARTNER_NAME, assertPageHeaders, consentUrl,
+  userWithPassword, startPartnerWorld,
 } from './e2e.mjs';
 import {
   bodyText, clickButton, closeBrowser, logIn, newPage, redirectChain, screenshot, visit,
 } from './browser.mjs';
 
+let world;
 let server;
 let smtp;
 let site;
@@ -24,17 +24,12 @@ let cb;
 let clientId;
 
 before(async () => {
-  site = await startTlsSite();
-  cb = await startCallbackServer();
-  ({ server, smtp } = await startWithSmtp({ extraArgs: site.cimdArgs(['partner.test']) }));
-  clientId = await registerPartner(server, { name: PARTNER_NAME, redirectUri: cb.redirectUri });
+  world = await startPartnerWorld({ tlsSite: true });
+  ({ server, smtp, site, cb, clientId } = world);
 });
 after(async () => {
   await closeBrowser();
-  await stopServer(server);
-  await smtp?.stop();
-  await cb?.stop();
-  await stopSite(site);
+  await world?.stop();
 });
 
 const VERIFIED = /(^|[^A-Za-z])Verified partner/;

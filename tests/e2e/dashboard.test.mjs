@@ -7,15 +7,15 @@ import {
   PAT_RE, exchangeCode, getResource, q, q1, refreshGrant, sha256hex,
 } from '../blackbox/harness.mjs';
 import { assertRegistered, publish, registration, uid } from '../blackbox/cimd_common.mjs';
-import { startTlsSite } from '../blackbox/tls_fixture.mjs';
 import {
-  PARTNER_NAME, assertPageHeaders, consentUrl, dbFind, registerPartner, startCallbackServer, startWithSmtp,
-  stopServer, stopSite, userWithPassword,
+  PARTNER_NAME, assertPageHeaders, consentUrl, dbFind, registerPartner,
+  userWithPassword, startPartnerWorld,
 } from './e2e.mjs';
 import {
   bodyText, clickButton, clickButtonNear, closeBrowser, logIn, navigation, newPage, screenshot, visit,
 } from './browser.mjs';
 
+let world;
 let server;
 let smtp;
 let site;
@@ -23,17 +23,12 @@ let cb;
 let clientId;
 
 before(async () => {
-  site = await startTlsSite();
-  cb = await startCallbackServer();
-  ({ server, smtp } = await startWithSmtp({ extraArgs: site.cimdArgs(['partner.test']) }));
-  clientId = await registerPartner(server, { name: PARTNER_NAME, redirectUri: cb.redirectUri });
+  world = await startPartnerWorld({ tlsSite: true });
+  ({ server, smtp, site, cb, clientId } = world);
 });
 after(async () => {
   await closeBrowser();
-  await stopServer(server);
-  await smtp?.stop();
-  await cb?.stop();
-  await stopSite(site);
+  await world?.stop();
 });
 
 async function loggedIn(user) {

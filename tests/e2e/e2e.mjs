@@ -15,6 +15,7 @@ import {
   startServer, uniqueEmail,
 } from '../blackbox/harness.mjs';
 import { decodeEntities, startSmtp } from './smtp_fixture.mjs';
+import { startTlsSite } from '../blackbox/tls_fixture.mjs';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(HERE, '../..');
@@ -142,6 +143,27 @@ export async function registerPartner(server, opts = {}) {
     await setLimit(server, id, endpoint, 'unlimited');
   }
   return id;
+}
+
+/**
+ * What most browser tests start with: the partner's callback server, provisiond with a real SMTP
+ * server, the partner registered with its limits off, and (with `tlsSite`) the nginx TLS site for
+ * metadata documents. `stop()` stops them all (close the browser first).
+ */
+export async function startPartnerWorld({ tlsSite = false } = {}) {
+  const world = {};
+  if (tlsSite) world.site = await startTlsSite();
+  world.cb = await startCallbackServer();
+  ({ server: world.server, smtp: world.smtp } = await startWithSmtp(
+    tlsSite ? { extraArgs: world.site.cimdArgs(['partner.test']) } : {}));
+  world.clientId = await registerPartner(world.server, { name: PARTNER_NAME, redirectUri: world.cb.redirectUri });
+  world.stop = async () => {
+    await stopServer(world.server);
+    await world.smtp?.stop();
+    await world.cb?.stop();
+    if (world.site) await stopSite(world.site);
+  };
+  return world;
 }
 
 // ---------------------------------------------------------------------------------------------

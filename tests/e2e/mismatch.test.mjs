@@ -4,28 +4,26 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { count, exchangeCode, q1, sha256hex } from '../blackbox/harness.mjs';
 import {
-  PARTNER_NAME, SESSION_COOKIE, assertPageHeaders, consentUrl, registerPartner, startCallbackServer,
-  startWithSmtp, stopServer, userWithPassword,
+  PARTNER_NAME, SESSION_COOKIE, assertPageHeaders, consentUrl,
+  userWithPassword, startPartnerWorld,
 } from './e2e.mjs';
 import {
   bodyText, clickButton, closeBrowser, cookieNamed, logIn, newPage, redirectChain, screenshot, visit,
 } from './browser.mjs';
 
+let world;
 let server;
 let smtp;
 let cb;
 let clientId;
 
 before(async () => {
-  cb = await startCallbackServer();
-  ({ server, smtp } = await startWithSmtp());
-  clientId = await registerPartner(server, { name: PARTNER_NAME, redirectUri: cb.redirectUri });
+  world = await startPartnerWorld();
+  ({ server, smtp, cb, clientId } = world);
 });
 after(async () => {
   await closeBrowser();
-  await stopServer(server);
-  await smtp?.stop();
-  await cb?.stop();
+  await world?.stop();
 });
 
 test('A is logged in, the consent is for B: mismatch page → log out and continue as B → consent → Approve', async () => {

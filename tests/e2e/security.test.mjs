@@ -7,26 +7,24 @@ import { randomBytes } from 'node:crypto';
 import { count, createResource, q, q1, sha256hex } from '../blackbox/harness.mjs';
 import {
   CSRF_COOKIE, PARTNER_NAME, SESSION_COOKIE, assertPageHeaders, consentUrl, formWithButton, loginOverHttp,
-  newUserByAccountRequest, registerPartner, startCallbackServer, startHtmlServer, startWithSmtp, stopServer,
-  userWithPassword, WebClient,
+  newUserByAccountRequest, startHtmlServer,
+  userWithPassword, WebClient, startPartnerWorld,
 } from './e2e.mjs';
 import { closeBrowser, cookieNamed, logIn, newPage, visit } from './browser.mjs';
 
+let world;
 let server;
 let smtp;
 let cb;
 let clientId;
 
 before(async () => {
-  cb = await startCallbackServer();
-  ({ server, smtp } = await startWithSmtp());
-  clientId = await registerPartner(server, { name: PARTNER_NAME, redirectUri: cb.redirectUri });
+  world = await startPartnerWorld();
+  ({ server, smtp, cb, clientId } = world);
 });
 after(async () => {
   await closeBrowser();
-  await stopServer(server);
-  await smtp?.stop();
-  await cb?.stop();
+  await world?.stop();
 });
 
 const rand43 = () => randomBytes(32).toString('base64url');
