@@ -64,4 +64,17 @@ std::string envelope_address(const std::string& mailbox) {
     return mailbox;
 }
 
+std::string envelope_path(const std::string& mailbox) {
+    // Built by appending into one reserved string. `"<" + address + ">"` inserts in front of a
+    // temporary, and GCC 12 at -O2/-O3 then reports a possible overlapping memcpy inside
+    // char_traits::copy (-Wrestrict, GCC bug 105651) which -Werror turns into a failed build.
+    std::string address = envelope_address(mailbox);
+    std::string path;
+    path.reserve(address.size() + 2);
+    path.push_back('<');
+    path.append(address);
+    path.push_back('>');
+    return path;
+}
+
 } // namespace provisiond::outbox

@@ -13,4 +13,7 @@ std::string format_message(const std::string& from, const Email& email);
 /// The bare address of "Name <addr>" (or the value itself), for the SMTP envelope.
 std::string envelope_address(const std::string& mailbox);
 
+/// The SMTP envelope path of a mailbox: its bare address in angle brackets (RFC 5321 §4.1.2).
+std::string envelope_path(const std::string& mailbox);
+
 } // namespace provisiond::outbox

@@ -32,8 +32,8 @@ Result<void> SmtpSender::deliver(const Email& email) {
     }
     CURL* h = curl.get();
     Upload upload{format_message(settings_.from, email), 0};
-    std::string from = "<" + envelope_address(settings_.from) + ">";
-    std::string to = "<" + envelope_address(email.recipient) + ">";
+    std::string from = envelope_path(settings_.from);
+    std::string to = envelope_path(email.recipient);
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(curl_slist_append(nullptr, to.c_str()),
                                                                             curl_slist_free_all);
     curl_easy_setopt(h, CURLOPT_URL, settings_.url.c_str());

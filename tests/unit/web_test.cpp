@@ -53,6 +53,8 @@ TEST(MessageFormat, HeadersCannotBeInjectedAndDatesAreRfc5322) {
     EXPECT_NE(text.find("Date: Wed, 18 Nov 2026 "), std::string::npos) << text;
     EXPECT_NE(text.find("line1\r\nline2\r\n"), std::string::npos);
     EXPECT_EQ(outbox::envelope_address("Acme <no-reply@acme.example>"), "no-reply@acme.example");
+    EXPECT_EQ(outbox::envelope_path("Acme <no-reply@acme.example>"), "<no-reply@acme.example>");
+    EXPECT_EQ(outbox::envelope_path("jane@example.com"), "<jane@example.com>");
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {
