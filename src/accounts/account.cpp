@@ -6,9 +6,12 @@ namespace provisiond::accounts {
 
 std::string_view to_string(Role role) {
     switch (role) {
-    case Role::owner: return "owner";
-    case Role::admin: return "admin";
-    case Role::member: return "member";
+    case Role::owner:
+        return "owner";
+    case Role::admin:
+        return "admin";
+    case Role::member:
+        return "member";
     }
     return "member";
 }
@@ -39,7 +42,8 @@ bool is_valid_email(std::string_view email) {
         }
     }
     auto at = email.find('@');
-    if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) {
+    if (at == std::string_view::npos || at == 0 ||
+        email.find('@', at + 1) != std::string_view::npos) {
         return false;
     }
     std::string_view domain = email.substr(at + 1);

@@ -34,7 +34,8 @@ public:
                                                     std::string_view user_id, std::int64_t now,
                                                     std::int64_t expires_at) = 0;
     /// The user of a live (unused, unexpired) set-password link; nullopt otherwise.
-    virtual Result<std::optional<std::string>> password_link_owner(std::string_view token_hash, std::int64_t now) = 0;
+    virtual Result<std::optional<std::string>> password_link_owner(std::string_view token_hash,
+                                                                   std::int64_t now) = 0;
 };
 
 } // namespace provisiond::accounts

@@ -30,7 +30,8 @@ outbox::Email compose_welcome_email(const WelcomeEmailInput& in, std::int64_t no
 namespace provisiond::accounts {
 
 outbox::Email compose_password_link_email(const std::string& user_id, const std::string& recipient,
-                                          const std::string& set_password_url, const std::string& login_url,
+                                          const std::string& set_password_url,
+                                          const std::string& login_url,
                                           std::int64_t link_lifetime_hours, std::int64_t now) {
     outbox::Email email;
     email.id = crypto::random_uuid();
@@ -38,10 +39,11 @@ outbox::Email compose_password_link_email(const std::string& user_id, const std:
     email.user_id = user_id;
     email.recipient = recipient;
     email.subject = "Your link to set a password";
-    email.body_text = "Hi,\n\nHere is a new link to set your password (it works once and expires in " +
-                      std::to_string(link_lifetime_hours) + " hours):\n" + set_password_url +
-                      "\n\nThen log in at:\n" + login_url +
-                      "\n\nIf you did not ask for this, you can ignore this email.\n";
+    email.body_text =
+        "Hi,\n\nHere is a new link to set your password (it works once and expires in " +
+        std::to_string(link_lifetime_hours) + " hours):\n" + set_password_url +
+        "\n\nThen log in at:\n" + login_url +
+        "\n\nIf you did not ask for this, you can ignore this email.\n";
     email.created_at = now;
     email.next_attempt_at = now;
     return email;

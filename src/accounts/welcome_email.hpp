@@ -27,7 +27,8 @@ namespace provisiond::accounts {
 
 /// A fresh set-password link, asked for from the "link expired" page.
 outbox::Email compose_password_link_email(const std::string& user_id, const std::string& recipient,
-                                          const std::string& set_password_url, const std::string& login_url,
+                                          const std::string& set_password_url,
+                                          const std::string& login_url,
                                           std::int64_t link_lifetime_hours, std::int64_t now);
 
 } // namespace provisiond::accounts

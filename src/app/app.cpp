@@ -26,7 +26,8 @@ Loggers make_loggers(const std::string& level) {
     return {app, access};
 }
 
-Result<std::unique_ptr<storage::Database>> open_database(const Config& config, std::size_t connections) {
+Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
+                                                         std::size_t connections) {
     std::string path = config.database;
     auto db = std::make_unique<storage::Database>([path] { return storage::open_sqlite(path); },
                                                   connections);
@@ -38,15 +39,18 @@ Result<std::unique_ptr<storage::Database>> open_database(const Config& config, s
     return db;
 }
 
-Result<std::unique_ptr<storage::Database>> open_migrated_database(const Config& config, std::size_t connections,
-                                                                  std::vector<std::string>* applied) {
+Result<std::unique_ptr<storage::Database>>
+open_migrated_database(const Config& config, std::size_t connections,
+                       std::vector<std::string>* applied) {
     auto db = open_database(config, connections);
     if (!db) {
-        return make_error(db.error().code, "cannot open the database " + config.database + ": " + db.error().debug);
+        return make_error(db.error().code,
+                          "cannot open the database " + config.database + ": " + db.error().debug);
     }
     auto migrated = storage::migrate(**db);
     if (!migrated) {
-        return make_error(migrated.error().code, "database migration failed: " + migrated.error().debug);
+        return make_error(migrated.error().code,
+                          "database migration failed: " + migrated.error().debug);
     }
     if (applied) {
         *applied = *migrated;
@@ -62,7 +66,8 @@ Result<cimd::FetchSettings> fetch_settings(const Config& config) {
     if (!config.public_url.empty()) {
         settings.user_agent += " (+" + config.public_url + ")";
     }
-    if (auto problem = cimd::parse_host_map(config.cimd.resolve, settings.host_map); !problem.empty()) {
+    if (auto problem = cimd::parse_host_map(config.cimd.resolve, settings.host_map);
+        !problem.empty()) {
         return make_error(ErrorCode::invalid_request, "--cimd-resolve: " + problem);
     }
     return settings;
@@ -84,7 +89,8 @@ bool smtp_requires_tls(const Config& config) {
 int serve(const Config& config) {
     Loggers log = make_loggers(config.log_level);
     std::vector<std::string> applied;
-    auto db = open_migrated_database(config, static_cast<std::size_t>(config.database_connections), &applied);
+    auto db = open_migrated_database(config, static_cast<std::size_t>(config.database_connections),
+                                     &applied);
     if (!db) {
         log.app->critical("{}", db.error().message);
         return 1;
@@ -99,8 +105,9 @@ int serve(const Config& config) {
         return 2;
     }
     if (config.cimd.allow_loopback) {
-        log.app->warn("--cimd-allow-loopback is ON: client metadata documents may be fetched from this "
-                      "machine's loopback addresses. This is for tests only; never run production like this");
+        log.app->warn(
+            "--cimd-allow-loopback is ON: client metadata documents may be fetched from this "
+            "machine's loopback addresses. This is for tests only; never run production like this");
     }
 
     SystemClock clock;
@@ -125,8 +132,9 @@ int serve(const Config& config) {
     oauth::AuthorizeEndpoint authorize(web_context, registrar);
 
     http::Router router;
-    Endpoints endpoints{account_requests, tokens,        resources_endpoint, registrar, uow,      clock,
-                        config,           account_pages, consent_pages,      dashboard, authorize};
+    Endpoints endpoints{
+        account_requests, tokens,        resources_endpoint, registrar, uow,      clock,
+        config,           account_pages, consent_pages,      dashboard, authorize};
     register_routes(router, endpoints);
 
     std::unique_ptr<outbox::Sender> sender;
@@ -137,7 +145,8 @@ int serve(const Config& config) {
             config.smtp_url, config.mail_from, config.smtp_username, config.smtp_password,
             smtp_requires_tls(config), config.smtp_ca_file, 30000});
     }
-    outbox::OutboxWorker mailer(uow, clock, *sender, log.app, config.lifetimes.password_link_seconds);
+    outbox::OutboxWorker mailer(uow, clock, *sender, log.app,
+                                config.lifetimes.password_link_seconds);
 
     http::Server server(config, router, log.app, log.access);
     if (auto bound = server.bind(); !bound) {
@@ -146,11 +155,13 @@ int serve(const Config& config) {
     }
     std::string host = config.listen.substr(0, config.listen.rfind(':'));
     if (host != "127.0.0.1" && host != "::1" && host != "[::1]" && host != "localhost") {
-        log.app->warn("listening on {}: reachable from other machines; put TLS in front of it", config.listen);
+        log.app->warn("listening on {}: reachable from other machines; put TLS in front of it",
+                      config.listen);
     }
-    log.app->info("provisiond {} listening on {}:{} (public URL {}, region {}, database {}, {} threads)",
-                  PROVISIOND_VERSION, host, server.port(), config.public_url, config.region,
-                  config.database, config.threads);
+    log.app->info(
+        "provisiond {} listening on {}:{} (public URL {}, region {}, database {}, {} threads)",
+        PROVISIOND_VERSION, host, server.port(), config.public_url, config.region, config.database,
+        config.threads);
     mailer.start();
     server.run();
     stop_fetches = true;

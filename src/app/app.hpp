@@ -20,12 +20,14 @@ struct Loggers {
 Loggers make_loggers(const std::string& level);
 
 /// Opens the configured database (a pool of `connections`).
-Result<std::unique_ptr<storage::Database>> open_database(const Config& config, std::size_t connections);
+Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
+                                                         std::size_t connections);
 
 /// Opens the database and applies pending migrations (their names go to `applied` when given).
 /// The error's message says what failed, for the operator.
-Result<std::unique_ptr<storage::Database>> open_migrated_database(const Config& config, std::size_t connections,
-                                                                  std::vector<std::string>* applied);
+Result<std::unique_ptr<storage::Database>>
+open_migrated_database(const Config& config, std::size_t connections,
+                       std::vector<std::string>* applied);
 
 /// The metadata-document fetch settings of the configuration (host map parsed, User-Agent set).
 Result<cimd::FetchSettings> fetch_settings(const Config& config);

@@ -4,9 +4,9 @@
 #include "oauth/metadata_endpoint.hpp"
 #include "oauth/revocation_endpoint.hpp"
 #include "oauth/token_endpoint.hpp"
+#include "provisioning/account_requests_endpoint.hpp"
 #include "provisioning/deep_links_endpoint.hpp"
 #include "web/page.hpp"
-#include "provisioning/account_requests_endpoint.hpp"
 
 namespace provisiond::app {
 
@@ -16,12 +16,15 @@ using http::Request;
 void register_routes(http::Router& router, Endpoints& e) {
     for (std::string prefix : {"/api/agentic/provisioning", "/api/provisioning"}) {
         router.add("POST", prefix + "/account_requests", Envelope::typed,
-                   [&svc = e.account_requests](Request& r) { return provisioning::handle_account_requests(svc, r); });
+                   [&svc = e.account_requests](Request& r) {
+                       return provisioning::handle_account_requests(svc, r);
+                   });
         router.add("POST", prefix + "/deep_links", Envelope::typed, [&e](Request& r) {
             return provisioning::handle_deep_links(e.uow, e.clock, e.config, r);
         });
-        router.add("POST", prefix + "/client_registration", Envelope::typed,
-                   [&reg = e.registrar](Request& r) { return cimd::handle_client_registration(reg, r); });
+        router.add(
+            "POST", prefix + "/client_registration", Envelope::typed,
+            [&reg = e.registrar](Request& r) { return cimd::handle_client_registration(reg, r); });
         // Specific resource routes before the general {id} route.
         router.add("POST", prefix + "/resources/{id}/rotate_credentials", Envelope::status,
                    [&ep = e.resources](Request& r) { return ep.rotate(r); });
@@ -32,41 +35,56 @@ void register_routes(http::Router& router, Endpoints& e) {
         router.add("POST", prefix + "/resources", Envelope::status,
                    [&ep = e.resources](Request& r) { return ep.create(r); });
     }
-    for (std::string path : {"/api/agentic/oauth/token", "/api/provisioning/oauth/token", "/oauth/token"}) {
+    for (std::string path :
+         {"/api/agentic/oauth/token", "/api/provisioning/oauth/token", "/oauth/token"}) {
         router.add("POST", path, Envelope::oauth,
                    [&svc = e.tokens](Request& r) { return oauth::handle_token(svc, r); });
     }
     for (std::string path : {"/oauth/revoke", "/api/agentic/oauth/revoke"}) {
-        router.add("POST", path, Envelope::oauth, [&e](Request& r) { return oauth::handle_revoke(e.uow, e.clock, r); });
+        router.add("POST", path, Envelope::oauth,
+                   [&e](Request& r) { return oauth::handle_revoke(e.uow, e.clock, r); });
     }
     for (std::string path : {"/oauth/introspect", "/api/agentic/oauth/introspect"}) {
-        router.add("POST", path, Envelope::oauth,
-                   [&e](Request& r) { return oauth::handle_introspect(e.uow, e.clock, e.config, r); });
+        router.add("POST", path, Envelope::oauth, [&e](Request& r) {
+            return oauth::handle_introspect(e.uow, e.clock, e.config, r);
+        });
     }
     router.add("GET", "/.well-known/oauth-authorization-server", Envelope::oauth,
                [&e](Request&) { return oauth::handle_metadata(e.config); });
-    router.add("GET", "/oauth/authorize", Envelope::flat, [&e](Request& r) { return e.authorize.handle(r); });
+    router.add("GET", "/oauth/authorize", Envelope::flat,
+               [&e](Request& r) { return e.authorize.handle(r); });
 
     // Pages (docs/PAGES.md).
-    router.add("GET", "/login", Envelope::flat, [&e](Request& r) { return e.account_pages.show_login(r); });
-    router.add("POST", "/login", Envelope::flat, [&e](Request& r) { return e.account_pages.log_in(r); });
-    router.add("POST", "/logout", Envelope::flat, [&e](Request& r) { return e.account_pages.log_out(r); });
+    router.add("GET", "/login", Envelope::flat,
+               [&e](Request& r) { return e.account_pages.show_login(r); });
+    router.add("POST", "/login", Envelope::flat,
+               [&e](Request& r) { return e.account_pages.log_in(r); });
+    router.add("POST", "/logout", Envelope::flat,
+               [&e](Request& r) { return e.account_pages.log_out(r); });
     router.add("GET", "/account/set-password", Envelope::flat,
                [&e](Request& r) { return e.account_pages.show_set_password(r); });
     router.add("POST", "/account/set-password", Envelope::flat,
                [&e](Request& r) { return e.account_pages.set_password(r); });
     router.add("POST", "/account/set-password/resend", Envelope::flat,
                [&e](Request& r) { return e.account_pages.resend_link(r); });
-    router.add("GET", "/agentic/login", Envelope::flat, [&e](Request& r) { return e.account_pages.deep_link_login(r); });
-    router.add("GET", "/api/agentic/authorize", Envelope::flat, [&e](Request& r) { return e.consent_pages.show_consent(r); });
-    router.add("POST", "/api/agentic/authorize", Envelope::flat, [&e](Request& r) { return e.consent_pages.decide(r); });
+    router.add("GET", "/agentic/login", Envelope::flat,
+               [&e](Request& r) { return e.account_pages.deep_link_login(r); });
+    router.add("GET", "/api/agentic/authorize", Envelope::flat,
+               [&e](Request& r) { return e.consent_pages.show_consent(r); });
+    router.add("POST", "/api/agentic/authorize", Envelope::flat,
+               [&e](Request& r) { return e.consent_pages.decide(r); });
     router.add("GET", "/agentic/account-mismatch", Envelope::flat,
                [&e](Request& r) { return e.consent_pages.show_mismatch(r); });
-    router.add("GET", "/clients/logo", Envelope::flat, [&e](Request& r) { return e.consent_pages.logo(r); });
-    router.add("GET", "/dashboard", Envelope::flat, [&e](Request& r) { return e.dashboard.show(r); });
-    router.add("GET", "/project/{id}", Envelope::flat, [&e](Request& r) { return e.dashboard.show_project(r); });
-    router.add("POST", "/dashboard/keys", Envelope::flat, [&e](Request& r) { return e.dashboard.create_key(r); });
-    router.add("POST", "/dashboard/keys/revoke", Envelope::flat, [&e](Request& r) { return e.dashboard.revoke_key(r); });
+    router.add("GET", "/clients/logo", Envelope::flat,
+               [&e](Request& r) { return e.consent_pages.logo(r); });
+    router.add("GET", "/dashboard", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.show(r); });
+    router.add("GET", "/project/{id}", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.show_project(r); });
+    router.add("POST", "/dashboard/keys", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.create_key(r); });
+    router.add("POST", "/dashboard/keys/revoke", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.revoke_key(r); });
     router.add("POST", "/dashboard/apps/disconnect", Envelope::flat,
                [&e](Request& r) { return e.dashboard.disconnect_app(r); });
     router.add("POST", "/dashboard/verification-tokens", Envelope::flat,
@@ -80,8 +98,11 @@ void register_routes(http::Router& router, Endpoints& e) {
     router.add("GET", "/_health", Envelope::flat,
                [](Request&) { return http::json_response(200, R"({"status":"ok"})"); });
     router.add("GET", "/_ready", Envelope::flat, [&uow = e.uow](Request&) {
-        return uow.ping() ? http::json_response(200, R"({"status":"ready"})")
-                          : http::json_response(503, R"({"status":"unavailable","error":{"code":"storage_unavailable","message":"The database does not answer"}})");
+        return uow.ping()
+                   ? http::json_response(200, R"({"status":"ready"})")
+                   : http::json_response(
+                         503,
+                         R"({"status":"unavailable","error":{"code":"storage_unavailable","message":"The database does not answer"}})");
     });
 }
 

@@ -3,12 +3,12 @@
 #include "cimd/client_registrar.hpp"
 #include "http/router.hpp"
 #include "oauth/authorize_endpoint.hpp"
-#include "web/account_pages.hpp"
-#include "web/consent_pages.hpp"
-#include "web/dashboard_pages.hpp"
 #include "oauth/token_service.hpp"
 #include "provisioning/account_requests.hpp"
 #include "provisioning/resources_endpoint.hpp"
+#include "web/account_pages.hpp"
+#include "web/consent_pages.hpp"
+#include "web/dashboard_pages.hpp"
 
 namespace provisiond::app {
 

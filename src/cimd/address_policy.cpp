@@ -131,7 +131,8 @@ std::optional<std::string> internal_name_refusal(std::string_view host) {
         return std::nullopt; // an IP literal: the address policy decides
     }
     auto refused = [&](std::string why) {
-        return std::optional<std::string>("host " + std::string(host) + " " + why + ", which is never fetched");
+        return std::optional<std::string>("host " + std::string(host) + " " + why +
+                                          ", which is never fetched");
     };
     if (name.find('.') == std::string::npos) {
         return refused("is a single-label (internal) name");
@@ -143,10 +144,9 @@ std::optional<std::string> internal_name_refusal(std::string_view host) {
             return refused("is an internal name");
         }
     }
-    static const char* suffixes[] = {".localhost",  ".local",       ".internal", ".cluster.local",
-                                     ".consul",     ".lan",         ".home",     ".corp",
-                                     ".localdomain", ".home.arpa",  ".intranet", ".priv",
-                                     ".arpa"};
+    static const char* suffixes[] = {
+        ".localhost", ".local",       ".internal",  ".cluster.local", ".consul", ".lan", ".home",
+        ".corp",      ".localdomain", ".home.arpa", ".intranet",      ".priv",   ".arpa"};
     for (const char* suffix : suffixes) {
         std::string_view s(suffix);
         if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {

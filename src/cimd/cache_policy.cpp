@@ -16,7 +16,8 @@ std::int64_t freshness_seconds(std::string_view header, const CacheBounds& bound
     std::size_t start = 0;
     while (start <= text.size()) {
         std::size_t comma = text.find(',', start);
-        std::string directive = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string directive =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         directive.erase(0, directive.find_first_not_of(" \t"));
         directive.erase(directive.find_last_not_of(" \t") + 1);
         if (directive == "no-cache" || directive == "no-store") {
@@ -27,7 +28,8 @@ std::int64_t freshness_seconds(std::string_view header, const CacheBounds& bound
                 value = value.substr(1, value.size() - 2);
             }
             if (!value.empty() && value.size() <= 12 &&
-                std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+                std::all_of(value.begin(), value.end(),
+                            [](unsigned char c) { return std::isdigit(c); })) {
                 max_age = std::stoll(value);
             }
         }

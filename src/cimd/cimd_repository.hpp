@@ -14,10 +14,10 @@ namespace provisiond::cimd {
 /// The fetch state of one client metadata document URL.
 struct DocumentRecord {
     std::string client_id;
-    std::string state = "registering"; ///< "registering" | "registered" | "failed"
-    std::optional<std::string> document; ///< the last good document, as fetched
+    std::string state = "registering";      ///< "registering" | "registered" | "failed"
+    std::optional<std::string> document;    ///< the last good document, as fetched
     std::optional<std::int64_t> fetched_at; ///< of the last good document
-    std::int64_t fresh_until = 0;           ///< refresh after this; also the retry time after a failure
+    std::int64_t fresh_until = 0; ///< refresh after this; also the retry time after a failure
     std::optional<std::int64_t> last_attempt_at;
     std::optional<std::string> last_error; ///< of the last attempt; empty when it succeeded
     std::int64_t lease_until = 0;          ///< a process owns the fetch until then
@@ -26,8 +26,8 @@ struct DocumentRecord {
 };
 
 struct BlockEntry {
-    std::string entry;  ///< a client URL, or a host name (blocks it and its subdomains)
-    std::string kind;   ///< "url" | "domain"
+    std::string entry; ///< a client URL, or a host name (blocks it and its subdomains)
+    std::string kind;  ///< "url" | "domain"
     std::string reason;
     std::int64_t created_at = 0;
 };
@@ -50,8 +50,8 @@ public:
                                             std::int64_t lease_until) = 0;
     /// Takes the lease when it is free and, with `stale_only`, the document is stale (fresh_until
     /// <= now). True when this caller now owns the fetch.
-    virtual Result<bool> take_lease(std::string_view client_id, std::int64_t now, std::int64_t lease_until,
-                                    bool stale_only) = 0;
+    virtual Result<bool> take_lease(std::string_view client_id, std::int64_t now,
+                                    std::int64_t lease_until, bool stale_only) = 0;
     /// Inserts or replaces the row.
     virtual Result<void> save(const DocumentRecord& record) = 0;
     virtual Result<void> remove(std::string_view client_id) = 0;
@@ -65,7 +65,8 @@ public:
     virtual Result<bool> remove_block(std::string_view entry) = 0;
     virtual Result<std::vector<BlockEntry>> list_blocks() = 0;
     /// The entry that blocks this URL (exactly, or by its host or a parent domain), if any.
-    virtual Result<std::optional<BlockEntry>> find_block(std::string_view url, std::string_view host) = 0;
+    virtual Result<std::optional<BlockEntry>> find_block(std::string_view url,
+                                                         std::string_view host) = 0;
 };
 
 /// A `phvt_…` token that links a metadata-document client to an organization.
@@ -85,7 +86,8 @@ public:
     virtual ~VerificationTokenRepository() = default;
     virtual Result<void> insert(const VerificationToken& token) = 0;
     /// Every token, or one organization's, newest first.
-    virtual Result<std::vector<VerificationToken>> list(const std::optional<std::string>& organization_id) = 0;
+    virtual Result<std::vector<VerificationToken>>
+    list(const std::optional<std::string>& organization_id) = 0;
     virtual Result<std::optional<VerificationToken>> find_by_hash(std::string_view token_hash) = 0;
     virtual Result<std::optional<VerificationToken>> find(std::string_view id) = 0;
     /// False when no such live token.

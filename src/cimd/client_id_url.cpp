@@ -13,7 +13,8 @@ namespace {
 constexpr std::size_t max_url_length = 2048;
 
 Error refused(std::string why) {
-    return make_error(ErrorCode::invalid_request, "client_id is not a valid metadata document URL: " + why);
+    return make_error(ErrorCode::invalid_request,
+                      "client_id is not a valid metadata document URL: " + why);
 }
 
 std::string lower(std::string_view s) {
@@ -94,8 +95,9 @@ Result<ClientIdUrl> parse_client_id_url(std::string_view id) {
     std::size_t start = 0;
     while (start < path.size()) {
         std::size_t slash = path.find('/', start + 1);
-        std::string_view segment = path.substr(start + 1, slash == std::string_view::npos ? std::string_view::npos
-                                                                                           : slash - start - 1);
+        std::string_view segment =
+            path.substr(start + 1, slash == std::string_view::npos ? std::string_view::npos
+                                                                   : slash - start - 1);
         if (segment == "." || segment == "..") {
             return refused("its path must not contain . or .. segments");
         }

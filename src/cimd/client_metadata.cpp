@@ -2,11 +2,10 @@
 
 #include "cimd/address_policy.hpp"
 #include "core/strings.hpp"
+#include "core/url.hpp"
 #include "oauth/scopes.hpp"
 
 #include <boost/json.hpp>
-#include "core/url.hpp"
-
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -19,7 +18,8 @@ constexpr std::size_t max_uri_length = 2048;
 constexpr std::size_t max_client_name_chars = 100;
 
 Error invalid(std::string message) {
-    return make_error(ErrorCode::registration_failed, "the metadata document is invalid: " + message);
+    return make_error(ErrorCode::registration_failed,
+                      "the metadata document is invalid: " + message);
 }
 
 std::string lower(std::string_view s) {
@@ -45,7 +45,8 @@ bool is_invisible_format(std::string_view ch) {
     if (ch.size() != 3) {
         return false;
     }
-    unsigned code = ((static_cast<unsigned char>(ch[0]) & 0x0f) << 12) | ((static_cast<unsigned char>(ch[1]) & 0x3f) << 6) |
+    unsigned code = ((static_cast<unsigned char>(ch[0]) & 0x0f) << 12) |
+                    ((static_cast<unsigned char>(ch[1]) & 0x3f) << 6) |
                     (static_cast<unsigned char>(ch[2]) & 0x3f);
     return (code >= 0x200b && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e) ||
            (code >= 0x2060 && code <= 0x206f) || code == 0xfeff;
@@ -131,11 +132,13 @@ std::string redirect_uri_problem(std::string_view uri) {
         return host.empty() ? shown + " has no host" : "";
     }
     if (scheme == "http") {
-        return is_loopback_host(host) ? ""
-                                      : shown + " must use https (http is allowed only for loopback: "
-                                                "localhost, 127.0.0.1, [::1])";
+        return is_loopback_host(host)
+                   ? ""
+                   : shown + " must use https (http is allowed only for loopback: "
+                             "localhost, 127.0.0.1, [::1])";
     }
-    static const char* forbidden[] = {"javascript", "data", "file", "blob", "vbscript", "about", "ftp", "ws", "wss"};
+    static const char* forbidden[] = {"javascript", "data", "file", "blob", "vbscript",
+                                      "about",      "ftp",  "ws",   "wss"};
     if (std::find(std::begin(forbidden), std::end(forbidden), scheme) != std::end(forbidden)) {
         return shown + " uses the " + scheme + ": scheme, which is never allowed";
     }
@@ -163,7 +166,8 @@ std::string redact_document(std::string_view body) {
         mask(it->value());
     }
     if (auto block = doc.find("com.posthog"); block != doc.end() && block->value().is_object()) {
-        if (auto it = block->value().as_object().find("verification_token"); it != block->value().as_object().end()) {
+        if (auto it = block->value().as_object().find("verification_token");
+            it != block->value().as_object().end()) {
             mask(it->value());
         }
     }
@@ -215,27 +219,31 @@ Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_vie
         if (auto problem = redirect_uri_problem(uri); !problem.empty()) {
             return invalid(problem);
         }
-        if (std::find(out.redirect_uris.begin(), out.redirect_uris.end(), uri) == out.redirect_uris.end()) {
+        if (std::find(out.redirect_uris.begin(), out.redirect_uris.end(), uri) ==
+            out.redirect_uris.end()) {
             out.redirect_uris.push_back(uri);
         }
     }
 
     if (auto method = doc.find("token_endpoint_auth_method"); method != doc.end()) {
         if (!method->value().is_string() || method->value().as_string() != "none") {
-            return invalid("token_endpoint_auth_method must be \"none\" (or absent): metadata-document "
-                           "clients are public clients that prove themselves with PKCE, never with a secret");
+            return invalid(
+                "token_endpoint_auth_method must be \"none\" (or absent): metadata-document "
+                "clients are public clients that prove themselves with PKCE, never with a secret");
         }
     }
     for (const char* secret : {"client_secret", "client_secret_expires_at"}) {
         if (doc.contains(secret)) {
-            return invalid(std::string(secret) + " must not appear: metadata-document clients have no secret");
+            return invalid(std::string(secret) +
+                           " must not appear: metadata-document clients have no secret");
         }
     }
 
     out.client_name = sanitize_name(string_member(doc, "client_name").value_or(""));
     if (out.client_name.empty()) {
         out.client_name = url.host;
-        out.notes.push_back("client_name is missing or empty; the host name " + url.host + " is shown instead");
+        out.notes.push_back("client_name is missing or empty; the host name " + url.host +
+                            " is shown instead");
     }
 
     if (auto logo = doc.find("logo_uri"); logo != doc.end()) {
@@ -281,8 +289,9 @@ Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_vie
                 }
             }
             if (kept.empty() && !scopes->value().as_array().empty()) {
-                return invalid("None of the declared com.posthog.scopes are available to self-registered "
-                               "clients. Remove the field to register with the default scope set.");
+                return invalid(
+                    "None of the declared com.posthog.scopes are available to self-registered "
+                    "clients. Remove the field to register with the default scope set.");
             }
             if (!kept.empty()) {
                 if (kept.size() < scopes->value().as_array().size()) {

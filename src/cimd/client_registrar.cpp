@@ -10,8 +10,12 @@ namespace {
 
 constexpr std::string_view verification_prefix = "phvt_";
 
-Check passed(std::string name, std::string detail) { return Check{std::move(name), true, std::move(detail)}; }
-Check failed_check(std::string name, std::string detail) { return Check{std::move(name), false, std::move(detail)}; }
+Check passed(std::string name, std::string detail) {
+    return Check{std::move(name), true, std::move(detail)};
+}
+Check failed_check(std::string name, std::string detail) {
+    return Check{std::move(name), false, std::move(detail)};
+}
 
 std::string with_notes(std::string detail, const std::vector<std::string>& notes) {
     for (const auto& n : notes) {
@@ -21,7 +25,8 @@ std::string with_notes(std::string detail, const std::vector<std::string>& notes
 }
 
 /// The client a valid document describes (the operator's switches keep their defaults).
-oauth::OAuthClient client_from(const ClientIdUrl& url, const ClientMetadata& metadata, std::int64_t now) {
+oauth::OAuthClient client_from(const ClientIdUrl& url, const ClientMetadata& metadata,
+                               std::int64_t now) {
     oauth::OAuthClient client;
     client.client_id = url.url;
     client.name = metadata.client_name;
@@ -42,7 +47,8 @@ std::optional<ClientIdUrl> check_url(std::string_view client_id, RegistrationRep
         report.failure = url.error().message;
         return std::nullopt;
     }
-    report.checks.push_back(passed("client_id_url", "an https URL with a path, no query or fragment"));
+    report.checks.push_back(
+        passed("client_id_url", "an https URL with a path, no query or fragment"));
     return *url;
 }
 
@@ -52,16 +58,19 @@ struct ValidDocument {
 };
 
 /// Fetches and validates; on failure records the failed metadata_document check.
-std::optional<ValidDocument> fetch_valid(DocumentFetcher& fetcher, const ClientIdUrl& url, RegistrationReport& report) {
+std::optional<ValidDocument> fetch_valid(DocumentFetcher& fetcher, const ClientIdUrl& url,
+                                         RegistrationReport& report) {
     auto fetched = fetcher.fetch(url);
-    auto metadata = fetched ? validate_document(url, fetched->body) : Result<ClientMetadata>(fetched.error());
+    auto metadata =
+        fetched ? validate_document(url, fetched->body) : Result<ClientMetadata>(fetched.error());
     if (!metadata) {
         report.failure = metadata.error().message;
         report.checks.push_back(failed_check("metadata_document", report.failure));
         return std::nullopt;
     }
-    report.checks.push_back(passed("metadata_document",
-                                   with_notes("fetched from " + fetched->address + " and valid", metadata->notes)));
+    report.checks.push_back(
+        passed("metadata_document",
+               with_notes("fetched from " + fetched->address + " and valid", metadata->notes)));
     return ValidDocument{std::move(*fetched), std::move(*metadata)};
 }
 
@@ -77,20 +86,21 @@ RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view c
     if (!valid) {
         return report;
     }
-    report.checks.push_back(passed("verification_token",
-                                   valid->metadata.verification_token
-                                       ? "present (checked against the database when registered)"
-                                       : "absent: the client will be unverified"));
+    report.checks.push_back(
+        passed("verification_token", valid->metadata.verification_token
+                                         ? "present (checked against the database when registered)"
+                                         : "absent: the client will be unverified"));
     report.registered = true;
     report.client = client_from(*url, valid->metadata, 0);
     return report;
 }
 
-ClientRegistrar::ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
-                                 CacheBounds bounds, std::shared_ptr<spdlog::logger> log, std::size_t threads,
+ClientRegistrar::ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock,
+                                 DocumentFetcher& fetcher, CacheBounds bounds,
+                                 std::shared_ptr<spdlog::logger> log, std::size_t threads,
                                  int max_synchronous_fetches)
-    : uow_(uow), clock_(clock), fetcher_(fetcher), bounds_(bounds), log_(std::move(log)), registered_(uow),
-      max_synchronous_fetches_(max_synchronous_fetches), pool_(threads) {}
+    : uow_(uow), clock_(clock), fetcher_(fetcher), bounds_(bounds), log_(std::move(log)),
+      registered_(uow), max_synchronous_fetches_(max_synchronous_fetches), pool_(threads) {}
 
 Result<RegistrationReport> ClientRegistrar::fetch_for_request(const ClientIdUrl& url) {
     if (synchronous_fetches_.fetch_add(1) >= max_synchronous_fetches_) {
@@ -103,11 +113,16 @@ Result<RegistrationReport> ClientRegistrar::fetch_for_request(const ClientIdUrl&
     return report;
 }
 
-ClientRegistrar::~ClientRegistrar() { stop(); }
+ClientRegistrar::~ClientRegistrar() {
+    stop();
+}
 
-void ClientRegistrar::stop() { pool_.join(); }
+void ClientRegistrar::stop() {
+    pool_.join();
+}
 
-Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view client_id, std::string_view remote) {
+Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view client_id,
+                                                           std::string_view remote) {
     if (!looks_like_document_url(client_id)) {
         return registered_.find_partner(client_id, remote);
     }
@@ -124,38 +139,41 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     std::optional<oauth::OAuthClient> client;
     std::optional<DocumentRecord> document;
     std::optional<BlockEntry> block;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto c = r.clients().find(url->url);
-        if (!c) {
-            return c.error();
-        }
-        client = *c;
-        auto d = r.documents().find(url->url);
-        if (!d) {
-            return d.error();
-        }
-        document = *d;
-        auto b = r.documents().find_block(url->url, url->host);
-        if (!b) {
-            return b.error();
-        }
-        block = *b;
-        return {};
-    }));
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto c = r.clients().find(url->url);
+            if (!c) {
+                return c.error();
+            }
+            client = *c;
+            auto d = r.documents().find(url->url);
+            if (!d) {
+                return d.error();
+            }
+            document = *d;
+            auto b = r.documents().find_block(url->url, url->host);
+            if (!b) {
+                return b.error();
+            }
+            block = *b;
+            return {};
+        }));
     if (block && (!client || client->kind == "cimd")) {
         return oauth::unknown_client_error();
     }
     if (client) {
-        if (client->kind == "cimd" && document && document->fresh_until <= now && document->lease_until <= now) {
+        if (client->kind == "cimd" && document && document->fresh_until <= now &&
+            document->lease_until <= now) {
             bool owned = false;
-            RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-                auto taken = r.documents().take_lease(url->url, now, now + lease_seconds, true);
-                if (!taken) {
-                    return taken.error();
-                }
-                owned = *taken;
-                return {};
-            }));
+            RETURN_IF_ERROR(uow_.run(
+                storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+                    auto taken = r.documents().take_lease(url->url, now, now + lease_seconds, true);
+                    if (!taken) {
+                        return taken.error();
+                    }
+                    owned = *taken;
+                    return {};
+                }));
             if (owned) {
                 start_background(*url);
             }
@@ -163,34 +181,40 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
         return oauth::PartnerLookup{oauth::PartnerLookup::Kind::found, *client, 0};
     }
     if (document && document->state == "registering" && document->lease_until > now) {
-        return oauth::PartnerLookup{oauth::PartnerLookup::Kind::registering, {}, retry_after_seconds};
+        return oauth::PartnerLookup{
+            oauth::PartnerLookup::Kind::registering, {}, retry_after_seconds};
     }
     if (document && document->state == "failed") {
         // Report the failure once; the next request starts a new registration.
-        RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write,
-                                 [&](storage::Repositories& r) { return r.documents().remove(url->url); }));
-        return make_error(ErrorCode::unauthorized, "Client registration failed for " + url->url + ": " +
-                                                       document->last_error.value_or("unknown error") +
-                                                       ". Fix the document; the next request registers again.");
+        RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return r.documents().remove(url->url);
+        }));
+        return make_error(ErrorCode::unauthorized,
+                          "Client registration failed for " + url->url + ": " +
+                              document->last_error.value_or("unknown error") +
+                              ". Fix the document; the next request registers again.");
     }
     bool started = false;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
-        auto s = document ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
-                          : r.documents().start_registration(url->url, now, now + lease_seconds);
-        if (!s) {
-            return s.error();
-        }
-        started = *s;
-        return {};
-    }));
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
+            auto s = document
+                         ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
+                         : r.documents().start_registration(url->url, now, now + lease_seconds);
+            if (!s) {
+                return s.error();
+            }
+            started = *s;
+            return {};
+        }));
     if (started) {
         start_background(*url);
     }
     return oauth::PartnerLookup{oauth::PartnerLookup::Kind::registering, {}, retry_after_seconds};
 }
 
-Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client_id, std::string_view remote) {
+Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client_id,
+                                                         std::string_view remote) {
     const std::int64_t now = clock_.now();
     RegistrationReport report;
     if (!looks_like_document_url(client_id)) {
@@ -203,8 +227,9 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
             report.client = known->client;
             report.checks.push_back(passed("client_exists", "registered by the operator"));
         } else if (known.error().code == ErrorCode::unauthorized) {
-            report.failure = "No client is registered with this client_id, and it is not an https metadata "
-                             "document URL. Host a metadata document and use its URL as client_id.";
+            report.failure =
+                "No client is registered with this client_id, and it is not an https metadata "
+                "document URL. Host a metadata document and use its URL as client_id.";
             report.checks.push_back(failed_check("client_exists", report.failure));
         } else {
             return known.error();
@@ -217,28 +242,32 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     }
     std::optional<BlockEntry> block;
     std::optional<oauth::OAuthClient> operator_client;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
-        auto existing = r.clients().find(url->url);
-        if (!existing) {
-            return existing.error();
-        }
-        operator_client = *existing && (*existing)->kind != "cimd" ? *existing : std::optional<oauth::OAuthClient>();
-        auto b = r.documents().find_block(url->url, url->host);
-        if (!b) {
-            return b.error();
-        }
-        block = *b;
-        if (!*existing && !block) {
-            RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
-        }
-        return {};
-    }));
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
+            auto existing = r.clients().find(url->url);
+            if (!existing) {
+                return existing.error();
+            }
+            operator_client = *existing && (*existing)->kind != "cimd"
+                                  ? *existing
+                                  : std::optional<oauth::OAuthClient>();
+            auto b = r.documents().find_block(url->url, url->host);
+            if (!b) {
+                return b.error();
+            }
+            block = *b;
+            if (!*existing && !block) {
+                RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
+            }
+            return {};
+        }));
     if (operator_client) {
         // Registered by the operator: its registration rules, never a document.
         report.registered = true;
         report.client = *operator_client;
-        report.checks.push_back(passed("client_exists", "registered by the operator; no document is fetched"));
+        report.checks.push_back(
+            passed("client_exists", "registered by the operator; no document is fetched"));
         return report;
     }
     if (block) {
@@ -259,7 +288,8 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     return report;
 }
 
-Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view client_id, std::string_view remote) {
+Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view client_id,
+                                                            std::string_view remote) {
     auto lookup = find_partner(client_id, remote);
     if (!lookup) {
         return lookup.error();
@@ -274,7 +304,8 @@ Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view cli
     }
     RegistrationReport& report = *fetched;
     if (!report.registered || !report.client) {
-        return make_error(ErrorCode::unauthorized, "The client's metadata document could not be used: " + report.failure);
+        return make_error(ErrorCode::unauthorized,
+                          "The client's metadata document could not be used: " + report.failure);
     }
     return *report.client;
 }
@@ -318,7 +349,8 @@ void ClientRegistrar::start_background(const ClientIdUrl& url) {
         if (report.registered) {
             log_->info("cimd: fetched the metadata document of {}", url.url);
         } else {
-            log_->warn("cimd: fetching the metadata document of {} failed: {}", url.url, report.failure);
+            log_->warn("cimd: fetching the metadata document of {} failed: {}", url.url,
+                       report.failure);
         }
     });
 }
@@ -329,45 +361,48 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
     const std::int64_t now = clock_.now();
     if (!valid) {
         if (auto stored = store_failure(url, report.failure, now); !stored) {
-            log_->error("cimd: cannot record the failed fetch of {}: {}", url.url, stored.error().debug);
+            log_->error("cimd: cannot record the failed fetch of {}: {}", url.url,
+                        stored.error().debug);
         }
         return report;
     }
     const FetchedDocument* fetched = &valid->fetched;
     const ClientMetadata* metadata = &valid->metadata;
     std::int64_t ttl = freshness_seconds(fetched->cache_control, bounds_);
-    auto stored = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        std::optional<std::string> organization;
-        auto verification = link_verification(r, url, metadata->verification_token, organization, now);
-        if (!verification) {
-            return verification.error();
-        }
-        oauth::OAuthClient client = client_from(url, *metadata, now);
-        client.organization_id = organization;
-        RETURN_IF_ERROR(r.clients().save_document_client(client));
-        auto previous = r.documents().find(url.url);
-        if (!previous) {
-            return previous.error();
-        }
-        DocumentRecord record;
-        record.client_id = url.url;
-        record.state = "registered";
-        record.document = redact_document(fetched->body);
-        record.fetched_at = now;
-        record.fresh_until = now + ttl;
-        record.last_attempt_at = now;
-        record.lease_until = 0;
-        record.created_at = *previous ? (*previous)->created_at : now;
-        record.updated_at = now;
-        RETURN_IF_ERROR(r.documents().save(record));
-        auto saved = r.clients().find(url.url);
-        if (!saved) {
-            return saved.error();
-        }
-        report.client = *saved;
-        report.checks.push_back(*verification);
-        return {};
-    });
+    auto stored =
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            std::optional<std::string> organization;
+            auto verification =
+                link_verification(r, url, metadata->verification_token, organization, now);
+            if (!verification) {
+                return verification.error();
+            }
+            oauth::OAuthClient client = client_from(url, *metadata, now);
+            client.organization_id = organization;
+            RETURN_IF_ERROR(r.clients().save_document_client(client));
+            auto previous = r.documents().find(url.url);
+            if (!previous) {
+                return previous.error();
+            }
+            DocumentRecord record;
+            record.client_id = url.url;
+            record.state = "registered";
+            record.document = redact_document(fetched->body);
+            record.fetched_at = now;
+            record.fresh_until = now + ttl;
+            record.last_attempt_at = now;
+            record.lease_until = 0;
+            record.created_at = *previous ? (*previous)->created_at : now;
+            record.updated_at = now;
+            RETURN_IF_ERROR(r.documents().save(record));
+            auto saved = r.clients().find(url.url);
+            if (!saved) {
+                return saved.error();
+            }
+            report.client = *saved;
+            report.checks.push_back(*verification);
+            return {};
+        });
     if (!stored) {
         report.checks.clear();
         report.failure = "the registration could not be stored; retry shortly";
@@ -393,8 +428,9 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
     });
     if (!client.logo_uri) {
         if (stored) {
-            (void)uow_.run(storage::TransactionMode::write,
-                           [&](storage::Repositories& r) { return r.documents().remove_logo(client.client_id); });
+            (void)uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+                return r.documents().remove_logo(client.client_id);
+            });
         }
         return;
     }
@@ -413,7 +449,8 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
         }
         auto saved = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
             return r.documents().save_logo(
-                {client_id, target.url, image->content_type.substr(0, image->content_type.find(';')),
+                {client_id, target.url,
+                 image->content_type.substr(0, image->content_type.find(';')),
                  crypto::base64_encode(image->body), clock_.now()});
         });
         if (!saved) {
@@ -424,13 +461,15 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
 
 Result<Check> ClientRegistrar::link_verification(storage::Repositories& r, const ClientIdUrl& url,
                                                  const std::optional<std::string>& token,
-                                                 std::optional<std::string>& organization, std::int64_t now) {
+                                                 std::optional<std::string>& organization,
+                                                 std::int64_t now) {
     const std::string name = "verification_token";
     if (!token) {
         return passed(name, "no verification token: the client is unverified");
     }
     if (token->substr(0, verification_prefix.size()) != verification_prefix) {
-        return failed_check(name, "the verification token does not start with phvt_; the client is unverified");
+        return failed_check(
+            name, "the verification token does not start with phvt_; the client is unverified");
     }
     auto found = r.verification_tokens().find_by_hash(crypto::sha256_hex(*token));
     if (!found) {
@@ -447,14 +486,16 @@ Result<Check> ClientRegistrar::link_verification(storage::Repositories& r, const
         return bound.error();
     }
     if (!*bound) {
-        return failed_check(name, "the verification token is bound to another client; the client is unverified");
+        return failed_check(
+            name, "the verification token is bound to another client; the client is unverified");
     }
     RETURN_IF_ERROR(r.verification_tokens().touch((*found)->id, now));
     organization = (*found)->organization_id;
     return passed(name, "verified: linked to organization " + *organization);
 }
 
-Result<void> ClientRegistrar::store_failure(const ClientIdUrl& url, const std::string& message, std::int64_t now) {
+Result<void> ClientRegistrar::store_failure(const ClientIdUrl& url, const std::string& message,
+                                            std::int64_t now) {
     return uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
         auto previous = r.documents().find(url.url);
         if (!previous) {

@@ -43,19 +43,23 @@ public:
     static constexpr std::int64_t retry_after_seconds = 5;
     static constexpr std::int64_t lease_seconds = 30; ///< longer than the longest fetch
 
-    ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher, CacheBounds bounds,
-                    std::shared_ptr<spdlog::logger> log, std::size_t threads = 2, int max_synchronous_fetches = 2);
+    ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
+                    CacheBounds bounds, std::shared_ptr<spdlog::logger> log,
+                    std::size_t threads = 2, int max_synchronous_fetches = 2);
     ~ClientRegistrar() override;
 
-    Result<oauth::PartnerLookup> find_partner(std::string_view client_id, std::string_view remote_address) override;
+    Result<oauth::PartnerLookup> find_partner(std::string_view client_id,
+                                              std::string_view remote_address) override;
 
     /// POST client_registration: (re)fetches now and reports each check. Fails only when over
     /// a limit or when storage fails; a bad document is a report with registered = false.
-    Result<RegistrationReport> register_now(std::string_view client_id, std::string_view remote_address);
+    Result<RegistrationReport> register_now(std::string_view client_id,
+                                            std::string_view remote_address);
 
     /// The client now, fetching a new metadata document synchronously (GET /oauth/authorize,
     /// where there is a person waiting and no retry protocol). Fails with unauthorized.
-    Result<oauth::OAuthClient> find_client_now(std::string_view client_id, std::string_view remote_address);
+    Result<oauth::OAuthClient> find_client_now(std::string_view client_id,
+                                               std::string_view remote_address);
 
     /// Waits for background fetches to end. Cancel the fetcher first to make it quick.
     void stop();
@@ -65,10 +69,11 @@ private:
     /// fetch_shared for a request thread, or unavailable when too many already wait.
     Result<RegistrationReport> fetch_for_request(const ClientIdUrl& url);
     RegistrationReport fetch_and_store(const ClientIdUrl& url);
-    Result<void> store_failure(const ClientIdUrl& url, const std::string& message, std::int64_t now);
+    Result<void> store_failure(const ClientIdUrl& url, const std::string& message,
+                               std::int64_t now);
     Result<Check> link_verification(storage::Repositories& r, const ClientIdUrl& url,
-                                    const std::optional<std::string>& token, std::optional<std::string>& organization,
-                                    std::int64_t now);
+                                    const std::optional<std::string>& token,
+                                    std::optional<std::string>& organization, std::int64_t now);
     void start_background(const ClientIdUrl& url);
     /// Fetches the client's logo when its logo_uri is new or changed (in the background).
     void refresh_logo(const oauth::OAuthClient& client);

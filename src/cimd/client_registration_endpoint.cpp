@@ -22,19 +22,23 @@ boost::json::object report_json(std::string_view client_id, const RegistrationRe
         out["token_endpoint_auth_method"] = "none";
         out["client_name"] = c.name;
         out["redirect_uris"] = std::move(uris);
-        out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : boost::json::value(nullptr);
+        out["logo_uri"] =
+            c.logo_uri ? boost::json::value(*c.logo_uri) : boost::json::value(nullptr);
         out["scopes"] = std::move(scopes);
         out["verified"] = c.organization_id.has_value();
-        out["organization_id"] = c.organization_id ? boost::json::value(*c.organization_id) : boost::json::value(nullptr);
-        out["provisioning"] = boost::json::object{{"active", c.is_active},
-                                                  {"can_create_accounts", c.can_create_accounts},
-                                                  {"can_provision_resources", c.can_provision_resources}};
+        out["organization_id"] = c.organization_id ? boost::json::value(*c.organization_id)
+                                                   : boost::json::value(nullptr);
+        out["provisioning"] =
+            boost::json::object{{"active", c.is_active},
+                                {"can_create_accounts", c.can_create_accounts},
+                                {"can_provision_resources", c.can_provision_resources}};
     }
     out["checks"] = std::move(checks);
     return out;
 }
 
-http::Response handle_client_registration(ClientRegistrar& registrar, const http::Request& request) {
+http::Response handle_client_registration(ClientRegistrar& registrar,
+                                          const http::Request& request) {
     // API-Version is optional here (a diagnostic should work in one curl), but checked if sent.
     if (request.header("api-version")) {
         if (auto refused = http::check_api_version(request)) {
@@ -50,8 +54,8 @@ http::Response handle_client_registration(ClientRegistrar& registrar, const http
         return http::error_response(http::Envelope::typed, client_id.error());
     }
     if (!*client_id || (*client_id)->empty()) {
-        return http::error_response(http::Envelope::typed,
-                                    make_error(ErrorCode::invalid_request, "client_id is required"));
+        return http::error_response(
+            http::Envelope::typed, make_error(ErrorCode::invalid_request, "client_id is required"));
     }
     auto report = registrar.register_now(**client_id, request.remote_address);
     if (!report) {
@@ -60,7 +64,8 @@ http::Response handle_client_registration(ClientRegistrar& registrar, const http
     boost::json::object out = report_json(**client_id, *report);
     if (!report->registered) {
         out["type"] = "error";
-        out["error"] = boost::json::object{{"code", "registration_failed"}, {"message", report->failure}};
+        out["error"] =
+            boost::json::object{{"code", "registration_failed"}, {"message", report->failure}};
         auto response = http::json_response(400, boost::json::serialize(out));
         response.error_code = "registration_failed";
         return response;

@@ -3,19 +3,21 @@
 #include "core/url.hpp"
 
 #include <curl/curl.h>
-#include <netdb.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <netdb.h>
+#include <sys/socket.h>
 
 namespace provisiond::cimd {
 namespace {
 
-Error failed(std::string message) { return make_error(ErrorCode::registration_failed, std::move(message)); }
+Error failed(std::string message) {
+    return make_error(ErrorCode::registration_failed, std::move(message));
+}
 
 struct Transfer {
     std::size_t max_bytes = max_document_bytes;
@@ -64,8 +66,9 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
         if (name == "content-type") {
             t->content_type = trim(line.substr(colon + 1));
         } else if (name == "cache-control") {
-            t->cache_control = t->cache_control.empty() ? trim(line.substr(colon + 1))
-                                                        : t->cache_control + ", " + trim(line.substr(colon + 1));
+            t->cache_control = t->cache_control.empty()
+                                   ? trim(line.substr(colon + 1))
+                                   : t->cache_control + ", " + trim(line.substr(colon + 1));
         }
     } else if (line.substr(0, 5) == "HTTP/") {
         t->content_type.clear(); // a new response (e.g. after 100 Continue): forget the old headers
@@ -79,7 +82,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 curl_socket_t on_open_socket(void* user, curlsocktype, struct curl_sockaddr* address) {
     auto* t = static_cast<Transfer*>(user);
     char host[NI_MAXHOST] = {0};
-    if (getnameinfo(&address->addr, address->addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0 ||
+    if (getnameinfo(&address->addr, address->addrlen, host, sizeof host, nullptr, 0,
+                    NI_NUMERICHOST) != 0 ||
         boost::asio::ip::make_address(host) != boost::asio::ip::make_address(t->pinned_address)) {
         t->foreign_connect = true;
         return CURL_SOCKET_BAD;
@@ -115,7 +119,8 @@ bool is_logo_media_type(std::string_view content_type) {
     std::string type = trim(content_type.substr(0, content_type.find(';')));
     std::transform(type.begin(), type.end(), type.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return type == "image/png" || type == "image/jpeg" || type == "image/gif" || type == "image/webp";
+    return type == "image/png" || type == "image/jpeg" || type == "image/gif" ||
+           type == "image/webp";
 }
 
 struct CurlDeleter {
@@ -127,7 +132,8 @@ struct SlistDeleter {
 
 } // namespace
 
-std::string parse_host_map(const std::vector<std::string>& entries, std::map<std::string, std::string>& out) {
+std::string parse_host_map(const std::vector<std::string>& entries,
+                           std::map<std::string, std::string>& out) {
     for (const auto& entry : entries) {
         auto first = entry.find(':');
         auto second = first == std::string::npos ? std::string::npos : entry.find(':', first + 1);
@@ -143,7 +149,8 @@ std::string parse_host_map(const std::vector<std::string>& entries, std::map<std
         boost::system::error_code ec;
         boost::asio::ip::make_address(address, ec);
         if (ec || port.empty() || !std::all_of(port.begin(), port.end(), ::isdigit)) {
-            return "host map entry `" + entry + "` must be HOST:PORT:ADDRESS with a numeric port and an IP address";
+            return "host map entry `" + entry +
+                   "` must be HOST:PORT:ADDRESS with a numeric port and an IP address";
         }
         std::transform(host.begin(), host.end(), host.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -176,7 +183,8 @@ Result<std::string> CurlDocumentFetcher::vetted_address(const ClientIdUrl& url) 
         std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
         for (auto* ai = found; ai; ai = ai->ai_next) {
             char text[NI_MAXHOST] = {0};
-            if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0) {
+            if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0,
+                            NI_NUMERICHOST) == 0) {
                 auto a = boost::asio::ip::make_address(text, ec);
                 if (!ec && std::find(addresses.begin(), addresses.end(), a) == addresses.end()) {
                     addresses.push_back(a);
@@ -198,8 +206,8 @@ Result<std::string> CurlDocumentFetcher::vetted_address(const ClientIdUrl& url) 
 
 std::optional<ClientIdUrl> fetch_target(std::string_view text) {
     auto parsed = parse_absolute_url(text);
-    if (!parsed || parsed->scheme() != "https" || parsed->encoded_host().empty() || parsed->has_userinfo() ||
-        text.size() > 2048) {
+    if (!parsed || parsed->scheme() != "https" || parsed->encoded_host().empty() ||
+        parsed->has_userinfo() || text.size() > 2048) {
         return std::nullopt;
     }
     ClientIdUrl out;
@@ -224,12 +232,13 @@ std::optional<ClientIdUrl> fetch_target(std::string_view text) {
 }
 
 Result<FetchedDocument> CurlDocumentFetcher::fetch(const ClientIdUrl& url) {
-    return fetch_as(url, {max_document_bytes, "Accept: application/json", is_json_media_type, "application/json"});
+    return fetch_as(url, {max_document_bytes, "Accept: application/json", is_json_media_type,
+                          "application/json"});
 }
 
 Result<FetchedDocument> CurlDocumentFetcher::fetch_logo(const ClientIdUrl& url) {
-    return fetch_as(url, {max_logo_bytes, "Accept: image/png, image/jpeg, image/gif, image/webp", is_logo_media_type,
-                          "a PNG, JPEG, GIF or WebP image"});
+    return fetch_as(url, {max_logo_bytes, "Accept: image/png, image/jpeg, image/gif, image/webp",
+                          is_logo_media_type, "a PNG, JPEG, GIF or WebP image"});
 }
 
 Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, const Kind& kind) {
@@ -246,16 +255,21 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, co
     t.pinned_address = *address;
     t.cancel = cancel_;
     t.stall_limit = std::chrono::seconds(settings_.stall_timeout_seconds);
-    t.last_byte = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.connect_timeout_ms);
+    t.last_byte =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.connect_timeout_ms);
     CURL* h = curl.get();
-    std::string pin_host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-    std::string pin_address = address->find(':') != std::string::npos ? "[" + *address + "]" : *address;
+    std::string pin_host =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    std::string pin_address =
+        address->find(':') != std::string::npos ? "[" + *address + "]" : *address;
     // A host name is pinned to the vetted address; an IP literal is already an address.
     boost::system::error_code literal_ec;
     boost::asio::ip::make_address(url.host, literal_ec);
     std::unique_ptr<curl_slist, SlistDeleter> resolve(
-        literal_ec ? curl_slist_append(nullptr, (pin_host + ":" + std::to_string(url.port) + ":" + pin_address).c_str())
-                   : nullptr);
+        literal_ec
+            ? curl_slist_append(
+                  nullptr, (pin_host + ":" + std::to_string(url.port) + ":" + pin_address).c_str())
+            : nullptr);
     std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, kind.accept));
     curl_easy_setopt(h, CURLOPT_URL, url.url.c_str());
     if (resolve) {
@@ -300,7 +314,8 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, co
         return failed(where + "the connection was not to the vetted address; refused");
     }
     if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        return failed(where + "the response is larger than " + std::to_string(kind.max_bytes) + " bytes");
+        return failed(where + "the response is larger than " + std::to_string(kind.max_bytes) +
+                      " bytes");
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         return failed(where + "timed out (5 s without data or 10 s in all)");
@@ -320,15 +335,18 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, co
                       "); redirects are not allowed");
     }
     if (status != 200) {
-        return failed(where + "returned HTTP " + std::to_string(status) + "; the document must be served with 200");
+        return failed(where + "returned HTTP " + std::to_string(status) +
+                      "; the document must be served with 200");
     }
     if (t.content_type.empty()) {
         return failed(where + "the response has no Content-Type; serve it as " + kind.expected);
     }
     if (!kind.accepts(t.content_type)) {
-        return failed(where + "the Content-Type is " + t.content_type + "; serve it as " + kind.expected);
+        return failed(where + "the Content-Type is " + t.content_type + "; serve it as " +
+                      kind.expected);
     }
-    return FetchedDocument{std::move(t.body), std::move(t.content_type), std::move(t.cache_control), *address};
+    return FetchedDocument{std::move(t.body), std::move(t.content_type), std::move(t.cache_control),
+                           *address};
 }
 
 } // namespace provisiond::cimd

@@ -73,6 +73,7 @@ private:
 };
 
 /// Parses "host:port:address" entries into a host map; returns an error message or "".
-std::string parse_host_map(const std::vector<std::string>& entries, std::map<std::string, std::string>& out);
+std::string parse_host_map(const std::vector<std::string>& entries,
+                           std::map<std::string, std::string>& out);
 
 } // namespace provisiond::cimd

@@ -18,7 +18,8 @@ struct Limit {
 Result<void> charge_all(ratelimit::RateLimitRepository& counters, const std::vector<Limit>& limits,
                         std::int64_t now) {
     for (const auto& l : limits) {
-        auto counted = ratelimit::count_in_window(counters, l.bucket, l.window_seconds, l.limit, now);
+        auto counted =
+            ratelimit::count_in_window(counters, l.bucket, l.window_seconds, l.limit, now);
         if (!counted) {
             return counted.error();
         }
@@ -33,8 +34,9 @@ Result<void> charge_all(ratelimit::RateLimitRepository& counters, const std::vec
 
 } // namespace
 
-Result<void> charge_new_registration(ratelimit::RateLimitRepository& counters, std::string_view remote,
-                                     std::string_view host, std::int64_t now) {
+Result<void> charge_new_registration(ratelimit::RateLimitRepository& counters,
+                                     std::string_view remote, std::string_view host,
+                                     std::int64_t now) {
     constexpr const char* too_many = "Too many new client registrations. Try again later.";
     std::string address(remote);
     return charge_all(counters,
@@ -46,8 +48,9 @@ Result<void> charge_new_registration(ratelimit::RateLimitRepository& counters, s
                       now);
 }
 
-Result<void> charge_registration_check(ratelimit::RateLimitRepository& counters, std::string_view client_id,
-                                       std::string_view remote, std::int64_t now) {
+Result<void> charge_registration_check(ratelimit::RateLimitRepository& counters,
+                                       std::string_view client_id, std::string_view remote,
+                                       std::int64_t now) {
     return charge_all(counters,
                       {{"cimd_check:client:" + crypto::sha256_hex(client_id), 3600, 30,
                         "Too many registration checks for this client. Try again later."},

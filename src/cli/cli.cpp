@@ -50,15 +50,16 @@ std::vector<std::string> subcommand_path(const CLI::App& app, int argc, char** a
 } // namespace
 
 int run(int argc, char** argv) {
-    CLI::App app{"provisiond: PostHog-compatible partner provisioning API and OAuth 2.0 server.\n\n"
-                 "Start here:\n"
-                 "  provisiond clients add --client-id my-partner --name \"My Partner\" \\\n"
-                 "      --redirect-uri https://partner.example/callback\n"
-                 "  provisiond serve                 # http://127.0.0.1:8000\n\n"
-                 "Every setting is also read from PROVISIOND_<SETTING> (e.g. PROVISIOND_DATABASE) and from\n"
-                 "a `--config FILE` of `key = value` lines. Flags win over the environment, which wins\n"
-                 "over the file. `provisiond serve --help` lists every setting.",
-                 "provisiond"};
+    CLI::App app{
+        "provisiond: PostHog-compatible partner provisioning API and OAuth 2.0 server.\n\n"
+        "Start here:\n"
+        "  provisiond clients add --client-id my-partner --name \"My Partner\" \\\n"
+        "      --redirect-uri https://partner.example/callback\n"
+        "  provisiond serve                 # http://127.0.0.1:8000\n\n"
+        "Every setting is also read from PROVISIOND_<SETTING> (e.g. PROVISIOND_DATABASE) and from\n"
+        "a `--config FILE` of `key = value` lines. Flags win over the environment, which wins\n"
+        "over the file. `provisiond serve --help` lists every setting.",
+        "provisiond"};
     app.set_version_flag("--version", PROVISIOND_VERSION);
     app.require_subcommand(1);
     int exit_code = 0;

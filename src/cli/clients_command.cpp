@@ -37,25 +37,32 @@ boost::json::object client_json(const OAuthClient& c, const PartnerLimits& defau
     for (auto e : {ratelimit::Endpoint::account_requests, ratelimit::Endpoint::token_exchanges,
                    ratelimit::Endpoint::resource_creates}) {
         auto it = c.rate_limits.find(std::string(ratelimit::to_string(e)));
-        std::int64_t value = it != c.rate_limits.end() ? it->second
-                             : e == ratelimit::Endpoint::account_requests ? defaults.account_requests
-                             : e == ratelimit::Endpoint::token_exchanges ? defaults.token_exchanges
-                                                                         : defaults.resource_creates;
+        std::int64_t value =
+            it != c.rate_limits.end()                    ? it->second
+            : e == ratelimit::Endpoint::account_requests ? defaults.account_requests
+            : e == ratelimit::Endpoint::token_exchanges  ? defaults.token_exchanges
+                                                         : defaults.resource_creates;
         limits[ratelimit::to_string(e)] = value == ratelimit::PartnerRateLimiter::unlimited
                                               ? boost::json::value("unlimited")
                                               : boost::json::value(value);
     }
-    boost::json::object out{{"client_id", c.client_id},     {"name", c.name},
-                            {"kind", c.kind},               {"redirect_uris", uris},
-                            {"scopes", scopes},             {"is_active", c.is_active},
-                            {"capabilities", boost::json::object{{"create_accounts", c.can_create_accounts},
-                                                                 {"provision_resources", c.can_provision_resources},
-                                                                 {"deep_links", c.can_issue_deep_links}}},
-                            {"rate_limits_per_hour", limits}, {"created_at", c.created_at}};
+    boost::json::object out{
+        {"client_id", c.client_id},
+        {"name", c.name},
+        {"kind", c.kind},
+        {"redirect_uris", uris},
+        {"scopes", scopes},
+        {"is_active", c.is_active},
+        {"capabilities", boost::json::object{{"create_accounts", c.can_create_accounts},
+                                             {"provision_resources", c.can_provision_resources},
+                                             {"deep_links", c.can_issue_deep_links}}},
+        {"rate_limits_per_hour", limits},
+        {"created_at", c.created_at}};
     if (c.kind == "cimd") {
         out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : nullptr;
         out["verified"] = c.organization_id.has_value();
-        out["organization_id"] = c.organization_id ? boost::json::value(*c.organization_id) : nullptr;
+        out["organization_id"] =
+            c.organization_id ? boost::json::value(*c.organization_id) : nullptr;
     }
     return out;
 }
@@ -70,18 +77,22 @@ boost::json::object document_json(const cimd::DocumentRecord& d, std::int64_t no
             document = *d.document;
         }
     }
-    auto optional = [](const std::optional<std::int64_t>& v) { return v ? boost::json::value(*v) : nullptr; };
+    auto optional = [](const std::optional<std::int64_t>& v) {
+        return v ? boost::json::value(*v) : nullptr;
+    };
     return {{"state", d.state},
             {"fresh", d.fresh_until > now},
             {"fresh_until", d.fresh_until},
             {"fetched_at", optional(d.fetched_at)},
             {"last_attempt_at", optional(d.last_attempt_at)},
-            {"last_result", d.last_error ? boost::json::value(*d.last_error) : boost::json::value("ok")},
+            {"last_result",
+             d.last_error ? boost::json::value(*d.last_error) : boost::json::value("ok")},
             {"document", document}};
 }
 
-
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 /// A blocklist entry: an https client URL (exactly), or a host name (it and its subdomains).
 std::string check_block_entry(std::string_view entry, std::string& kind) {
@@ -96,7 +107,8 @@ std::string check_block_entry(std::string_view entry, std::string& kind) {
     }
     for (unsigned char c : entry) {
         if (!(std::isalnum(c) || c == '-' || c == '.')) {
-            return "a domain must be a host name such as partner.example (letters, digits, - and .)";
+            return "a domain must be a host name such as partner.example (letters, digits, - and "
+                   ".)";
         }
     }
     return "";
@@ -125,11 +137,17 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     auto* clients = app.add_subcommand("clients", "Register and manage partner (OAuth) clients");
     clients->require_subcommand(1);
 
-    auto* add = clients->add_subcommand("add", "Register a public partner client (PKCE only, no secret)");
+    auto* add =
+        clients->add_subcommand("add", "Register a public partner client (PKCE only, no secret)");
     add_settings(*add, config, SettingScope::storage);
-    add->add_option("--client-id", o.client_id, "The client id partners send (e.g. an opaque id)")->required();
-    add->add_option("--name", o.name, "The partner's name, shown to users and used in organization names")->required();
-    add->add_option("--redirect-uri", o.redirect_uris, "A redirect URI for consent (repeat for several)")->required();
+    add->add_option("--client-id", o.client_id, "The client id partners send (e.g. an opaque id)")
+        ->required();
+    add->add_option("--name", o.name,
+                    "The partner's name, shown to users and used in organization names")
+        ->required();
+    add->add_option("--redirect-uri", o.redirect_uris,
+                    "A redirect URI for consent (repeat for several)")
+        ->required();
     add->add_option("--scopes", o.scopes,
                     "Space-separated scope ceiling. Default: " + join(oauth::scope_catalog(), " "));
     add->callback([&] {
@@ -150,10 +168,12 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return;
             }
         }
-        std::vector<std::string> scopes = o.scopes.empty() ? oauth::scope_catalog() : split_spaces(o.scopes);
+        std::vector<std::string> scopes =
+            o.scopes.empty() ? oauth::scope_catalog() : split_spaces(o.scopes);
         for (const auto& s : scopes) {
             if (!oauth::is_known_scope(s)) {
-                std::cerr << "error: unknown scope `" << s << "`; known scopes: " << join(oauth::scope_catalog(), " ") << "\n";
+                std::cerr << "error: unknown scope `" << s
+                          << "`; known scopes: " << join(oauth::scope_catalog(), " ") << "\n";
                 exit_code = 2;
                 return;
             }
@@ -168,8 +188,9 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             auto inserted = r.clients().insert(c);
             if (!inserted) {
                 std::cerr << "error: "
-                          << (inserted.error().code == ErrorCode::conflict ? "a client with this id already exists"
-                                                                           : inserted.error().debug)
+                          << (inserted.error().code == ErrorCode::conflict
+                                  ? "a client with this id already exists"
+                                  : inserted.error().debug)
                           << "\n";
                 return 1;
             }
@@ -203,9 +224,11 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return 0;
             }
             for (const auto& c : *all) {
-                std::cout << c.client_id << "\t" << c.name << "\t" << (c.is_active ? "active" : "disabled")
-                          << "\t" << c.kind
-                          << (c.kind == "cimd" ? (c.organization_id ? "\tverified" : "\tunverified") : "") << "\n";
+                std::cout << c.client_id << "\t" << c.name << "\t"
+                          << (c.is_active ? "active" : "disabled") << "\t" << c.kind
+                          << (c.kind == "cimd" ? (c.organization_id ? "\tverified" : "\tunverified")
+                                               : "")
+                          << "\n";
             }
             if (all->empty()) {
                 std::cout << "no clients registered; add one with `provisiond clients add`\n";
@@ -243,9 +266,10 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     });
 
     for (bool enable : {false, true}) {
-        auto* toggle = clients->add_subcommand(enable ? "enable" : "disable",
-                                               enable ? "Re-enable a client"
-                                                      : "Disable a client: its requests and tokens stop working");
+        auto* toggle = clients->add_subcommand(
+            enable ? "enable" : "disable",
+            enable ? "Re-enable a client"
+                   : "Disable a client: its requests and tokens stop working");
         add_settings(*toggle, config, SettingScope::storage);
         toggle->add_option("client_id", o.client_id, "The client id")->required();
         toggle->callback([&, enable] {
@@ -261,14 +285,22 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         });
     }
 
-    auto* limit = clients->add_subcommand("set-limit", "Override one of a client's hourly rate limits");
+    auto* limit =
+        clients->add_subcommand("set-limit", "Override one of a client's hourly rate limits");
     add_settings(*limit, config, SettingScope::storage);
     limit->add_option("client_id", o.client_id, "The client id")->required();
-    limit->add_option("endpoint", o.endpoint, "account_requests, token_exchanges or resource_creates")->required();
-    limit->add_option("limit", o.limit, "Calls per hour, `unlimited`, or `default` to drop the override")->required();
+    limit
+        ->add_option("endpoint", o.endpoint,
+                     "account_requests, token_exchanges or resource_creates")
+        ->required();
+    limit
+        ->add_option("limit", o.limit,
+                     "Calls per hour, `unlimited`, or `default` to drop the override")
+        ->required();
     limit->callback([&] {
         if (!ratelimit::parse_endpoint(o.endpoint)) {
-            std::cerr << "error: endpoint must be account_requests, token_exchanges or resource_creates\n";
+            std::cerr << "error: endpoint must be account_requests, token_exchanges or "
+                         "resource_creates\n";
             exit_code = 2;
             return;
         }
@@ -295,15 +327,20 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     });
 
     auto* capability = clients->add_subcommand(
-        "set-capability", "Turn a client's capability on or off: create_accounts, provision_resources, deep_links "
-                          "(deep links log people in: off by default)");
+        "set-capability",
+        "Turn a client's capability on or off: create_accounts, provision_resources, deep_links "
+        "(deep links log people in: off by default)");
     add_settings(*capability, config, SettingScope::storage);
     capability->add_option("client_id", o.client_id, "The client id")->required();
-    capability->add_option("capability", o.endpoint, "create_accounts, provision_resources or deep_links")->required();
+    capability
+        ->add_option("capability", o.endpoint, "create_accounts, provision_resources or deep_links")
+        ->required();
     capability->add_option("state", o.limit, "on or off")->required();
     capability->callback([&] {
-        if (o.endpoint != "create_accounts" && o.endpoint != "provision_resources" && o.endpoint != "deep_links") {
-            std::cerr << "error: capability must be create_accounts, provision_resources or deep_links\n";
+        if (o.endpoint != "create_accounts" && o.endpoint != "provision_resources" &&
+            o.endpoint != "deep_links") {
+            std::cerr
+                << "error: capability must be create_accounts, provision_resources or deep_links\n";
             exit_code = 2;
             return;
         }
@@ -313,7 +350,8 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             return;
         }
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
-            auto changed = r.clients().set_capability(o.client_id, o.endpoint, o.limit == "on", now());
+            auto changed =
+                r.clients().set_capability(o.client_id, o.endpoint, o.limit == "on", now());
             if (!changed || !*changed) {
                 std::cerr << "error: no client " << o.client_id << "\n";
                 return 1;
@@ -324,8 +362,9 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     });
 
     auto* check = clients->add_subcommand(
-        "check", "Fetch and validate a client metadata document now, without registering it; prints the "
-                 "checks as JSON (exit 0 when the document is good)");
+        "check",
+        "Fetch and validate a client metadata document now, without registering it; prints the "
+        "checks as JSON (exit 0 when the document is good)");
     add_cimd_settings(*check, config);
     check->add_option("url", o.client_id, "The client id: the document's https URL")->required();
     check->callback([&] {
@@ -342,10 +381,14 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     });
 
     auto* block = clients->add_subcommand(
-        "block", "Refuse a metadata-document client URL, or every client URL on a host and its subdomains; "
-                 "matching registered clients are disabled too");
+        "block",
+        "Refuse a metadata-document client URL, or every client URL on a host and its subdomains; "
+        "matching registered clients are disabled too");
     add_settings(*block, config, SettingScope::storage);
-    block->add_option("entry", o.client_id, "An https client URL, or a host name such as partner.example")->required();
+    block
+        ->add_option("entry", o.client_id,
+                     "An https client URL, or a host name such as partner.example")
+        ->required();
     block->add_option("--reason", o.reason, "Why (shown by `clients blocked`)");
     block->callback([&] {
         std::string kind;
@@ -384,15 +427,17 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         });
     });
 
-    auto* unblock = clients->add_subcommand("unblock", "Lift a block (clients it disabled stay disabled: "
-                                                       "`clients enable` them)");
+    auto* unblock =
+        clients->add_subcommand("unblock", "Lift a block (clients it disabled stay disabled: "
+                                           "`clients enable` them)");
     add_settings(*unblock, config, SettingScope::storage);
     unblock->add_option("entry", o.client_id, "The blocked URL or host name")->required();
     unblock->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto removed = r.documents().remove_block(o.client_id);
             if (!removed || !*removed) {
-                std::cerr << "error: " << o.client_id << " is not blocked (see `provisiond clients blocked`)\n";
+                std::cerr << "error: " << o.client_id
+                          << " is not blocked (see `provisiond clients blocked`)\n";
                 return 1;
             }
             std::cout << "unblocked " << o.client_id << "\n";
@@ -412,7 +457,9 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             boost::json::array out;
             for (const auto& b : *all) {
                 if (o.json) {
-                    out.push_back({{"entry", b.entry}, {"kind", b.kind}, {"reason", b.reason},
+                    out.push_back({{"entry", b.entry},
+                                   {"kind", b.kind},
+                                   {"reason", b.reason},
                                    {"created_at", b.created_at}});
                 } else {
                     std::cout << b.entry << "\t" << b.kind << "\t" << b.reason << "\n";

@@ -19,7 +19,8 @@ struct ClientsOptions {
     bool json = false;
 };
 
-/// Adds `clients add|list|show|disable|enable|set-limit|check|block|unblock|blocked` to `app`; each runs against `config`.
+/// Adds `clients add|list|show|disable|enable|set-limit|check|block|unblock|blocked` to `app`; each
+/// runs against `config`.
 void add_clients_command(CLI::App& app, Config& config, ClientsOptions& options, int& exit_code);
 
 /// Validates a redirect URI for a public client (cimd::redirect_uri_problem): https, http on a

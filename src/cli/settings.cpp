@@ -8,7 +8,8 @@ namespace {
 std::string env_name(const std::string& flag) {
     std::string out = "PROVISIOND_";
     for (char c : flag) {
-        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        out.push_back(c == '-' ? '_'
+                               : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
     return out;
 }
@@ -31,75 +32,99 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "listen", c.listen,
             "Address and port to listen on. The default serves this machine only; use 0.0.0.0:PORT "
             "behind a TLS-terminating proxy to serve others");
-    setting(cmd, "public-url", c.public_url,
-            "The URL partners and browsers reach this server at (scheme://host[:port]); builds every "
-            "URL the server returns. Default: http://<listen>");
+    setting(
+        cmd, "public-url", c.public_url,
+        "The URL partners and browsers reach this server at (scheme://host[:port]); builds every "
+        "URL the server returns. Default: http://<listen>");
     setting(cmd, "region", c.region, "This deployment's region: US or EU");
-    setting(cmd, "us-host", c.us_host, "Host URL of the US region (access_configuration.host, consent URLs). Default: public-url");
+    setting(
+        cmd, "us-host", c.us_host,
+        "Host URL of the US region (access_configuration.host, consent URLs). Default: public-url");
     setting(cmd, "eu-host", c.eu_host, "Host URL of the EU region. Default: public-url");
-    setting(cmd, "outbox-dir", c.outbox_dir, "Directory where outgoing emails are written as .eml files");
+    setting(cmd, "outbox-dir", c.outbox_dir,
+            "Directory where outgoing emails are written as .eml files");
     setting(cmd, "mail-from", c.mail_from, "Sender of outgoing emails");
     setting(cmd, "smtp-url", c.smtp_url,
-            "Send email over SMTP: smtp://host:port (STARTTLS when offered) or smtps://host:port (TLS). "
+            "Send email over SMTP: smtp://host:port (STARTTLS when offered) or smtps://host:port "
+            "(TLS). "
             "Default: none, emails are written to --outbox-dir");
     setting(cmd, "smtp-username", c.smtp_username, "SMTP user name (no authentication when empty)");
-    setting(cmd, "smtp-password", c.smtp_password, "SMTP password (prefer PROVISIOND_SMTP_PASSWORD to a flag)");
-    setting(cmd, "smtp-starttls", c.smtp_starttls,
-            "For smtp://: `required` refuses to send without STARTTLS; `optional` uses it when offered; "
-            "`auto` is required unless the SMTP host is loopback (set-password links must not cross a "
-            "network in clear)");
-    setting(cmd, "smtp-ca-file", c.smtp_ca_file, "PEM file of the CAs trusted for the SMTP server's certificate");
+    setting(cmd, "smtp-password", c.smtp_password,
+            "SMTP password (prefer PROVISIOND_SMTP_PASSWORD to a flag)");
+    setting(
+        cmd, "smtp-starttls", c.smtp_starttls,
+        "For smtp://: `required` refuses to send without STARTTLS; `optional` uses it when "
+        "offered; "
+        "`auto` is required unless the SMTP host is loopback (set-password links must not cross a "
+        "network in clear)");
+    setting(cmd, "smtp-ca-file", c.smtp_ca_file,
+            "PEM file of the CAs trusted for the SMTP server's certificate");
     setting(cmd, "introspection-token", c.introspection_token,
             "Bearer token that resource servers present to POST /oauth/introspect (RFC 7662); "
             "introspection is off when empty");
-    setting(cmd, "threads", c.threads, "Worker threads serving requests; 0 = two per core, at least four");
-    setting(cmd, "database-connections", c.database_connections, "Database connection pool size; 0 = threads + 2");
+    setting(cmd, "threads", c.threads,
+            "Worker threads serving requests; 0 = two per core, at least four");
+    setting(cmd, "database-connections", c.database_connections,
+            "Database connection pool size; 0 = threads + 2");
     setting(cmd, "log-level", c.log_level, "trace, debug, info, warn, error or critical");
-    setting(cmd, "max-body-bytes", c.limits.max_body_bytes, "Largest request body accepted (413 above)");
-    setting(cmd, "max-header-bytes", c.limits.max_header_bytes, "Largest request header block accepted (431 above)");
+    setting(cmd, "max-body-bytes", c.limits.max_body_bytes,
+            "Largest request body accepted (413 above)");
+    setting(cmd, "max-header-bytes", c.limits.max_header_bytes,
+            "Largest request header block accepted (431 above)");
     setting(cmd, "request-timeout-seconds", c.limits.request_timeout_seconds,
             "Time allowed to receive one whole request (slow senders are cut off)");
-    setting(cmd, "idle-timeout-seconds", c.limits.idle_timeout_seconds, "How long an idle keep-alive connection stays open");
-    setting(cmd, "max-connections", c.limits.max_connections, "Open connections at most; more are refused");
+    setting(cmd, "idle-timeout-seconds", c.limits.idle_timeout_seconds,
+            "How long an idle keep-alive connection stays open");
+    setting(cmd, "max-connections", c.limits.max_connections,
+            "Open connections at most; more are refused");
     setting(cmd, "shutdown-grace-seconds", c.limits.shutdown_grace_seconds,
             "On SIGTERM/SIGINT, how long in-flight requests may take to finish");
     setting(cmd, "code-ttl-seconds", c.lifetimes.code_seconds, "Lifetime of an authorization code");
-    setting(cmd, "access-token-ttl-seconds", c.lifetimes.access_token_seconds, "Lifetime of an access token (expires_in)");
-    setting(cmd, "refresh-token-ttl-seconds", c.lifetimes.refresh_token_seconds, "Lifetime of a refresh token");
+    setting(cmd, "access-token-ttl-seconds", c.lifetimes.access_token_seconds,
+            "Lifetime of an access token (expires_in)");
+    setting(cmd, "refresh-token-ttl-seconds", c.lifetimes.refresh_token_seconds,
+            "Lifetime of a refresh token");
     setting(cmd, "refresh-grace-seconds", c.lifetimes.refresh_grace_seconds,
             "Window in which a just-rotated refresh token may be presented once more (a lost "
             "response) without revoking its family; 0 disables");
-    setting(cmd, "consent-ttl-seconds", c.lifetimes.consent_seconds, "Lifetime of a requires_auth consent URL");
-    setting(cmd, "password-link-ttl-seconds", c.lifetimes.password_link_seconds, "Lifetime of the set-password link in welcome emails");
+    setting(cmd, "consent-ttl-seconds", c.lifetimes.consent_seconds,
+            "Lifetime of a requires_auth consent URL");
+    setting(cmd, "password-link-ttl-seconds", c.lifetimes.password_link_seconds,
+            "Lifetime of the set-password link in welcome emails");
     setting(cmd, "limit-account-requests", c.partner_limits.account_requests,
             "Default account_requests per client per hour (overridable per client)");
     setting(cmd, "limit-token-exchanges", c.partner_limits.token_exchanges,
             "Default token exchanges and refreshes per client per hour");
     setting(cmd, "limit-resource-creates", c.partner_limits.resource_creates,
             "Default resource creations per client per hour");
-    setting(cmd, "limit-verified-account-requests", c.partner_limits.verified_account_requests,
-            "account_requests per hour for metadata-document clients linked to an organization by a "
-            "verification token (unverified ones get --limit-account-requests)");
+    setting(
+        cmd, "limit-verified-account-requests", c.partner_limits.verified_account_requests,
+        "account_requests per hour for metadata-document clients linked to an organization by a "
+        "verification token (unverified ones get --limit-account-requests)");
     add_cimd_settings(cmd, c);
 }
 
 void add_cimd_settings(CLI::App& cmd, Config& c) {
-    setting(cmd, "cimd-ca-file", c.cimd.ca_file,
-            "PEM file of the certificate authorities trusted when fetching client metadata documents; "
-            "when set, only these are trusted. Default: the system's trust store");
-    cmd.add_option("--cimd-resolve", c.cimd.resolve,
-                   "HOST:PORT:ADDRESS: fetch documents of HOST:PORT from ADDRESS instead of resolving HOST "
-                   "(like curl --resolve; repeatable; comma-separated in the environment). The address is "
-                   "still vetted")
+    setting(
+        cmd, "cimd-ca-file", c.cimd.ca_file,
+        "PEM file of the certificate authorities trusted when fetching client metadata documents; "
+        "when set, only these are trusted. Default: the system's trust store");
+    cmd.add_option(
+           "--cimd-resolve", c.cimd.resolve,
+           "HOST:PORT:ADDRESS: fetch documents of HOST:PORT from ADDRESS instead of resolving HOST "
+           "(like curl --resolve; repeatable; comma-separated in the environment). The address is "
+           "still vetted")
         ->envname(env_name("cimd-resolve"))
         ->delimiter(',');
-    cmd.add_flag("--cimd-allow-loopback", c.cimd.allow_loopback,
-                 "TESTS ONLY: let document fetches reach 127.0.0.0/8 and ::1. Never in production: it "
-                 "lets anyone make this server call services on its own machine")
+    cmd.add_flag(
+           "--cimd-allow-loopback", c.cimd.allow_loopback,
+           "TESTS ONLY: let document fetches reach 127.0.0.0/8 and ::1. Never in production: it "
+           "lets anyone make this server call services on its own machine")
         ->envname(env_name("cimd-allow-loopback"));
     setting(cmd, "cimd-min-ttl-seconds", c.cimd.min_ttl_seconds,
             "Shortest time a fetched metadata document is used before it is refreshed");
-    setting(cmd, "cimd-max-ttl-seconds", c.cimd.max_ttl_seconds, "Longest time a fetched metadata document is used");
+    setting(cmd, "cimd-max-ttl-seconds", c.cimd.max_ttl_seconds,
+            "Longest time a fetched metadata document is used");
     setting(cmd, "cimd-default-ttl-seconds", c.cimd.default_ttl_seconds,
             "How long a document without Cache-Control: max-age is used");
 }
@@ -128,7 +153,8 @@ std::string read_config_file(const std::string& path, std::map<std::string, std:
         }
         std::string key = trim(line.substr(0, eq));
         std::string value = trim(line.substr(eq + 1));
-        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front()) {
             value = value.substr(1, value.size() - 2);
         }
         for (auto& ch : key) {

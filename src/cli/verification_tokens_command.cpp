@@ -15,10 +15,14 @@ namespace {
 
 constexpr std::string_view prefix = "phvt_";
 
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 boost::json::object token_json(const cimd::VerificationToken& t) {
-    auto optional = [](const auto& v) { return v ? boost::json::value(*v) : boost::json::value(nullptr); };
+    auto optional = [](const auto& v) {
+        return v ? boost::json::value(*v) : boost::json::value(nullptr);
+    };
     return {{"id", t.id},
             {"organization_id", t.organization_id},
             {"token", t.hint},
@@ -30,14 +34,17 @@ boost::json::object token_json(const cimd::VerificationToken& t) {
 
 } // namespace
 
-void add_verification_tokens_command(CLI::App& app, Config& config, VerificationTokenOptions& o, int& exit_code) {
+void add_verification_tokens_command(CLI::App& app, Config& config, VerificationTokenOptions& o,
+                                     int& exit_code) {
     auto* tokens = app.add_subcommand(
         "verification-tokens",
         "Tokens that link a metadata-document client to an organization: a partner puts one in its "
-        "document (com.posthog.verification_token) and its account-request limit rises from 10 to 100 per hour");
+        "document (com.posthog.verification_token) and its account-request limit rises from 10 to "
+        "100 per hour");
     tokens->require_subcommand(1);
 
-    auto* create = tokens->add_subcommand("create", "Create a token for an organization; it is printed once");
+    auto* create =
+        tokens->add_subcommand("create", "Create a token for an organization; it is printed once");
     add_settings(*create, config, SettingScope::storage);
     create->add_option("--organization", o.organization_id, "The organization's id")->required();
     create->callback([&] {
@@ -58,9 +65,11 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
                 std::cerr << "error: " << inserted.error().debug << "\n";
                 return 1;
             }
-            boost::json::object out{{"id", token.id}, {"organization_id", token.organization_id}, {"token", value}};
+            boost::json::object out{
+                {"id", token.id}, {"organization_id", token.organization_id}, {"token", value}};
             std::cout << boost::json::serialize(out) << "\n";
-            std::cerr << "The token is shown only this once; only its hash is stored. Put it in the partner's "
+            std::cerr << "The token is shown only this once; only its hash is stored. Put it in "
+                         "the partner's "
                          "metadata document as com.posthog.verification_token.\n";
             return 0;
         });
@@ -90,7 +99,8 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
     });
 
     auto* revoke = tokens->add_subcommand(
-        "revoke", "Revoke a token: clients it verified become unverified at their next document refresh");
+        "revoke",
+        "Revoke a token: clients it verified become unverified at their next document refresh");
     add_settings(*revoke, config, SettingScope::storage);
     revoke->add_option("id", o.token_id, "The token's id (from `list`)")->required();
     revoke->callback([&] {
@@ -100,7 +110,9 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
                 std::cerr << "error: no live token " << o.token_id << "\n";
                 return 1;
             }
-            std::cout << boost::json::serialize(boost::json::object{{"id", o.token_id}, {"revoked", true}}) << "\n";
+            std::cout << boost::json::serialize(
+                             boost::json::object{{"id", o.token_id}, {"revoked", true}})
+                      << "\n";
             return 0;
         });
     });

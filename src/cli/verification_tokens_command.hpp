@@ -14,7 +14,7 @@ struct VerificationTokenOptions {
     bool json = false;
 };
 
-void add_verification_tokens_command(CLI::App& app, Config& config, VerificationTokenOptions& options,
-                                     int& exit_code);
+void add_verification_tokens_command(CLI::App& app, Config& config,
+                                     VerificationTokenOptions& options, int& exit_code);
 
 } // namespace provisiond::cli

@@ -26,7 +26,8 @@ std::string Config::finalize() {
     if (region != "US" && region != "EU") {
         return "region must be US or EU";
     }
-    if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
+    if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 &&
+        smtp_url.rfind("smtps://", 0) != 0) {
         return "smtp-url must start with smtp:// or smtps://";
     }
     if (smtp_starttls != "required" && smtp_starttls != "optional" && smtp_starttls != "auto") {

@@ -53,14 +53,15 @@ struct Config {
     std::string database = "provisiond.db";
     std::string outbox_dir = "outbox";
     std::string mail_from = "provisiond <no-reply@localhost>";
-    std::string smtp_url;      ///< empty: write .eml files to outbox_dir
+    std::string smtp_url; ///< empty: write .eml files to outbox_dir
     std::string smtp_username;
     std::string smtp_password;
-    std::string smtp_starttls = "auto"; ///< "required" | "optional" | "auto": required unless the host is loopback
+    std::string smtp_starttls =
+        "auto"; ///< "required" | "optional" | "auto": required unless the host is loopback
     std::string smtp_ca_file;
     std::string introspection_token; ///< Bearer for /oauth/introspect; empty: introspection off
-    int threads = 0; ///< 0: two per core, at least four
-    int database_connections = 0; ///< 0: one per thread plus two
+    int threads = 0;                 ///< 0: two per core, at least four
+    int database_connections = 0;    ///< 0: one per thread plus two
     std::string log_level = "info";
     Limits limits;
     Lifetimes lifetimes;

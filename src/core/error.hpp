@@ -32,7 +32,8 @@ enum class ErrorCode {
     remove_failed,
     registration_failed,
     invalid_path,           ///< deep_links: not a relative in-app path (400)
-    deep_links_not_enabled, ///< deep_links: the operator has not granted the capability (403)    ///< a CIMD document could not be fetched or is invalid (400)
+    deep_links_not_enabled, ///< deep_links: the operator has not granted the capability (403) ///<
+                            ///< a CIMD document could not be fetched or is invalid (400)
     invalid_api_version,
     payload_too_large,      ///< body over the configured limit (413)
     unsupported_media_type, ///< body in a media type we do not parse (415)

@@ -195,6 +195,8 @@ std::string encode_utf8(const std::vector<char32_t>& code_points) {
     return out;
 }
 
-bool is_control(char32_t c) { return c < 0x20 || (c >= 0x7f && c <= 0x9f); }
+bool is_control(char32_t c) {
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
 
 } // namespace provisiond

@@ -18,7 +18,8 @@ std::optional<boost::urls::url_view> parse_absolute_url(std::string_view text) {
     return *parsed;
 }
 
-std::string append_query(std::string_view uri, const std::vector<std::pair<std::string, std::string>>& params) {
+std::string append_query(std::string_view uri,
+                         const std::vector<std::pair<std::string, std::string>>& params) {
     std::string out(uri);
     char separator = out.find('?') == std::string::npos ? '?' : '&';
     if (!out.empty() && (out.back() == '?' || out.back() == '&')) {

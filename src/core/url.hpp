@@ -18,6 +18,7 @@ std::optional<boost::urls::url_view> parse_absolute_url(std::string_view text);
 
 /// `uri` with the parameters appended to its query, every key and value percent-encoded except
 /// RFC 3986 unreserved characters (so '+' arrives as '+', not as a space). `uri` has no fragment.
-std::string append_query(std::string_view uri, const std::vector<std::pair<std::string, std::string>>& params);
+std::string append_query(std::string_view uri,
+                         const std::vector<std::pair<std::string, std::string>>& params);
 
 } // namespace provisiond

@@ -70,7 +70,8 @@ std::string base64url_encode(std::string_view bytes) {
 std::string base64_encode(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+                            reinterpret_cast<const unsigned char*>(bytes.data()),
+                            static_cast<int>(bytes.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -81,17 +82,21 @@ std::optional<std::string> base64_decode(std::string_view text) {
     }
     std::string out(3 * text.size() / 4 + 1, '\0');
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+                            reinterpret_cast<const unsigned char*>(text.data()),
+                            static_cast<int>(text.size()));
     if (n < 0) {
         return std::nullopt;
     }
     // EVP_DecodeBlock counts the padding as zero bytes: drop them.
-    std::size_t padding = (text.size() >= 1 && text.back() == '=') + (text.size() >= 2 && text[text.size() - 2] == '=');
+    std::size_t padding = (text.size() >= 1 && text.back() == '=') +
+                          (text.size() >= 2 && text[text.size() - 2] == '=');
     out.resize(static_cast<std::size_t>(n) - padding);
     return out;
 }
 
-std::string random_urlsafe_token() { return base64url_encode(random_bytes(32)); }
+std::string random_urlsafe_token() {
+    return base64url_encode(random_bytes(32));
+}
 
 std::string random_base62(std::size_t length) {
     static constexpr char alphabet[] =

@@ -13,7 +13,8 @@ std::string sha256_hex(std::string_view data);
 /// Raw 32-byte SHA-256 digest.
 std::string sha256_raw(std::string_view data);
 
-/// `n` bytes from the OpenSSL CSPRNG. Aborts if the CSPRNG fails (never degrade to weak randomness).
+/// `n` bytes from the OpenSSL CSPRNG. Aborts if the CSPRNG fails (never degrade to weak
+/// randomness).
 std::string random_bytes(std::size_t n);
 
 /// Base64url without padding (RFC 4648 §5).

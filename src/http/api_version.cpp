@@ -7,8 +7,8 @@ std::optional<Response> check_api_version(const Request& request) {
     if (version && *version == supported_api_version) {
         return std::nullopt;
     }
-    return error_response(Envelope::flat,
-                          make_error(ErrorCode::invalid_api_version, "Supported API-Versions: 0.1d"));
+    return error_response(
+        Envelope::flat, make_error(ErrorCode::invalid_api_version, "Supported API-Versions: 0.1d"));
 }
 
 } // namespace provisiond::http

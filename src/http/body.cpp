@@ -8,7 +8,9 @@
 namespace provisiond::http {
 namespace {
 
-Error bad(std::string message) { return make_error(ErrorCode::invalid_request, std::move(message)); }
+Error bad(std::string message) {
+    return make_error(ErrorCode::invalid_request, std::move(message));
+}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -20,7 +22,8 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-/// The media type without parameters, lower-cased: "application/json; charset=UTF-8" → "application/json".
+/// The media type without parameters, lower-cased: "application/json; charset=UTF-8" →
+/// "application/json".
 std::string media_type(std::string_view content_type) {
     auto semicolon = content_type.find(';');
     std::string_view type = content_type.substr(0, semicolon);
@@ -135,7 +138,8 @@ Result<boost::json::object> parse_body(const Request& request) {
                           ": send application/json or application/x-www-form-urlencoded");
 }
 
-Result<std::optional<std::string>> string_field(const boost::json::object& body, std::string_view key) {
+Result<std::optional<std::string>> string_field(const boost::json::object& body,
+                                                std::string_view key) {
     auto it = body.find(key);
     if (it == body.end() || it->value().is_null()) {
         return std::optional<std::string>{};

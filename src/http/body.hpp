@@ -24,7 +24,8 @@ Result<boost::json::object> parse_form(std::string_view text);
 
 /// Typed field access: absent or null → nullopt; present with the wrong type → invalid_request
 /// naming the field ("email must be a string").
-Result<std::optional<std::string>> string_field(const boost::json::object& body, std::string_view key);
+Result<std::optional<std::string>> string_field(const boost::json::object& body,
+                                                std::string_view key);
 Result<std::optional<std::vector<std::string>>> string_list_field(const boost::json::object& body,
                                                                   std::string_view key);
 /// A nested object; absent, null or not an object → empty object (PostHog's leniency).

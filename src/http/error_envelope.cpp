@@ -19,7 +19,8 @@ unsigned status_of(ErrorCode code) {
     case ErrorCode::registration_failed:
     case ErrorCode::invalid_path:
         return 400;
-    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::unauthorized:
+        return 401;
     case ErrorCode::forbidden:
     case ErrorCode::deep_links_not_enabled:
         return 403;
@@ -27,24 +28,30 @@ unsigned status_of(ErrorCode code) {
     case ErrorCode::team_not_found:
     case ErrorCode::route_not_found:
         return 404;
-    case ErrorCode::method_not_allowed: return 405;
+    case ErrorCode::method_not_allowed:
+        return 405;
     case ErrorCode::project_id_conflict:
     case ErrorCode::conflict:
         return 409;
-    case ErrorCode::payload_too_large: return 413;
-    case ErrorCode::unsupported_media_type: return 415;
-    case ErrorCode::rate_limited: return 429;
+    case ErrorCode::payload_too_large:
+        return 413;
+    case ErrorCode::unsupported_media_type:
+        return 415;
+    case ErrorCode::rate_limited:
+        return 429;
     case ErrorCode::account_creation_failed:
     case ErrorCode::credential_rotation_failed:
     case ErrorCode::remove_failed:
     case ErrorCode::internal:
         return 500;
-    case ErrorCode::unavailable: return 503;
+    case ErrorCode::unavailable:
+        return 503;
     }
     return 500;
 }
 
-Response error_response(Envelope envelope, const Error& error, const std::optional<std::string>& id) {
+Response error_response(Envelope envelope, const Error& error,
+                        const std::optional<std::string>& id) {
     unsigned status = status_of(error.code);
     std::string code(wire_name(error.code));
     std::string message = error.message;

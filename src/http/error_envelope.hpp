@@ -21,6 +21,7 @@ unsigned status_of(ErrorCode code);
 
 /// Builds the error response. `id` is the request id (typed) or resource id (status).
 /// Server-side failures show a generic message; the detail stays in `debug` for the log.
-Response error_response(Envelope envelope, const Error& error, const std::optional<std::string>& id = std::nullopt);
+Response error_response(Envelope envelope, const Error& error,
+                        const std::optional<std::string>& id = std::nullopt);
 
 } // namespace provisiond::http

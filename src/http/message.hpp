@@ -11,9 +11,9 @@
 namespace provisiond::http {
 
 struct Request {
-    std::string method; ///< "GET", "POST", …
-    std::string path;   ///< percent-encoded path, no query
-    std::string query;  ///< raw query string without '?'
+    std::string method;                                       ///< "GET", "POST", …
+    std::string path;                                         ///< percent-encoded path, no query
+    std::string query;                                        ///< raw query string without '?'
     std::vector<std::pair<std::string, std::string>> headers; ///< names lower-cased
     std::string body;
     std::string remote_address;

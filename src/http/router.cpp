@@ -86,14 +86,15 @@ Response Router::dispatch(Request& request) const {
         }
     }
     if (!allowed.empty()) {
-        Response r = error_response(envelope_for(request.path),
-                                    make_error(ErrorCode::method_not_allowed,
-                                               "Method " + request.method + " is not allowed here; use " + allowed));
+        Response r = error_response(
+            envelope_for(request.path),
+            make_error(ErrorCode::method_not_allowed,
+                       "Method " + request.method + " is not allowed here; use " + allowed));
         r.set_header("Allow", allowed);
         return r;
     }
-    return error_response(Envelope::flat,
-                          make_error(ErrorCode::route_not_found, "No such endpoint: " + request.path));
+    return error_response(Envelope::flat, make_error(ErrorCode::route_not_found,
+                                                     "No such endpoint: " + request.path));
 }
 
 } // namespace provisiond::http

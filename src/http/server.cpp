@@ -89,7 +89,8 @@ Result<void> Server::bind() {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(host, ec);
     if (ec) {
-        return make_error(ErrorCode::invalid_request, "listen host must be an IP address, got " + host);
+        return make_error(ErrorCode::invalid_request,
+                          "listen host must be an IP address, got " + host);
     }
     int port = 0;
     try {
@@ -113,12 +114,15 @@ Result<void> Server::bind() {
         acceptor.listen(asio::socket_base::max_listen_connections, ec);
     }
     if (ec) {
-        return make_error(ErrorCode::unavailable, "cannot listen on " + listen + ": " + ec.message());
+        return make_error(ErrorCode::unavailable,
+                          "cannot listen on " + listen + ": " + ec.message());
     }
     return {};
 }
 
-unsigned short Server::port() const { return state_->acceptor.local_endpoint().port(); }
+unsigned short Server::port() const {
+    return state_->acceptor.local_endpoint().port();
+}
 
 void Server::stop() {
     asio::post(state_->io, [s = state_.get()] { s->begin_stop(); });
@@ -208,7 +212,8 @@ awaitable<void> Server::State::accept_loop() {
     }
 }
 
-Response Server::State::transport_error(std::string_view path, ErrorCode code, std::string message) const {
+Response Server::State::transport_error(std::string_view path, ErrorCode code,
+                                        std::string message) const {
     return error_response(router.envelope_for(path), make_error(code, std::move(message)));
 }
 
@@ -248,16 +253,18 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
         std::optional<Response> early; // an answer given without reading the body
         if (ec) {
             if (ec == bhttp::error::header_limit) {
-                early = transport_error("", ErrorCode::invalid_request, "Request headers too large");
+                early =
+                    transport_error("", ErrorCode::invalid_request, "Request headers too large");
                 early->status = 431;
             } else if (ec == bhttp::error::body_limit) {
                 // Beast rejects a declared Content-Length over the limit as soon as the header
                 // is complete: answer 413 in the route's envelope without reading the body.
                 std::string target(parser.get().target());
                 request.path = target.substr(0, target.find('?'));
-                early = transport_error(request.path, ErrorCode::payload_too_large,
-                                        "Request body too large: at most " +
-                                            std::to_string(config.limits.max_body_bytes) + " bytes");
+                early =
+                    transport_error(request.path, ErrorCode::payload_too_large,
+                                    "Request body too large: at most " +
+                                        std::to_string(config.limits.max_body_bytes) + " bytes");
             } else if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
                        ec == beast::error::timeout || ec == asio::error::connection_reset ||
                        ec == asio::error::eof || buffer.size() == 0) {
@@ -272,17 +279,21 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
             auto q = target.find('?');
             request.path = target.substr(0, q);
             request.query = q == std::string::npos ? "" : target.substr(q + 1);
-            if (auto length = parser.content_length(); length && *length > config.limits.max_body_bytes) {
-                early = transport_error(request.path, ErrorCode::payload_too_large,
-                                        "Request body too large: at most " +
-                                            std::to_string(config.limits.max_body_bytes) + " bytes");
+            if (auto length = parser.content_length();
+                length && *length > config.limits.max_body_bytes) {
+                early =
+                    transport_error(request.path, ErrorCode::payload_too_large,
+                                    "Request body too large: at most " +
+                                        std::to_string(config.limits.max_body_bytes) + " bytes");
             } else {
                 stream.expires_after(std::chrono::seconds(config.limits.request_timeout_seconds));
-                auto [read_ec, read_n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+                auto [read_ec, read_n] =
+                    co_await bhttp::async_read(stream, buffer, parser, as_tuple);
                 if (read_ec == bhttp::error::body_limit) {
                     early = transport_error(request.path, ErrorCode::payload_too_large,
                                             "Request body too large: at most " +
-                                                std::to_string(config.limits.max_body_bytes) + " bytes");
+                                                std::to_string(config.limits.max_body_bytes) +
+                                                " bytes");
                 } else if (read_ec) {
                     break;
                 }
@@ -293,7 +304,9 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
         std::size_t bytes_in = 0;
         if (early) {
             response = std::move(*early); // the body was not read: the connection must close
-            request.method = ec && ec != bhttp::error::body_limit ? "-" : std::string(parser.get().method_string());
+            request.method = ec && ec != bhttp::error::body_limit
+                                 ? "-"
+                                 : std::string(parser.get().method_string());
         } else {
             auto message = parser.release();
             request.method = std::string(message.method_string());
@@ -370,15 +383,16 @@ void Server::State::log_access(const Request& req, const Response& res, std::siz
     using namespace std::chrono;
     double ms = duration_cast<microseconds>(steady_clock::now() - started).count() / 1000.0;
     // Only the path: query strings carry consent states and link tokens. Never headers or bodies.
-    boost::json::object line{{"ts", duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()},
-                             {"request_id", req.request_id},
-                             {"remote", req.remote_address},
-                             {"method", req.method},
-                             {"path", req.path.size() > 512 ? req.path.substr(0, 512) : req.path},
-                             {"status", res.status},
-                             {"duration_ms", ms},
-                             {"bytes_in", bytes_in},
-                             {"bytes_out", res.body.size()}};
+    boost::json::object line{
+        {"ts", duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()},
+        {"request_id", req.request_id},
+        {"remote", req.remote_address},
+        {"method", req.method},
+        {"path", req.path.size() > 512 ? req.path.substr(0, 512) : req.path},
+        {"status", res.status},
+        {"duration_ms", ms},
+        {"bytes_in", bytes_in},
+        {"bytes_out", res.body.size()}};
     if (!res.error_code.empty()) {
         line["error"] = res.error_code;
     }

@@ -3,14 +3,13 @@
 #include "core/strings.hpp"
 #include "core/url.hpp"
 #include "crypto/crypto.hpp"
+#include "http/body.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
 #include "ratelimit/fixed_window.hpp"
-#include "http/body.hpp"
 #include "web/form.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
-
 
 #include <algorithm>
 
@@ -23,7 +22,8 @@ constexpr std::int64_t authorize_requests_per_minute = 60; ///< per address
 /// An error we must not redirect (unknown client, unregistered redirect URI): shown as a page.
 http::Response error_page(const std::string& message) {
     return web::message_page(400, "This sign-in request is not valid",
-                             message + " Go back to the app you came from; it needs fixing on its side.");
+                             message +
+                                 " Go back to the app you came from; it needs fixing on its side.");
 }
 
 } // namespace
@@ -36,9 +36,9 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     auto client = clients_.find_client_now(*client_id, request.remote_address);
     if (!client) {
-        return error_page(client.error().code == ErrorCode::rate_limited ? client.error().message
-                                                                         : "The app could not be identified: " +
-                                                                               client.error().message);
+        return error_page(client.error().code == ErrorCode::rate_limited
+                              ? client.error().message
+                              : "The app could not be identified: " + client.error().message);
     }
     if (!client->is_active) {
         return error_page("This app is deactivated.");
@@ -62,7 +62,8 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     // From here on the redirect URI is trusted: errors go back to the app (RFC 6749 §4.1.2.1).
     auto fail = [&](std::string error, std::string description) {
-        std::vector<std::pair<std::string, std::string>> params{{"error", error}, {"error_description", description}};
+        std::vector<std::pair<std::string, std::string>> params{{"error", error},
+                                                                {"error_description", description}};
         if (client_state) {
             params.emplace_back("state", *client_state);
         }
@@ -74,7 +75,8 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     auto challenge = param("code_challenge");
     if (!challenge || !is_valid_code_challenge(*challenge)) {
-        return fail("invalid_request", "code_challenge is required: 43-128 base64url characters (PKCE S256)");
+        return fail("invalid_request",
+                    "code_challenge is required: 43-128 base64url characters (PKCE S256)");
     }
     if (param("code_challenge_method") != "S256") {
         return fail("invalid_request", "code_challenge_method must be S256");
@@ -90,23 +92,24 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     std::string state = crypto::random_urlsafe_token();
     std::int64_t now = c_.clock.now();
     bool throttled = false;
-    auto stored = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        // Each request stores a row before anyone logs in: bound them per address.
-        auto counted = ratelimit::count_in_window(r.rate_limits(), "authorize:" + request.remote_address, 60,
-                                                  authorize_requests_per_minute, now);
-        if (!counted) {
-            return counted.error();
-        }
-        if (counted->over_limit) {
-            throttled = true;
-            return {};
-        }
-        RETURN_IF_ERROR(r.browser().purge_expired(now));
-        return r.browser().insert_authorization_request({crypto::sha256_hex(state), client->client_id, *redirect_uri,
-                                                         client_state, *scopes, *challenge, now,
-                                                         now + c_.config.lifetimes.consent_seconds,
-                                                         redirect_uri_sent});
-    });
+    auto stored =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            // Each request stores a row before anyone logs in: bound them per address.
+            auto counted =
+                ratelimit::count_in_window(r.rate_limits(), "authorize:" + request.remote_address,
+                                           60, authorize_requests_per_minute, now);
+            if (!counted) {
+                return counted.error();
+            }
+            if (counted->over_limit) {
+                throttled = true;
+                return {};
+            }
+            RETURN_IF_ERROR(r.browser().purge_expired(now));
+            return r.browser().insert_authorization_request(
+                {crypto::sha256_hex(state), client->client_id, *redirect_uri, client_state, *scopes,
+                 *challenge, now, now + c_.config.lifetimes.consent_seconds, redirect_uri_sent});
+        });
     if (!stored || throttled) {
         return fail("temporarily_unavailable", "Please try again in a moment");
     }

@@ -10,7 +10,8 @@ namespace provisiond::oauth {
 
 class AuthorizeEndpoint {
 public:
-    AuthorizeEndpoint(web::WebContext context, cimd::ClientRegistrar& clients) : c_(context), clients_(clients) {}
+    AuthorizeEndpoint(web::WebContext context, cimd::ClientRegistrar& clients)
+        : c_(context), clients_(clients) {}
     http::Response handle(const http::Request& request);
 
 private:

@@ -15,9 +15,10 @@ struct OAuthClient {
     std::string name;
     std::string kind = "registered"; ///< "registered" | "cimd"
     std::vector<std::string> redirect_uris;
-    std::vector<std::string> scopes; ///< the ceiling: sorted, unique
-    std::optional<std::string> logo_uri;        ///< CIMD: from the document, when safe
-    std::optional<std::string> organization_id; ///< CIMD: linked by a verification token ("verified")
+    std::vector<std::string> scopes;     ///< the ceiling: sorted, unique
+    std::optional<std::string> logo_uri; ///< CIMD: from the document, when safe
+    std::optional<std::string>
+        organization_id; ///< CIMD: linked by a verification token ("verified")
     bool is_active = true;
     bool can_create_accounts = true;
     bool can_provision_resources = true;

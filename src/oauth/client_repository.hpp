@@ -16,8 +16,8 @@ public:
     virtual Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) = 0;
     /// Turns one capability ("create_accounts", "provision_resources", "deep_links") on or off;
     /// false when no such client.
-    virtual Result<bool> set_capability(std::string_view client_id, std::string_view capability, bool on,
-                                        std::int64_t now) = 0;
+    virtual Result<bool> set_capability(std::string_view client_id, std::string_view capability,
+                                        bool on, std::int64_t now) = 0;
     /// CIMD: inserts the client, or updates what its document decides (name, redirect URIs, logo,
     /// scope ceiling, verified organization), leaving the operator's switches and limits alone.
     virtual Result<void> save_document_client(const OAuthClient& client) = 0;

@@ -7,7 +7,8 @@
 //   AuthorizationCode ──exchange──▶ TokenFamily ──▶ AccessToken + RefreshToken
 //                                        │                         │ refresh
 //                                        │                         ▼
-//                                        └──────────▶ AccessToken + RefreshToken (parent = previous)
+//                                        └──────────▶ AccessToken + RefreshToken (parent =
+//                                        previous)
 // A replayed code or a reused retired refresh token revokes the whole family.
 
 #include <cstdint>

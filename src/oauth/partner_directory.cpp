@@ -3,19 +3,22 @@
 namespace provisiond::oauth {
 
 Error unknown_client_error() {
-    return make_error(ErrorCode::unauthorized, "Authentication failed: unknown or disabled client_id");
+    return make_error(ErrorCode::unauthorized,
+                      "Authentication failed: unknown or disabled client_id");
 }
 
-Result<PartnerLookup> RegisteredPartners::find_partner(std::string_view client_id, std::string_view) {
+Result<PartnerLookup> RegisteredPartners::find_partner(std::string_view client_id,
+                                                       std::string_view) {
     std::optional<OAuthClient> client;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = r.clients().find(client_id);
-        if (!found) {
-            return found.error();
-        }
-        client = *found;
-        return {};
-    }));
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto found = r.clients().find(client_id);
+            if (!found) {
+                return found.error();
+            }
+            client = *found;
+            return {};
+        }));
     if (!client) {
         return unknown_client_error();
     }

@@ -12,7 +12,7 @@ namespace provisiond::oauth {
 struct PartnerLookup {
     enum class Kind { found, registering };
     Kind kind = Kind::found;
-    OAuthClient client;                  ///< when found (it may be inactive: the caller decides)
+    OAuthClient client;                   ///< when found (it may be inactive: the caller decides)
     std::int64_t retry_after_seconds = 0; ///< when registering
 };
 
@@ -21,14 +21,16 @@ public:
     virtual ~PartnerDirectory() = default;
     /// Fails with unauthorized for an unknown client, rate_limited when a new registration is
     /// over its limits.
-    virtual Result<PartnerLookup> find_partner(std::string_view client_id, std::string_view remote_address) = 0;
+    virtual Result<PartnerLookup> find_partner(std::string_view client_id,
+                                               std::string_view remote_address) = 0;
 };
 
 /// Only the clients already in the database.
 class RegisteredPartners final : public PartnerDirectory {
 public:
     explicit RegisteredPartners(storage::UnitOfWork& uow) : uow_(uow) {}
-    Result<PartnerLookup> find_partner(std::string_view client_id, std::string_view remote_address) override;
+    Result<PartnerLookup> find_partner(std::string_view client_id,
+                                       std::string_view remote_address) override;
 
 private:
     storage::UnitOfWork& uow_;

@@ -31,7 +31,9 @@ Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) 
         }
         out.refresh = *refresh;
     }
-    std::string family_id = out.access ? out.access->family_id : out.refresh ? out.refresh->family_id : "";
+    std::string family_id = out.access    ? out.access->family_id
+                            : out.refresh ? out.refresh->family_id
+                                          : "";
     if (!family_id.empty()) {
         auto family = r.grants().find_family(family_id);
         if (!family) {
@@ -66,7 +68,8 @@ http::Response no_store(http::Response r) {
 
 } // namespace
 
-http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const http::Request& request) {
+http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock,
+                             const http::Request& request) {
     boost::json::object body;
     auto token = read_token(request, body);
     if (!token) {
@@ -74,23 +77,25 @@ http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const
     }
     auto client_id = http::string_field(body, "client_id");
     std::int64_t now = clock.now();
-    auto done = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto found = look_up(r, *token);
-        if (!found) {
-            return found.error();
-        }
-        if (!found->family) {
-            return {};
-        }
-        // A client may revoke only its own tokens; another's are left alone, silently.
-        if (client_id && *client_id && !(*client_id)->empty() && **client_id != found->family->client_id) {
-            return {};
-        }
-        if (found->refresh) {
-            return r.grants().revoke_family(found->family->id, "revoked", now);
-        }
-        return r.grants().revoke_access_token(found->access->token_hash, now);
-    });
+    auto done =
+        uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto found = look_up(r, *token);
+            if (!found) {
+                return found.error();
+            }
+            if (!found->family) {
+                return {};
+            }
+            // A client may revoke only its own tokens; another's are left alone, silently.
+            if (client_id && *client_id && !(*client_id)->empty() &&
+                **client_id != found->family->client_id) {
+                return {};
+            }
+            if (found->refresh) {
+                return r.grants().revoke_family(found->family->id, "revoked", now);
+            }
+            return r.grants().revoke_access_token(found->access->token_hash, now);
+        });
     if (!done) {
         return http::error_response(http::Envelope::oauth, done.error());
     }
@@ -100,12 +105,15 @@ http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const
 http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
                                  const http::Request& request) {
     std::string presented(request.header("authorization").value_or(""));
-    bool authorized = !config.introspection_token.empty() && presented.size() > 7 &&
-                      (presented.substr(0, 7) == "Bearer " || presented.substr(0, 7) == "bearer ") &&
-                      crypto::constant_time_equal(crypto::sha256_hex(presented.substr(7)),
-                                                  crypto::sha256_hex(config.introspection_token));
+    bool authorized =
+        !config.introspection_token.empty() && presented.size() > 7 &&
+        (presented.substr(0, 7) == "Bearer " || presented.substr(0, 7) == "bearer ") &&
+        crypto::constant_time_equal(crypto::sha256_hex(presented.substr(7)),
+                                    crypto::sha256_hex(config.introspection_token));
     if (!authorized) {
-        auto r = http::json_response(401, R"({"error":"invalid_token","error_description":"Introspection requires the resource server's bearer token"})");
+        auto r = http::json_response(
+            401,
+            R"({"error":"invalid_token","error_description":"Introspection requires the resource server's bearer token"})");
         r.set_header("WWW-Authenticate", "Bearer realm=\"introspection\"");
         return no_store(r);
     }
@@ -116,55 +124,57 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
     }
     std::int64_t now = clock.now();
     boost::json::object out{{"active", false}};
-    auto read = uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = look_up(r, *token);
-        if (!found) {
-            return found.error();
-        }
-        if (!found->family || found->family->revoked_at) {
+    auto read =
+        uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto found = look_up(r, *token);
+            if (!found) {
+                return found.error();
+            }
+            if (!found->family || found->family->revoked_at) {
+                return {};
+            }
+            auto client = r.clients().find(found->family->client_id);
+            if (!client) {
+                return client.error();
+            }
+            if (!*client || !(*client)->is_active) {
+                return {}; // a deactivated partner's tokens do not work, so they are not active
+            }
+            std::int64_t iat = 0;
+            std::int64_t exp = 0;
+            std::string type;
+            if (found->access) {
+                if (found->access->revoked_at || found->access->expires_at <= now) {
+                    return {};
+                }
+                iat = found->access->created_at;
+                exp = found->access->expires_at;
+                type = "access_token";
+            } else {
+                if (found->refresh->revoked_at || found->refresh->rotated_at ||
+                    found->refresh->expires_at <= now) {
+                    return {};
+                }
+                iat = found->refresh->created_at;
+                exp = found->refresh->expires_at;
+                type = "refresh_token";
+            }
+            boost::json::array projects;
+            for (auto id : found->family->project_ids) {
+                projects.emplace_back(id);
+            }
+            out = {{"active", true},
+                   {"scope", join(found->family->scopes, " ")},
+                   {"client_id", found->family->client_id},
+                   {"sub", found->family->user_id},
+                   {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
+                   {"iat", iat},
+                   {"exp", exp},
+                   {"iss", config.public_url},
+                   {"organization_id", found->family->organization_id},
+                   {"project_ids", projects}};
             return {};
-        }
-        auto client = r.clients().find(found->family->client_id);
-        if (!client) {
-            return client.error();
-        }
-        if (!*client || !(*client)->is_active) {
-            return {}; // a deactivated partner's tokens do not work, so they are not active
-        }
-        std::int64_t iat = 0;
-        std::int64_t exp = 0;
-        std::string type;
-        if (found->access) {
-            if (found->access->revoked_at || found->access->expires_at <= now) {
-                return {};
-            }
-            iat = found->access->created_at;
-            exp = found->access->expires_at;
-            type = "access_token";
-        } else {
-            if (found->refresh->revoked_at || found->refresh->rotated_at || found->refresh->expires_at <= now) {
-                return {};
-            }
-            iat = found->refresh->created_at;
-            exp = found->refresh->expires_at;
-            type = "refresh_token";
-        }
-        boost::json::array projects;
-        for (auto id : found->family->project_ids) {
-            projects.emplace_back(id);
-        }
-        out = {{"active", true},
-               {"scope", join(found->family->scopes, " ")},
-               {"client_id", found->family->client_id},
-               {"sub", found->family->user_id},
-               {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
-               {"iat", iat},
-               {"exp", exp},
-               {"iss", config.public_url},
-               {"organization_id", found->family->organization_id},
-               {"project_ids", projects}};
-        return {};
-    });
+        });
     if (!read) {
         return http::error_response(http::Envelope::oauth, read.error());
     }

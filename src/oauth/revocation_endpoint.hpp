@@ -10,7 +10,8 @@ namespace provisiond::oauth {
 
 /// Revokes an access token (that token) or a refresh token (its whole family). Always 200 for a
 /// well-formed request, whether or not the token was known (RFC 7009 §2.2).
-http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock, const http::Request& request);
+http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock,
+                             const http::Request& request);
 
 /// Tells a resource server whether a token is live. Protected: `Authorization: Bearer
 /// <--introspection-token>`; 401 otherwise (and always when the setting is empty).

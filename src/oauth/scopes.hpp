@@ -19,10 +19,12 @@ std::string describe_scope(std::string_view scope);
 
 /// Resolves the scopes of an account request against a client's ceiling: omitted → the whole
 /// ceiling; any unknown scope or one outside the ceiling → invalid_scope. Result is sorted.
-Result<std::vector<std::string>> resolve_requested_scopes(
-    const std::optional<std::vector<std::string>>& requested, const std::vector<std::string>& ceiling);
+Result<std::vector<std::string>>
+resolve_requested_scopes(const std::optional<std::vector<std::string>>& requested,
+                         const std::vector<std::string>& ceiling);
 
 /// True when every scope is inside the ceiling.
-bool within_ceiling(const std::vector<std::string>& scopes, const std::vector<std::string>& ceiling);
+bool within_ceiling(const std::vector<std::string>& scopes,
+                    const std::vector<std::string>& ceiling);
 
 } // namespace provisiond::oauth

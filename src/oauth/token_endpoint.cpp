@@ -60,7 +60,8 @@ http::Response handle_token(TokenService& service, const http::Request& request)
     if (!*grant_type || (*grant_type)->empty()) {
         return oauth_error(make_error(ErrorCode::invalid_request, "grant_type is required"));
     }
-    // A client_secret from a public client (Nango sends a placeholder) is ignored: PKCE is the proof.
+    // A client_secret from a public client (Nango sends a placeholder) is ignored: PKCE is the
+    // proof.
     auto client_id = param(*body, "client_id");
     if (!client_id) {
         return oauth_error(client_id.error());
@@ -95,7 +96,8 @@ http::Response handle_token(TokenService& service, const http::Request& request)
     if (shown.size() > 64) {
         shown = shown.substr(0, 64) + "…";
     }
-    return oauth_error(make_error(ErrorCode::unsupported_grant_type, "Unsupported grant_type: " + shown));
+    return oauth_error(
+        make_error(ErrorCode::unsupported_grant_type, "Unsupported grant_type: " + shown));
 }
 
 } // namespace provisiond::oauth

@@ -95,7 +95,8 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
         return invalid_grant("PKCE code_verifier does not match");
     }
     if (code->redirect_uri && request.redirect_uri != code->redirect_uri) {
-        return invalid_grant("redirect_uri does not match the one used in the authorization request");
+        return invalid_grant(
+            "redirect_uri does not match the one used in the authorization request");
     }
     if (!client || !client->is_active) {
         return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
@@ -132,7 +133,8 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
                 return current.error();
             }
             if (*current && (*current)->family_id) {
-                RETURN_IF_ERROR(r.grants().revoke_family(*(*current)->family_id, "code_replayed", now));
+                RETURN_IF_ERROR(
+                    r.grants().revoke_family(*(*current)->family_id, "code_replayed", now));
             }
             RETURN_IF_ERROR(r.grants().revoke_family(family.id, "code_replayed", now));
             lost_race = invalid_grant(
@@ -205,7 +207,8 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
     if (presented->expires_at <= now) {
         return invalid_grant("Refresh token expired; re-authorize.");
     }
-    if (request.client_id && !request.client_id->empty() && *request.client_id != family->client_id) {
+    if (request.client_id && !request.client_id->empty() &&
+        *request.client_id != family->client_id) {
         return invalid_grant("Refresh token was not issued to this client");
     }
     if (!client || !client->is_active) {
@@ -236,13 +239,14 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
         // Scope may only narrow: intersect with the client's ceiling as it is today.
         std::vector<std::string> scopes;
         for (const auto& s : live.scopes) {
-            if (std::find(client->scopes.begin(), client->scopes.end(), s) != client->scopes.end()) {
+            if (std::find(client->scopes.begin(), client->scopes.end(), s) !=
+                client->scopes.end()) {
                 scopes.push_back(s);
             }
         }
         if (scopes.empty()) {
-            refused = invalid_grant(
-                "Token scopes are no longer within the application's allowed scopes; re-authorize.");
+            refused = invalid_grant("Token scopes are no longer within the application's allowed "
+                                    "scopes; re-authorize.");
             return {};
         }
 
@@ -271,8 +275,8 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
                 }
             }
             RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
-            refused = invalid_grant(
-                "Refresh token was already used; the token family has been revoked");
+            refused =
+                invalid_grant("Refresh token was already used; the token family has been revoked");
             return {};
         }
 

@@ -12,7 +12,7 @@ namespace provisiond::outbox {
 /// A message waiting in (or delivered from) the outbox.
 struct Email {
     std::string id;
-    std::string kind; ///< "welcome"
+    std::string kind;                   ///< "welcome"
     std::optional<std::string> user_id; ///< whose set-password link the sender mints
     std::string recipient;
     std::string subject;

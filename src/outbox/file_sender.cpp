@@ -22,7 +22,8 @@ Result<void> FileSender::deliver(const Email& email) {
         out << format_message(from_, email);
         out.flush();
         if (!out) {
-            return make_error(ErrorCode::unavailable, "cannot write the outbox file", temp_path.string());
+            return make_error(ErrorCode::unavailable, "cannot write the outbox file",
+                              temp_path.string());
         }
     }
     std::filesystem::rename(temp_path, final_path, ec);

@@ -10,7 +10,8 @@ namespace provisiond::outbox {
 
 class FileSender final : public Sender {
 public:
-    FileSender(std::string directory, std::string from) : directory_(std::move(directory)), from_(std::move(from)) {}
+    FileSender(std::string directory, std::string from)
+        : directory_(std::move(directory)), from_(std::move(from)) {}
     /// Writes `<dir>/<created>-<id>.eml` atomically (temporary file, then rename).
     Result<void> deliver(const Email& email) override;
 

@@ -12,7 +12,8 @@ namespace {
 constexpr int batch_size = 50;
 constexpr std::int64_t max_backoff_seconds = 3600;
 constexpr auto poll_interval = std::chrono::milliseconds(500);
-constexpr auto drain_pause = std::chrono::milliseconds(50); ///< between full batches: ≤ 1000 messages/s
+constexpr auto drain_pause =
+    std::chrono::milliseconds(50); ///< between full batches: ≤ 1000 messages/s
 
 } // namespace
 
@@ -29,15 +30,17 @@ Result<Email> OutboxWorker::render(const Email& queued) {
     std::string token = crypto::random_urlsafe_token();
     std::int64_t now = clock_.now();
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-        return r.accounts().replace_password_set_token(crypto::sha256_hex(token), *queued.user_id, now,
-                                                       now + link_lifetime_seconds_);
+        return r.accounts().replace_password_set_token(crypto::sha256_hex(token), *queued.user_id,
+                                                       now, now + link_lifetime_seconds_);
     }));
     Email rendered = queued;
     rendered.body_text.replace(at, accounts::set_password_token_placeholder.size(), token);
     return rendered;
 }
 
-OutboxWorker::~OutboxWorker() { stop(); }
+OutboxWorker::~OutboxWorker() {
+    stop();
+}
 
 void OutboxWorker::start() {
     thread_ = std::thread([this] {
@@ -67,14 +70,15 @@ void OutboxWorker::stop() {
 
 int OutboxWorker::deliver_due() {
     std::vector<Email> due;
-    auto read = uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = r.outbox().due(clock_.now(), batch_size);
-        if (!found) {
-            return found.error();
-        }
-        due = std::move(*found);
-        return {};
-    });
+    auto read =
+        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto found = r.outbox().due(clock_.now(), batch_size);
+            if (!found) {
+                return found.error();
+            }
+            due = std::move(*found);
+            return {};
+        });
     if (!read) {
         log_->warn("outbox: cannot read due messages: {}", read.error().debug);
         return 0;
@@ -84,22 +88,25 @@ int OutboxWorker::deliver_due() {
         auto rendered = render(email);
         auto sent = rendered ? sender_.deliver(*rendered) : Result<void>(rendered.error());
         std::int64_t now = clock_.now();
-        auto recorded = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            if (sent) {
-                return r.outbox().mark_delivered(email.id, now);
-            }
-            std::int64_t backoff = std::min<std::int64_t>(max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
-            return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
-        });
+        auto recorded = uow_.run(
+            storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+                if (sent) {
+                    return r.outbox().mark_delivered(email.id, now);
+                }
+                std::int64_t backoff = std::min<std::int64_t>(
+                    max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
+                return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
+            });
         if (sent) {
             ++delivered;
             log_->info("outbox: delivered {} message {}", email.kind, email.id);
         } else {
-            log_->warn("outbox: delivery of {} failed (attempt {}): {}", email.id, email.attempts + 1,
-                       sent.error().message);
+            log_->warn("outbox: delivery of {} failed (attempt {}): {}", email.id,
+                       email.attempts + 1, sent.error().message);
         }
         if (!recorded) {
-            log_->warn("outbox: cannot record delivery of {}: {}", email.id, recorded.error().debug);
+            log_->warn("outbox: cannot record delivery of {}: {}", email.id,
+                       recorded.error().debug);
         }
     }
     return delivered;

@@ -34,8 +34,8 @@ Result<void> SmtpSender::deliver(const Email& email) {
     Upload upload{format_message(settings_.from, email), 0};
     std::string from = envelope_path(settings_.from);
     std::string to = envelope_path(email.recipient);
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(curl_slist_append(nullptr, to.c_str()),
-                                                                            curl_slist_free_all);
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(
+        curl_slist_append(nullptr, to.c_str()), curl_slist_free_all);
     curl_easy_setopt(h, CURLOPT_URL, settings_.url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.c_str());

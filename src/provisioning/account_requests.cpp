@@ -49,8 +49,7 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
 
     // Partner identification first: nothing else is said to an unknown caller.
     if (!request.client_id || request.client_id->empty()) {
-        return make_error(ErrorCode::unauthorized,
-                          "Authentication failed: client_id is required");
+        return make_error(ErrorCode::unauthorized, "Authentication failed: client_id is required");
     }
     auto partner = partners_.find_partner(*request.client_id, request.remote_address);
     if (!partner) {
@@ -123,14 +122,15 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
     // unique constraint; the retry then sees the user and takes the existing-user path.
     for (int attempt = 0;; ++attempt) {
         AccountRequestAnswer answer;
-        auto done = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto decided = decide(r, checked);
-            if (!decided) {
-                return decided.error();
-            }
-            answer = std::move(*decided);
-            return {};
-        });
+        auto done = uow_.run(storage::TransactionMode::write,
+                             [&](storage::Repositories& r) -> Result<void> {
+                                 auto decided = decide(r, checked);
+                                 if (!decided) {
+                                     return decided.error();
+                                 }
+                                 answer = std::move(*decided);
+                                 return {};
+                             });
         if (done) {
             return answer;
         }
@@ -148,7 +148,8 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
 
 Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories& r,
                                                            const Checked& checked) {
-    auto previous = r.provisioning().find_account_request(checked.client.client_id, checked.request_id);
+    auto previous =
+        r.provisioning().find_account_request(checked.client.client_id, checked.request_id);
     if (!previous) {
         return previous.error();
     }
@@ -168,7 +169,8 @@ Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories
                 return code.error();
             }
             if (*code && (*code)->consumed_at) {
-                return invalid_request("This account request was already completed; use a new request id");
+                return invalid_request(
+                    "This account request was already completed; use a new request id");
             }
             RETURN_IF_ERROR(r.grants().delete_code(*record.code_hash));
             auto minted = oauth::mint_code(r.grants(),
@@ -214,8 +216,9 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repo
     org.created_at = now;
     RETURN_IF_ERROR(r.accounts().insert_organization(org));
     RETURN_IF_ERROR(r.accounts().insert_membership(org.id, user.id, accounts::Role::owner, now));
-    auto project = r.accounts().insert_project(
-        org.id, default_project_name, oauth::mint_prefixed_secret(oauth::project_token_prefix), now);
+    auto project =
+        r.accounts().insert_project(org.id, default_project_name,
+                                    oauth::mint_prefixed_secret(oauth::project_token_prefix), now);
     if (!project) {
         return project.error();
     }
@@ -266,8 +269,8 @@ Result<AccountRequestAnswer> AccountRequestService::ask_consent(storage::Reposit
     RETURN_IF_ERROR(r.provisioning().replace_pending_consent(consent));
     RETURN_IF_ERROR(r.provisioning().save_account_request(
         {checked.client.client_id, checked.request_id, checked.email_normalized,
-         checked.code_challenge, "requires_auth", user_id, std::nullopt, std::nullopt,
-         std::nullopt, checked.now}));
+         checked.code_challenge, "requires_auth", user_id, std::nullopt, std::nullopt, std::nullopt,
+         checked.now}));
     return AccountRequestAnswer{AccountRequestAnswer::Kind::requires_auth, "",
                                 config_.host_for_region(checked.region) +
                                     "/api/agentic/authorize?state=" + state};

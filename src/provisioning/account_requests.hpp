@@ -30,15 +30,16 @@ struct AccountRequest {
 struct AccountRequestAnswer {
     enum class Kind { oauth, requires_auth, registering };
     Kind kind = Kind::oauth;
-    std::string code; ///< oauth
-    std::string url;  ///< requires_auth
+    std::string code;                     ///< oauth
+    std::string url;                      ///< requires_auth
     std::int64_t retry_after_seconds = 0; ///< registering: a new metadata-document client
 };
 
 class AccountRequestService {
 public:
-    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock, oauth::PartnerDirectory& partners,
-                          ratelimit::PartnerRateLimiter& limiter, const Config& config)
+    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock,
+                          oauth::PartnerDirectory& partners, ratelimit::PartnerRateLimiter& limiter,
+                          const Config& config)
         : uow_(uow), clock_(clock), partners_(partners), limiter_(limiter), config_(config) {}
 
     Result<AccountRequestAnswer> handle(const AccountRequest& request);

@@ -78,7 +78,8 @@ Result<AccountRequest> read_request(const boost::json::object& body, const http:
     }
     auto organization = http::string_field(configuration, "organization_name");
     if (!organization) {
-        return make_error(ErrorCode::invalid_request, "configuration.organization_name must be a string");
+        return make_error(ErrorCode::invalid_request,
+                          "configuration.organization_name must be a string");
     }
     if (*organization && !(*organization)->empty()) {
         if ((*organization)->size() > max_organization_name_length) {
@@ -92,7 +93,8 @@ Result<AccountRequest> read_request(const boost::json::object& body, const http:
 
 } // namespace
 
-http::Response handle_account_requests(AccountRequestService& service, const http::Request& request) {
+http::Response handle_account_requests(AccountRequestService& service,
+                                       const http::Request& request) {
     if (auto refused = http::check_api_version(request)) {
         return *refused;
     }
@@ -120,7 +122,8 @@ http::Response handle_account_requests(AccountRequestService& service, const htt
     }
     if (answer->kind == AccountRequestAnswer::Kind::registering) {
         // A new metadata-document client: registration runs in the background (no id, as PostHog).
-        boost::json::object registering{{"type", "registering"}, {"retry_after", answer->retry_after_seconds}};
+        boost::json::object registering{{"type", "registering"},
+                                        {"retry_after", answer->retry_after_seconds}};
         auto response = http::json_response(202, boost::json::serialize(registering));
         response.set_header("Retry-After", std::to_string(answer->retry_after_seconds));
         response.set_header("Cache-Control", "no-store");

@@ -6,6 +6,7 @@
 namespace provisiond::provisioning {
 
 /// POST /api/agentic/provisioning/account_requests: wire ↔ AccountRequestService.
-http::Response handle_account_requests(AccountRequestService& service, const http::Request& request);
+http::Response handle_account_requests(AccountRequestService& service,
+                                       const http::Request& request);
 
 } // namespace provisiond::provisioning

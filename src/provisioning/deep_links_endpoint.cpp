@@ -14,7 +14,8 @@ namespace provisiond::provisioning {
 
 http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
                                  const http::Request& request) {
-    auto caller = oauth::authenticate_bearer(uow, clock, request.header("authorization").value_or(""));
+    auto caller =
+        oauth::authenticate_bearer(uow, clock, request.header("authorization").value_or(""));
     if (!caller) {
         auto r = http::error_response(http::Envelope::typed, caller.error());
         if (caller.error().code == ErrorCode::unauthorized) {
@@ -39,18 +40,21 @@ http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, c
     auto purpose = http::string_field(*body, "purpose");
     auto path = http::string_field(*body, "path");
     if (!purpose || !path) {
-        return http::error_response(http::Envelope::typed,
-                                    make_error(ErrorCode::invalid_request, "purpose and path must be strings"));
+        return http::error_response(
+            http::Envelope::typed,
+            make_error(ErrorCode::invalid_request, "purpose and path must be strings"));
     }
     std::string chosen_purpose = purpose->value_or("dashboard");
     if (chosen_purpose.empty() || chosen_purpose.size() > 64) {
-        return http::error_response(http::Envelope::typed,
-                                    make_error(ErrorCode::invalid_request, "purpose must be 1 to 64 characters"));
+        return http::error_response(
+            http::Envelope::typed,
+            make_error(ErrorCode::invalid_request, "purpose must be 1 to 64 characters"));
     }
     if (*path && !web::is_safe_path(**path)) {
         return http::error_response(
             http::Envelope::typed,
-            make_error(ErrorCode::invalid_path, "path must be a relative in-app path beginning with a single '/'"));
+            make_error(ErrorCode::invalid_path,
+                       "path must be a relative in-app path beginning with a single '/'"));
     }
     std::string token = crypto::random_urlsafe_token();
     std::int64_t now = clock.now();
@@ -60,8 +64,8 @@ http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, c
     }
     auto stored = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
         return r.browser().insert_deep_link({crypto::sha256_hex(token), caller->family.user_id,
-                                             caller->client.client_id, project, chosen_purpose, *path, now,
-                                             now + deep_link_lifetime_seconds});
+                                             caller->client.client_id, project, chosen_purpose,
+                                             *path, now, now + deep_link_lifetime_seconds});
     });
     if (!stored) {
         return http::error_response(http::Envelope::typed, stored.error());

@@ -75,12 +75,14 @@ Result<std::optional<std::string>> parse_label_prefix(const boost::json::value* 
             return invalid("label_prefix must not contain control or format characters");
         }
     }
-    return std::optional<std::string>{encode_utf8(std::vector<char32_t>(trimmed.begin(), trimmed.end()))};
+    return std::optional<std::string>{
+        encode_utf8(std::vector<char32_t>(trimmed.begin(), trimmed.end()))};
 }
 
 std::string personal_key_label(const std::optional<std::string>& prefix,
                                std::string_view project_name) {
-    std::string label = prefix ? *prefix + " - " + std::string(project_name) : std::string(project_name);
+    std::string label =
+        prefix ? *prefix + " - " + std::string(project_name) : std::string(project_name);
     auto points = decode_utf8(label);
     if (points.size() > max_key_label_chars) {
         points.resize(max_key_label_chars);

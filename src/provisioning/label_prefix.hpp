@@ -18,7 +18,8 @@ inline constexpr std::size_t max_key_label_chars = 40;
 Result<std::optional<std::string>> parse_label_prefix(const boost::json::value* value);
 
 /// "<prefix> - <project name>" or the project name, cut to 40 characters (code points).
-std::string personal_key_label(const std::optional<std::string>& prefix, std::string_view project_name);
+std::string personal_key_label(const std::optional<std::string>& prefix,
+                               std::string_view project_name);
 
 /// True for Unicode categories Cc, Cf, Zl and Zp.
 bool is_control_or_format(char32_t c);

@@ -89,7 +89,8 @@ Result<ResourceCredentials> ResourceService::create(const oauth::BearerContext& 
         std::vector<std::int64_t> reach = (*family)->project_ids;
         std::optional<accounts::Project> project;
         if (request.project_id) {
-            auto bound = r.provisioning().find_binding(caller.client.client_id, *request.project_id);
+            auto bound =
+                r.provisioning().find_binding(caller.client.client_id, *request.project_id);
             if (!bound) {
                 return bound.error();
             }
@@ -101,7 +102,8 @@ Result<ResourceCredentials> ResourceService::create(const oauth::BearerContext& 
                 if (!*found) {
                     return make_error(ErrorCode::not_found, "Resource not found");
                 }
-                auto member = r.accounts().is_member((*found)->organization_id, caller.family.user_id);
+                auto member =
+                    r.accounts().is_member((*found)->organization_id, caller.family.user_id);
                 if (!member) {
                     return member.error();
                 }
@@ -193,16 +195,17 @@ Result<ResourceCredentials> ResourceService::get(const oauth::BearerContext& cal
         if (!service) {
             return service.error();
         }
-        out = ResourceCredentials{*project_id, service->value_or("analytics"), (*project)->api_token,
-                                  config_.host_for_region(org->region), std::nullopt};
+        out =
+            ResourceCredentials{*project_id, service->value_or("analytics"), (*project)->api_token,
+                                config_.host_for_region(org->region), std::nullopt};
         return {};
     }));
     return out;
 }
 
-Result<ResourceCredentials> ResourceService::rotate(const oauth::BearerContext& caller,
-                                                    std::string_view resource_id,
-                                                    const std::optional<std::string>& label_prefix) {
+Result<ResourceCredentials>
+ResourceService::rotate(const oauth::BearerContext& caller, std::string_view resource_id,
+                        const std::optional<std::string>& label_prefix) {
     auto project_id = reachable_project(caller, resource_id);
     if (!project_id) {
         return project_id.error();
@@ -220,7 +223,8 @@ Result<ResourceCredentials> ResourceService::rotate(const oauth::BearerContext& 
         std::string token = oauth::mint_prefixed_secret(oauth::project_token_prefix);
         auto replaced = r.accounts().set_project_token(*project_id, token);
         if (!replaced || !*replaced) {
-            return make_error(ErrorCode::credential_rotation_failed, "Failed to rotate credentials");
+            return make_error(ErrorCode::credential_rotation_failed,
+                              "Failed to rotate credentials");
         }
         (*project)->api_token = token;
         auto org = organization_of(r, **project);

@@ -35,9 +35,12 @@ public:
                     ratelimit::PartnerRateLimiter& limiter, const Config& config)
         : uow_(uow), clock_(clock), limiter_(limiter), config_(config) {}
 
-    Result<ResourceCredentials> create(const oauth::BearerContext& caller, const CreateResource& request);
-    Result<ResourceCredentials> get(const oauth::BearerContext& caller, std::string_view resource_id);
-    Result<ResourceCredentials> rotate(const oauth::BearerContext& caller, std::string_view resource_id,
+    Result<ResourceCredentials> create(const oauth::BearerContext& caller,
+                                       const CreateResource& request);
+    Result<ResourceCredentials> get(const oauth::BearerContext& caller,
+                                    std::string_view resource_id);
+    Result<ResourceCredentials> rotate(const oauth::BearerContext& caller,
+                                       std::string_view resource_id,
                                        const std::optional<std::string>& label_prefix);
     Result<std::int64_t> remove(const oauth::BearerContext& caller, std::string_view resource_id);
 
@@ -46,7 +49,8 @@ public:
     Result<void> charge_create(const oauth::BearerContext& caller);
 
 private:
-    Result<std::int64_t> reachable_project(const oauth::BearerContext& caller, std::string_view id) const;
+    Result<std::int64_t> reachable_project(const oauth::BearerContext& caller,
+                                           std::string_view id) const;
 
     storage::UnitOfWork& uow_;
     const Clock& clock_;

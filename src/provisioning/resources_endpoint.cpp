@@ -22,10 +22,11 @@ http::Response complete(const ResourceCredentials& c) {
     if (c.personal_api_key) {
         access["personal_api_key"] = *c.personal_api_key;
     }
-    boost::json::object out{{"status", "complete"},
-                            {"id", std::to_string(c.project_id)},
-                            {"service_id", c.service_id},
-                            {"complete", boost::json::object{{"access_configuration", std::move(access)}}}};
+    boost::json::object out{
+        {"status", "complete"},
+        {"id", std::to_string(c.project_id)},
+        {"service_id", c.service_id},
+        {"complete", boost::json::object{{"access_configuration", std::move(access)}}}};
     auto r = http::json_response(200, boost::json::serialize(out));
     r.set_header("Cache-Control", "no-store");
     return r;
@@ -62,15 +63,18 @@ Result<CreateResource> read_create(const boost::json::object& body) {
         } else {
             return make_error(ErrorCode::invalid_request, "project_id must be a non-empty string");
         }
-        if (out.project_id->size() > max_external_project_id_length || has_control(*out.project_id)) {
-            return make_error(ErrorCode::invalid_request,
-                              "project_id must be at most 200 characters without control characters");
+        if (out.project_id->size() > max_external_project_id_length ||
+            has_control(*out.project_id)) {
+            return make_error(
+                ErrorCode::invalid_request,
+                "project_id must be at most 200 characters without control characters");
         }
     }
     auto configuration = http::object_field(body, "configuration");
     auto name = http::string_field(configuration, "project_name");
     if (!name) {
-        return make_error(ErrorCode::invalid_request, "configuration.project_name must be a string");
+        return make_error(ErrorCode::invalid_request,
+                          "configuration.project_name must be a string");
     }
     if (*name && !(*name)->empty()) {
         if ((*name)->size() > max_project_name_length || has_control(**name)) {
@@ -87,7 +91,8 @@ Result<CreateResource> read_create(const boost::json::object& body) {
 
 Result<oauth::BearerContext> ResourcesEndpoint::authorize(const http::Request& request,
                                                           std::optional<http::Response>& refused) {
-    auto caller = oauth::authenticate_bearer(uow_, clock_, request.header("authorization").value_or(""));
+    auto caller =
+        oauth::authenticate_bearer(uow_, clock_, request.header("authorization").value_or(""));
     if (!caller) {
         refused = failure(caller.error(), "");
         if (caller.error().code == ErrorCode::unauthorized) {

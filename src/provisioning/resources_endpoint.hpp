@@ -19,7 +19,8 @@ public:
 
 private:
     /// Bearer, then API-Version (E2 order). On failure, the response to send.
-    Result<oauth::BearerContext> authorize(const http::Request& request, std::optional<http::Response>& refused);
+    Result<oauth::BearerContext> authorize(const http::Request& request,
+                                           std::optional<http::Response>& refused);
 
     ResourceService& service_;
     storage::UnitOfWork& uow_;

@@ -16,7 +16,8 @@ struct WindowCount {
 
 /// Counts one event in the window of `window_seconds` that contains `now`.
 inline Result<WindowCount> count_in_window(RateLimitRepository& counters, const std::string& bucket,
-                                           std::int64_t window_seconds, std::int64_t limit, std::int64_t now) {
+                                           std::int64_t window_seconds, std::int64_t limit,
+                                           std::int64_t now) {
     std::int64_t window_start = now - now % window_seconds;
     auto count = counters.increment(bucket, window_start);
     if (!count) {

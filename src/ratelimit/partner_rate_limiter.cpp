@@ -6,15 +6,19 @@ namespace provisiond::ratelimit {
 
 std::string_view to_string(Endpoint endpoint) {
     switch (endpoint) {
-    case Endpoint::account_requests: return "account_requests";
-    case Endpoint::token_exchanges: return "token_exchanges";
-    case Endpoint::resource_creates: return "resource_creates";
+    case Endpoint::account_requests:
+        return "account_requests";
+    case Endpoint::token_exchanges:
+        return "token_exchanges";
+    case Endpoint::resource_creates:
+        return "resource_creates";
     }
     return "account_requests";
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view name) {
-    for (auto e : {Endpoint::account_requests, Endpoint::token_exchanges, Endpoint::resource_creates}) {
+    for (auto e :
+         {Endpoint::account_requests, Endpoint::token_exchanges, Endpoint::resource_creates}) {
         if (name == to_string(e)) {
             return e;
         }
@@ -22,7 +26,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view name) {
     return std::nullopt;
 }
 
-std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client, Endpoint endpoint) const {
+std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client,
+                                           Endpoint endpoint) const {
     if (auto found = client.rate_limits.find(std::string(to_string(endpoint)));
         found != client.rate_limits.end()) {
         return found->second;
@@ -30,9 +35,12 @@ std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client, End
     switch (endpoint) {
     case Endpoint::account_requests:
         // A client linked to an organization by a verification token is trusted further.
-        return client.organization_id ? defaults_.verified_account_requests : defaults_.account_requests;
-    case Endpoint::token_exchanges: return defaults_.token_exchanges;
-    case Endpoint::resource_creates: return defaults_.resource_creates;
+        return client.organization_id ? defaults_.verified_account_requests
+                                      : defaults_.account_requests;
+    case Endpoint::token_exchanges:
+        return defaults_.token_exchanges;
+    case Endpoint::resource_creates:
+        return defaults_.resource_creates;
     }
     return 0;
 }
@@ -42,8 +50,8 @@ Result<void> PartnerRateLimiter::charge(const oauth::OAuthClient& client, Endpoi
                     [&](storage::Repositories& r) { return charge_in(r, client, endpoint); });
 }
 
-Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r, const oauth::OAuthClient& client,
-                                           Endpoint endpoint) {
+Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r,
+                                           const oauth::OAuthClient& client, Endpoint endpoint) {
     std::int64_t limit = limit_for(client, endpoint);
     if (limit == unlimited) {
         return {};
@@ -54,9 +62,9 @@ Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r, const oauth
         return counted.error();
     }
     if (counted->over_limit) {
-        Error e = make_error(ErrorCode::rate_limited,
-                             "Rate limit exceeded for this partner (" + std::string(to_string(endpoint)) +
-                                 "). Try again later.");
+        Error e = make_error(ErrorCode::rate_limited, "Rate limit exceeded for this partner (" +
+                                                          std::string(to_string(endpoint)) +
+                                                          "). Try again later.");
         e.retry_after_seconds = counted->retry_after_seconds;
         return e;
     }

@@ -29,7 +29,8 @@ public:
 
     /// The same, counted inside the caller's write transaction: one transaction fewer per
     /// request, and a refused call (the error rolls the transaction back) changes nothing.
-    Result<void> charge_in(storage::Repositories& r, const oauth::OAuthClient& client, Endpoint endpoint);
+    Result<void> charge_in(storage::Repositories& r, const oauth::OAuthClient& client,
+                           Endpoint endpoint);
 
     /// The limit in force for a client (its override, else the default); -1 is unlimited.
     std::int64_t limit_for(const oauth::OAuthClient& client, Endpoint endpoint) const;

@@ -38,7 +38,8 @@ public:
     Result<Lease> acquire();
 
     /// Runs `work` in one transaction: commits when it returns success, rolls back otherwise.
-    Result<void> transact(TransactionMode mode, const std::function<Result<void>(Connection&)>& work);
+    Result<void> transact(TransactionMode mode,
+                          const std::function<Result<void>(Connection&)>& work);
 
 private:
     void release(std::unique_ptr<Connection> c);

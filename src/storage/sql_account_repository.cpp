@@ -13,8 +13,8 @@ constexpr std::string_view user_columns =
     "id, email, email_normalized, first_name, name, password_hash, email_verified, created_at";
 
 User user_from(const Row& r) {
-    return User{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.optional_text(5),
-                r.integer(6) != 0, r.integer(7)};
+    return User{r.text(0), r.text(1),          r.text(2),         r.text(3),
+                r.text(4), r.optional_text(5), r.integer(6) != 0, r.integer(7)};
 }
 
 Project project_from(const Row& r) {
@@ -56,8 +56,9 @@ public:
     }
 
     Result<std::optional<Organization>> find_organization(std::string_view id) override {
-        auto rows = query(c_, "SELECT id, name, region, created_at FROM organizations WHERE id = $1",
-                          {std::string(id)});
+        auto rows =
+            query(c_, "SELECT id, name, region, created_at FROM organizations WHERE id = $1",
+                  {std::string(id)});
         if (!rows) {
             return rows.error();
         }
@@ -65,23 +66,24 @@ public:
             return std::optional<Organization>{};
         }
         const Row& r = rows->front();
-        return std::optional<Organization>{Organization{r.text(0), r.text(1), r.text(2), r.integer(3)}};
+        return std::optional<Organization>{
+            Organization{r.text(0), r.text(1), r.text(2), r.integer(3)}};
     }
 
     Result<void> insert_membership(std::string_view org, std::string_view user, Role role,
                                    std::int64_t now) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO memberships (organization_id, user_id, role, created_at) "
-                                "VALUES ($1, $2, $3, $4)",
-                                {std::string(org), std::string(user),
-                                 std::string(accounts::to_string(role)), now}));
+        RETURN_IF_ERROR(execute(
+            c_,
+            "INSERT INTO memberships (organization_id, user_id, role, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            {std::string(org), std::string(user), std::string(accounts::to_string(role)), now}));
         return {};
     }
 
     Result<bool> is_member(std::string_view org, std::string_view user) override {
-        auto rows = query(c_,
-                          "SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2",
-                          {std::string(org), std::string(user)});
+        auto rows =
+            query(c_, "SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2",
+                  {std::string(org), std::string(user)});
         if (!rows) {
             return rows.error();
         }
@@ -143,9 +145,9 @@ public:
 
     Result<void> replace_password_set_token(std::string_view hash, std::string_view user,
                                             std::int64_t now, std::int64_t expires_at) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "DELETE FROM password_set_tokens WHERE user_id = $1 AND used_at IS NULL",
-                                {std::string(user)}));
+        RETURN_IF_ERROR(
+            execute(c_, "DELETE FROM password_set_tokens WHERE user_id = $1 AND used_at IS NULL",
+                    {std::string(user)}));
         RETURN_IF_ERROR(execute(c_,
                                 "INSERT INTO password_set_tokens (token_hash, user_id, created_at, "
                                 "expires_at) VALUES ($1, $2, $3, $4)",
@@ -153,12 +155,14 @@ public:
         return {};
     }
 
-Result<std::optional<std::string>> password_link_owner(std::string_view hash, std::int64_t now) override {
-        return first<std::string>(query(c_,
-                                        "SELECT user_id FROM password_set_tokens WHERE token_hash = $1 AND "
-                                        "used_at IS NULL AND expires_at > $2",
-                                        {std::string(hash), now}),
-                                  [](const Row& r) { return r.text(0); });
+    Result<std::optional<std::string>> password_link_owner(std::string_view hash,
+                                                           std::int64_t now) override {
+        return first<std::string>(
+            query(c_,
+                  "SELECT user_id FROM password_set_tokens WHERE token_hash = $1 AND "
+                  "used_at IS NULL AND expires_at > $2",
+                  {std::string(hash), now}),
+            [](const Row& r) { return r.text(0); });
     }
 
 private:

@@ -8,17 +8,21 @@ using cimd::DocumentRecord;
 using cimd::VerificationToken;
 
 constexpr std::string_view document_columns =
-    "client_id, state, document, fetched_at, fresh_until, last_attempt_at, last_error, lease_until, "
+    "client_id, state, document, fetched_at, fresh_until, last_attempt_at, last_error, "
+    "lease_until, "
     "created_at, updated_at";
 
 DocumentRecord document_from(const Row& r) {
-    return DocumentRecord{r.text(0),           r.text(1),          r.optional_text(2),
-                          r.optional_integer(3), r.integer(4),       r.optional_integer(5),
-                          r.optional_text(6),  r.integer(7),       r.integer(8),
-                          r.integer(9)};
+    return DocumentRecord{r.text(0),          r.text(1),
+                          r.optional_text(2), r.optional_integer(3),
+                          r.integer(4),       r.optional_integer(5),
+                          r.optional_text(6), r.integer(7),
+                          r.integer(8),       r.integer(9)};
 }
 
-BlockEntry block_from(const Row& r) { return BlockEntry{r.text(0), r.text(1), r.text(2), r.integer(3)}; }
+BlockEntry block_from(const Row& r) {
+    return BlockEntry{r.text(0), r.text(1), r.text(2), r.integer(3)};
+}
 
 class SqlDocumentRepository final : public cimd::DocumentRepository {
 public:
@@ -34,11 +38,12 @@ public:
 
     Result<bool> start_registration(std::string_view client_id, std::int64_t now,
                                     std::int64_t lease_until) override {
-        auto inserted = execute(c_,
-                                "INSERT INTO cimd_documents (client_id, state, lease_until, created_at, "
-                                "updated_at) VALUES ($1, 'registering', $2, $3, $3) "
-                                "ON CONFLICT (client_id) DO NOTHING",
-                                {std::string(client_id), lease_until, now});
+        auto inserted =
+            execute(c_,
+                    "INSERT INTO cimd_documents (client_id, state, lease_until, created_at, "
+                    "updated_at) VALUES ($1, 'registering', $2, $3, $3) "
+                    "ON CONFLICT (client_id) DO NOTHING",
+                    {std::string(client_id), lease_until, now});
         if (!inserted) {
             return inserted.error();
         }
@@ -48,11 +53,12 @@ public:
     Result<bool> take_lease(std::string_view client_id, std::int64_t now, std::int64_t lease_until,
                             bool stale_only) override {
         // The compare-and-set that lets one process, of many, fetch a document at a time.
-        auto changed = execute(c_,
-                               std::string("UPDATE cimd_documents SET lease_until = $1 WHERE client_id = $2 "
-                                           "AND lease_until <= $3") +
-                                   (stale_only ? " AND fresh_until <= $3" : ""),
-                               {lease_until, std::string(client_id), now});
+        auto changed =
+            execute(c_,
+                    std::string("UPDATE cimd_documents SET lease_until = $1 WHERE client_id = $2 "
+                                "AND lease_until <= $3") +
+                        (stale_only ? " AND fresh_until <= $3" : ""),
+                    {lease_until, std::string(client_id), now});
         if (!changed) {
             return changed.error();
         }
@@ -64,43 +70,51 @@ public:
             c_,
             "INSERT INTO cimd_documents (client_id, state, document, fetched_at, fresh_until, "
             "last_attempt_at, last_error, lease_until, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (client_id) DO UPDATE SET "
-            "state = excluded.state, document = excluded.document, fetched_at = excluded.fetched_at, "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (client_id) DO UPDATE "
+            "SET "
+            "state = excluded.state, document = excluded.document, fetched_at = "
+            "excluded.fetched_at, "
             "fresh_until = excluded.fresh_until, last_attempt_at = excluded.last_attempt_at, "
             "last_error = excluded.last_error, lease_until = excluded.lease_until, "
             "updated_at = excluded.updated_at",
-            {d.client_id, d.state, optional_text(d.document), optional_int(d.fetched_at), d.fresh_until,
-             optional_int(d.last_attempt_at), optional_text(d.last_error), d.lease_until, d.created_at,
-             d.updated_at}));
+            {d.client_id, d.state, optional_text(d.document), optional_int(d.fetched_at),
+             d.fresh_until, optional_int(d.last_attempt_at), optional_text(d.last_error),
+             d.lease_until, d.created_at, d.updated_at}));
         return {};
     }
 
     Result<void> remove(std::string_view client_id) override {
-        RETURN_IF_ERROR(execute(c_, "DELETE FROM cimd_documents WHERE client_id = $1", {std::string(client_id)}));
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM cimd_documents WHERE client_id = $1",
+                                {std::string(client_id)}));
         return {};
     }
 
     Result<void> save_logo(const cimd::ClientLogo& l) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO client_logos (client_id, source_uri, content_type, data_base64, "
-                                "fetched_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET "
-                                "source_uri = excluded.source_uri, content_type = excluded.content_type, "
-                                "data_base64 = excluded.data_base64, fetched_at = excluded.fetched_at",
-                                {l.client_id, l.source_uri, l.content_type, l.data_base64, l.fetched_at}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO client_logos (client_id, source_uri, content_type, data_base64, "
+                    "fetched_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET "
+                    "source_uri = excluded.source_uri, content_type = excluded.content_type, "
+                    "data_base64 = excluded.data_base64, fetched_at = excluded.fetched_at",
+                    {l.client_id, l.source_uri, l.content_type, l.data_base64, l.fetched_at}));
         return {};
     }
 
     Result<std::optional<cimd::ClientLogo>> find_logo(std::string_view client_id) override {
         return first<cimd::ClientLogo>(
             query(c_,
-                  "SELECT client_id, source_uri, content_type, data_base64, fetched_at FROM client_logos "
+                  "SELECT client_id, source_uri, content_type, data_base64, fetched_at FROM "
+                  "client_logos "
                   "WHERE client_id = $1",
                   {std::string(client_id)}),
-            [](const Row& r) { return cimd::ClientLogo{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4)}; });
+            [](const Row& r) {
+                return cimd::ClientLogo{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4)};
+            });
     }
 
     Result<void> remove_logo(std::string_view client_id) override {
-        RETURN_IF_ERROR(execute(c_, "DELETE FROM client_logos WHERE client_id = $1", {std::string(client_id)}));
+        RETURN_IF_ERROR(
+            execute(c_, "DELETE FROM client_logos WHERE client_id = $1", {std::string(client_id)}));
         return {};
     }
 
@@ -114,7 +128,8 @@ public:
     }
 
     Result<bool> remove_block(std::string_view entry) override {
-        auto changed = execute(c_, "DELETE FROM client_blocklist WHERE entry = $1", {std::string(entry)});
+        auto changed =
+            execute(c_, "DELETE FROM client_blocklist WHERE entry = $1", {std::string(entry)});
         if (!changed) {
             return changed.error();
         }
@@ -122,7 +137,8 @@ public:
     }
 
     Result<std::vector<BlockEntry>> list_blocks() override {
-        auto rows = query(c_, "SELECT entry, kind, reason, created_at FROM client_blocklist ORDER BY entry");
+        auto rows = query(
+            c_, "SELECT entry, kind, reason, created_at FROM client_blocklist ORDER BY entry");
         if (!rows) {
             return rows.error();
         }
@@ -133,7 +149,8 @@ public:
         return out;
     }
 
-    Result<std::optional<BlockEntry>> find_block(std::string_view url, std::string_view host) override {
+    Result<std::optional<BlockEntry>> find_block(std::string_view url,
+                                                 std::string_view host) override {
         // The URL itself, the host, and each parent domain of the host ("a.b.example.com" is
         // blocked by "b.example.com" and "example.com").
         std::vector<Value> keys{std::string(url)};
@@ -146,7 +163,8 @@ public:
             }
             h.remove_prefix(dot + 1);
         }
-        std::string sql = "SELECT entry, kind, reason, created_at FROM client_blocklist WHERE entry IN (";
+        std::string sql =
+            "SELECT entry, kind, reason, created_at FROM client_blocklist WHERE entry IN (";
         for (std::size_t i = 0; i < keys.size(); ++i) {
             sql += (i ? ", $" : "$") + std::to_string(i + 1);
         }
@@ -162,9 +180,14 @@ constexpr std::string_view token_columns =
     "id, organization_id, token_hash, hint, bound_client_id, created_at, revoked_at, last_used_at";
 
 VerificationToken token_from(const Row& r) {
-    return VerificationToken{r.text(0),         r.text(1),          r.text(2),
-                             r.text(3),         r.optional_text(4), r.integer(5),
-                             r.optional_integer(6), r.optional_integer(7)};
+    return VerificationToken{r.text(0),
+                             r.text(1),
+                             r.text(2),
+                             r.text(3),
+                             r.optional_text(4),
+                             r.integer(5),
+                             r.optional_integer(6),
+                             r.optional_integer(7)};
 }
 
 class SqlVerificationTokenRepository final : public cimd::VerificationTokenRepository {
@@ -172,16 +195,18 @@ public:
     explicit SqlVerificationTokenRepository(Connection& c) : c_(c) {}
 
     Result<void> insert(const VerificationToken& t) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO verification_tokens (id, organization_id, token_hash, hint, "
-                                "bound_client_id, created_at, revoked_at, last_used_at) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                {t.id, t.organization_id, t.token_hash, t.hint, optional_text(t.bound_client_id),
-                                 t.created_at, optional_int(t.revoked_at), optional_int(t.last_used_at)}));
+        RETURN_IF_ERROR(execute(
+            c_,
+            "INSERT INTO verification_tokens (id, organization_id, token_hash, hint, "
+            "bound_client_id, created_at, revoked_at, last_used_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            {t.id, t.organization_id, t.token_hash, t.hint, optional_text(t.bound_client_id),
+             t.created_at, optional_int(t.revoked_at), optional_int(t.last_used_at)}));
         return {};
     }
 
-    Result<std::vector<VerificationToken>> list(const std::optional<std::string>& organization_id) override {
+    Result<std::vector<VerificationToken>>
+    list(const std::optional<std::string>& organization_id) override {
         auto rows = organization_id
                         ? query(c_,
                                 "SELECT " + std::string(token_columns) +
@@ -228,11 +253,13 @@ public:
     }
 
     Result<bool> bind(std::string_view id, std::string_view client_id) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "UPDATE verification_tokens SET bound_client_id = $1 WHERE id = $2 AND "
-                                "bound_client_id IS NULL",
-                                {std::string(client_id), std::string(id)}));
-        auto rows = query(c_, "SELECT bound_client_id FROM verification_tokens WHERE id = $1", {std::string(id)});
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "UPDATE verification_tokens SET bound_client_id = $1 WHERE id = $2 AND "
+                    "bound_client_id IS NULL",
+                    {std::string(client_id), std::string(id)}));
+        auto rows = query(c_, "SELECT bound_client_id FROM verification_tokens WHERE id = $1",
+                          {std::string(id)});
         if (!rows) {
             return rows.error();
         }
@@ -240,7 +267,8 @@ public:
     }
 
     Result<void> touch(std::string_view id, std::int64_t now) override {
-        RETURN_IF_ERROR(execute(c_, "UPDATE verification_tokens SET last_used_at = $1 WHERE id = $2",
+        RETURN_IF_ERROR(execute(c_,
+                                "UPDATE verification_tokens SET last_used_at = $1 WHERE id = $2",
                                 {now, std::string(id)}));
         return {};
     }
@@ -255,7 +283,8 @@ std::unique_ptr<cimd::DocumentRepository> make_sql_document_repository(Connectio
     return std::make_unique<SqlDocumentRepository>(c);
 }
 
-std::unique_ptr<cimd::VerificationTokenRepository> make_sql_verification_token_repository(Connection& c) {
+std::unique_ptr<cimd::VerificationTokenRepository>
+make_sql_verification_token_repository(Connection& c) {
     return std::make_unique<SqlVerificationTokenRepository>(c);
 }
 

@@ -37,7 +37,8 @@ std::string limits_to_json(const std::map<std::string, std::int64_t>& limits) {
 }
 
 constexpr std::string_view insert_sql =
-    "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
+    "INSERT INTO oauth_clients (client_id, name, kind, redirect_uris, scopes, is_active, "
+    "can_create_accounts, "
     "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
@@ -95,12 +96,13 @@ public:
 
     Result<void> save_document_client(const OAuthClient& c) override {
         // An operator-registered client with the same id is never overwritten by a document.
-        RETURN_IF_ERROR(c_.execute(std::string(insert_sql) +
-                                     " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
-                                     "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
-                                     "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
-                                     "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
-                                 insert_params(c)));
+        RETURN_IF_ERROR(c_.execute(
+            std::string(insert_sql) +
+                " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
+                "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
+                "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
+                "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
+            insert_params(c)));
         return {};
     }
 
@@ -137,7 +139,9 @@ public:
         if (column.empty()) {
             return make_error(ErrorCode::invalid_request, "unknown capability");
         }
-        auto changed = execute(c_, "UPDATE oauth_clients SET " + column + " = $1, updated_at = $2 WHERE client_id = $3",
+        auto changed = execute(c_,
+                               "UPDATE oauth_clients SET " + column +
+                                   " = $1, updated_at = $2 WHERE client_id = $3",
                                {std::int64_t{on}, now, std::string(client_id)});
         if (!changed) {
             return changed.error();

@@ -19,10 +19,10 @@ constexpr std::string_view refresh_columns =
     "grace_used, revoked_at";
 
 AuthorizationCode code_from(const Row& r) {
-    return AuthorizationCode{r.text(0),         r.text(1),          r.text(2),
-                             r.text(3),         r.integer(4),       split_spaces(r.text(5)),
-                             r.text(6),         r.text(7),          r.optional_text(8),
-                             r.integer(9),      r.integer(10),      r.optional_integer(11),
+    return AuthorizationCode{r.text(0),          r.text(1),     r.text(2),
+                             r.text(3),          r.integer(4),  split_spaces(r.text(5)),
+                             r.text(6),          r.text(7),     r.optional_text(8),
+                             r.integer(9),       r.integer(10), r.optional_integer(11),
                              r.optional_text(12)};
 }
 
@@ -38,8 +38,14 @@ TokenFamily family_from(const Row& r) {
 }
 
 RefreshToken refresh_from(const Row& r) {
-    return RefreshToken{r.text(0),    r.text(1),    r.optional_text(2),    r.text(3),
-                        r.integer(4), r.integer(5), r.optional_integer(6), r.integer(7) != 0,
+    return RefreshToken{r.text(0),
+                        r.text(1),
+                        r.optional_text(2),
+                        r.text(3),
+                        r.integer(4),
+                        r.integer(5),
+                        r.optional_integer(6),
+                        r.integer(7) != 0,
                         r.optional_integer(8)};
 }
 
@@ -48,24 +54,23 @@ public:
     explicit SqlGrantRepository(Connection& c) : c_(c) {}
 
     Result<void> insert_code(const AuthorizationCode& k) override {
-        RETURN_IF_ERROR(execute(
-            c_,
-            "INSERT INTO authorization_codes (" + std::string(code_columns) +
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            {k.code_hash, k.client_id, k.user_id, k.organization_id, k.project_id,
-             join(k.scopes, " "), k.code_challenge, k.code_challenge_method,
-             optional_text(k.redirect_uri), k.issued_at, k.expires_at, optional_int(k.consumed_at),
-             optional_text(k.family_id)}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO authorization_codes (" + std::string(code_columns) +
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    {k.code_hash, k.client_id, k.user_id, k.organization_id, k.project_id,
+                     join(k.scopes, " "), k.code_challenge, k.code_challenge_method,
+                     optional_text(k.redirect_uri), k.issued_at, k.expires_at,
+                     optional_int(k.consumed_at), optional_text(k.family_id)}));
         return {};
     }
 
     Result<std::optional<AuthorizationCode>> find_code(std::string_view hash) override {
-        return first<AuthorizationCode>(
-            query(c_,
-                  "SELECT " + std::string(code_columns) +
-                      " FROM authorization_codes WHERE code_hash = $1",
-                  {std::string(hash)}),
-            code_from);
+        return first<AuthorizationCode>(query(c_,
+                                              "SELECT " + std::string(code_columns) +
+                                                  " FROM authorization_codes WHERE code_hash = $1",
+                                              {std::string(hash)}),
+                                        code_from);
     }
 
     Result<bool> consume_code(std::string_view hash, std::string_view family_id,
@@ -88,21 +93,21 @@ public:
     }
 
     Result<void> insert_family(const TokenFamily& f) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO token_families (" + std::string(family_columns) +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                {f.id, f.client_id, f.user_id, f.organization_id,
-                                 join(f.scopes, " "), to_json_array(f.project_ids), f.created_at,
-                                 optional_int(f.revoked_at)}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO token_families (" + std::string(family_columns) +
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    {f.id, f.client_id, f.user_id, f.organization_id, join(f.scopes, " "),
+                     to_json_array(f.project_ids), f.created_at, optional_int(f.revoked_at)}));
         return {};
     }
 
     Result<std::optional<TokenFamily>> find_family(std::string_view id) override {
-        return first<TokenFamily>(query(c_,
-                                        "SELECT " + std::string(family_columns) +
-                                            " FROM token_families WHERE id = $1",
-                                        {std::string(id)}),
-                                  family_from);
+        return first<TokenFamily>(
+            query(c_,
+                  "SELECT " + std::string(family_columns) + " FROM token_families WHERE id = $1",
+                  {std::string(id)}),
+            family_from);
     }
 
     Result<void> revoke_family(std::string_view id, std::string_view reason,
@@ -155,11 +160,11 @@ public:
     }
 
     Result<void> insert_access_token(const AccessToken& t) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO access_tokens (token_hash, family_id, created_at, "
-                                "expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-                                {t.token_hash, t.family_id, t.created_at, t.expires_at,
-                                 optional_int(t.revoked_at)}));
+        RETURN_IF_ERROR(execute(
+            c_,
+            "INSERT INTO access_tokens (token_hash, family_id, created_at, "
+            "expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+            {t.token_hash, t.family_id, t.created_at, t.expires_at, optional_int(t.revoked_at)}));
         return {};
     }
 
@@ -184,13 +189,13 @@ public:
     }
 
     Result<void> insert_refresh_token(const RefreshToken& t) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO refresh_tokens (" + std::string(refresh_columns) +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                                {t.token_hash, t.family_id, optional_text(t.parent_hash),
-                                 t.access_token_hash, t.created_at, t.expires_at,
-                                 optional_int(t.rotated_at), std::int64_t{t.grace_used},
-                                 optional_int(t.revoked_at)}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO refresh_tokens (" + std::string(refresh_columns) +
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    {t.token_hash, t.family_id, optional_text(t.parent_hash), t.access_token_hash,
+                     t.created_at, t.expires_at, optional_int(t.rotated_at),
+                     std::int64_t{t.grace_used}, optional_int(t.revoked_at)}));
         return {};
     }
 

@@ -14,11 +14,12 @@ public:
 
     Result<std::optional<AccountRequestRecord>>
     find_account_request(std::string_view client_id, std::string_view request_id) override {
-        auto rows = query(c_,
-                          "SELECT client_id, request_id, email_normalized, code_challenge, outcome, "
-                          "user_id, organization_id, project_id, code_hash, created_at "
-                          "FROM account_requests WHERE client_id = $1 AND request_id = $2",
-                          {std::string(client_id), std::string(request_id)});
+        auto rows =
+            query(c_,
+                  "SELECT client_id, request_id, email_normalized, code_challenge, outcome, "
+                  "user_id, organization_id, project_id, code_hash, created_at "
+                  "FROM account_requests WHERE client_id = $1 AND request_id = $2",
+                  {std::string(client_id), std::string(request_id)});
         if (!rows) {
             return rows.error();
         }
@@ -32,19 +33,21 @@ public:
     }
 
     Result<void> save_account_request(const AccountRequestRecord& a) override {
-        RETURN_IF_ERROR(execute(
-            c_,
-            "INSERT INTO account_requests (client_id, request_id, email_normalized, code_challenge, "
-            "outcome, user_id, organization_id, project_id, code_hash, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-            "ON CONFLICT (client_id, request_id) DO UPDATE SET "
-            "email_normalized = excluded.email_normalized, code_challenge = excluded.code_challenge, "
-            "outcome = excluded.outcome, user_id = excluded.user_id, "
-            "organization_id = excluded.organization_id, project_id = excluded.project_id, "
-            "code_hash = excluded.code_hash, created_at = excluded.created_at",
-            {a.client_id, a.request_id, a.email_normalized, a.code_challenge, a.outcome, a.user_id,
-             optional_text(a.organization_id), optional_int(a.project_id),
-             optional_text(a.code_hash), a.created_at}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO account_requests (client_id, request_id, email_normalized, "
+                    "code_challenge, "
+                    "outcome, user_id, organization_id, project_id, code_hash, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                    "ON CONFLICT (client_id, request_id) DO UPDATE SET "
+                    "email_normalized = excluded.email_normalized, code_challenge = "
+                    "excluded.code_challenge, "
+                    "outcome = excluded.outcome, user_id = excluded.user_id, "
+                    "organization_id = excluded.organization_id, project_id = excluded.project_id, "
+                    "code_hash = excluded.code_hash, created_at = excluded.created_at",
+                    {a.client_id, a.request_id, a.email_normalized, a.code_challenge, a.outcome,
+                     a.user_id, optional_text(a.organization_id), optional_int(a.project_id),
+                     optional_text(a.code_hash), a.created_at}));
         return {};
     }
 
@@ -55,7 +58,8 @@ public:
                                 {p.client_id, p.email_normalized}));
         RETURN_IF_ERROR(execute(
             c_,
-            "INSERT INTO pending_consents (state_hash, client_id, email_normalized, user_id, scopes, "
+            "INSERT INTO pending_consents (state_hash, client_id, email_normalized, user_id, "
+            "scopes, "
             "region, code_challenge, code_challenge_method, created_at, expires_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             {p.state_hash, p.client_id, p.email_normalized, p.user_id, join(p.scopes, " "),
@@ -89,12 +93,13 @@ public:
 
     Result<void> save_service(std::int64_t project_id, std::string_view client_id,
                               std::string_view service_id, std::int64_t now) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO project_provisioning (project_id, client_id, "
-                                "service_id, updated_at) VALUES ($1, $2, $3, $4) "
-                                "ON CONFLICT (project_id) DO UPDATE SET "
-                                "service_id = excluded.service_id, updated_at = excluded.updated_at",
-                                {project_id, std::string(client_id), std::string(service_id), now}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO project_provisioning (project_id, client_id, "
+                    "service_id, updated_at) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (project_id) DO UPDATE SET "
+                    "service_id = excluded.service_id, updated_at = excluded.updated_at",
+                    {project_id, std::string(client_id), std::string(service_id), now}));
         return {};
     }
 
@@ -119,13 +124,13 @@ public:
     }
 
     Result<void> insert_personal_api_key(const PersonalApiKey& k) override {
-        RETURN_IF_ERROR(execute(
-            c_,
-            "INSERT INTO personal_api_keys (id, key_hash, mask, label, scopes, user_id, "
-            "organization_id, project_id, client_id, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            {k.id, k.key_hash, k.mask, k.label, join(k.scopes, " "), k.user_id, k.organization_id,
-             k.project_id, k.client_id, k.created_at}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO personal_api_keys (id, key_hash, mask, label, scopes, user_id, "
+                    "organization_id, project_id, client_id, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    {k.id, k.key_hash, k.mask, k.label, join(k.scopes, " "), k.user_id,
+                     k.organization_id, k.project_id, k.client_id, k.created_at}));
         return {};
     }
 
@@ -150,8 +155,8 @@ public:
     }
 
     Result<void> purge_before(std::int64_t window_start) override {
-        RETURN_IF_ERROR(execute(c_, "DELETE FROM rate_limit_counters WHERE window_start < $1",
-                                {window_start}));
+        RETURN_IF_ERROR(
+            execute(c_, "DELETE FROM rate_limit_counters WHERE window_start < $1", {window_start}));
         return {};
     }
 
@@ -184,8 +189,9 @@ public:
         }
         std::vector<outbox::Email> out;
         for (const auto& r : *rows) {
-            out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3), r.text(4),
-                                        r.text(5), r.integer(6), r.integer(7), r.integer(8)});
+            out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3),
+                                        r.text(4), r.text(5), r.integer(6), r.integer(7),
+                                        r.integer(8)});
         }
         return out;
     }
@@ -213,7 +219,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<provisioning::ProvisioningRepository> make_sql_provisioning_repository(Connection& c) {
+std::unique_ptr<provisioning::ProvisioningRepository>
+make_sql_provisioning_repository(Connection& c) {
     return std::make_unique<SqlProvisioningRepository>(c);
 }
 std::unique_ptr<ratelimit::RateLimitRepository> make_sql_rate_limit_repository(Connection& c) {

@@ -22,11 +22,13 @@ private:
 std::unique_ptr<accounts::AccountRepository> make_sql_account_repository(Connection& c);
 std::unique_ptr<oauth::ClientRepository> make_sql_client_repository(Connection& c);
 std::unique_ptr<oauth::GrantRepository> make_sql_grant_repository(Connection& c);
-std::unique_ptr<provisioning::ProvisioningRepository> make_sql_provisioning_repository(Connection& c);
+std::unique_ptr<provisioning::ProvisioningRepository>
+make_sql_provisioning_repository(Connection& c);
 std::unique_ptr<ratelimit::RateLimitRepository> make_sql_rate_limit_repository(Connection& c);
 std::unique_ptr<outbox::OutboxRepository> make_sql_outbox_repository(Connection& c);
 std::unique_ptr<cimd::DocumentRepository> make_sql_document_repository(Connection& c);
-std::unique_ptr<cimd::VerificationTokenRepository> make_sql_verification_token_repository(Connection& c);
+std::unique_ptr<cimd::VerificationTokenRepository>
+make_sql_verification_token_repository(Connection& c);
 std::unique_ptr<web::BrowserRepository> make_sql_browser_repository(Connection& c);
 
 } // namespace provisiond::storage

@@ -8,8 +8,7 @@ class SqlRepositories final : public Repositories {
 public:
     explicit SqlRepositories(Connection& c)
         : accounts_(make_sql_account_repository(c)), clients_(make_sql_client_repository(c)),
-          grants_(make_sql_grant_repository(c)),
-          provisioning_(make_sql_provisioning_repository(c)),
+          grants_(make_sql_grant_repository(c)), provisioning_(make_sql_provisioning_repository(c)),
           rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)),
           documents_(make_sql_document_repository(c)),
           verification_tokens_(make_sql_verification_token_repository(c)),
@@ -21,7 +20,9 @@ public:
     ratelimit::RateLimitRepository& rate_limits() override { return *rate_limits_; }
     outbox::OutboxRepository& outbox() override { return *outbox_; }
     cimd::DocumentRepository& documents() override { return *documents_; }
-    cimd::VerificationTokenRepository& verification_tokens() override { return *verification_tokens_; }
+    cimd::VerificationTokenRepository& verification_tokens() override {
+        return *verification_tokens_;
+    }
     web::BrowserRepository& browser() override { return *browser_; }
 
 private:

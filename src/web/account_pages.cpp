@@ -17,15 +17,19 @@ constexpr std::size_t min_password_length = 10;
 constexpr std::size_t max_password_length = 256;
 constexpr std::int64_t login_attempts_per_window = 20; ///< per address, per 15 minutes
 
-http::Response storage_trouble() { return storage_trouble_page(); }
+http::Response storage_trouble() {
+    return storage_trouble_page();
+}
 
 } // namespace
 
 AccountPages::AccountPages(WebContext context)
-    : c_(context), decoy_hash_(crypto::hash_password(crypto::random_urlsafe_token()).value_or("")) {}
+    : c_(context), decoy_hash_(crypto::hash_password(crypto::random_urlsafe_token()).value_or("")) {
+}
 
-http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next, const std::string& email,
-                                        const std::string& error, unsigned status) {
+http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next,
+                                        const std::string& email, const std::string& error,
+                                        unsigned status) {
     PageData data;
     data.set("title", "Log in");
     data.set("csrf", visitor.csrf);
@@ -39,17 +43,19 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
         http::Request inner;
         inner.query = next.substr(next.find('?') + 1);
         if (auto state = http::query_param(inner, "state")) {
-            (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-                auto pending = find_pending_authorization(r, *state, c_.clock.now());
-                if (pending && *pending) {
-                    data.set("partner_name", (*pending)->client.name);
-                    data.set("expected_email", (*pending)->expected_email.value_or("your account"));
-                    if (email.empty() && (*pending)->expected_email) {
-                        data.set("email", *(*pending)->expected_email);
+            (void)c_.uow.run(
+                storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+                    auto pending = find_pending_authorization(r, *state, c_.clock.now());
+                    if (pending && *pending) {
+                        data.set("partner_name", (*pending)->client.name);
+                        data.set("expected_email",
+                                 (*pending)->expected_email.value_or("your account"));
+                        if (email.empty() && (*pending)->expected_email) {
+                            data.set("email", *(*pending)->expected_email);
+                        }
                     }
-                }
-                return {};
-            });
+                    return {};
+                });
         }
     }
     auto response = render_page("login", data, {status, {}});
@@ -99,34 +105,39 @@ http::Response AccountPages::log_in(const http::Request& request) {
     std::int64_t now = c_.clock.now();
     bool throttled = false;
     std::optional<accounts::User> user;
-    auto read = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto counted = ratelimit::count_in_window(r.rate_limits(), "login:" + request.remote_address, 900,
-                                                  login_attempts_per_window, now);
-        if (!counted) {
-            return counted.error();
-        }
-        throttled = counted->over_limit;
-        auto found = r.accounts().find_user_by_email(accounts::normalize_email(email));
-        if (!found) {
-            return found.error();
-        }
-        user = *found;
-        return {};
-    });
+    auto read =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto counted =
+                ratelimit::count_in_window(r.rate_limits(), "login:" + request.remote_address, 900,
+                                           login_attempts_per_window, now);
+            if (!counted) {
+                return counted.error();
+            }
+            throttled = counted->over_limit;
+            auto found = r.accounts().find_user_by_email(accounts::normalize_email(email));
+            if (!found) {
+                return found.error();
+            }
+            user = *found;
+            return {};
+        });
     if (!read) {
         return storage_trouble();
     }
     if (throttled) {
-        return login_page(*visitor, next, email, "Too many attempts. Wait a few minutes, then try again.", 429);
+        return login_page(*visitor, next, email,
+                          "Too many attempts. Wait a few minutes, then try again.", 429);
     }
     // The same work whether or not the account exists: no timing answer to "is X a user?".
     bool has_password = user && user->password_hash;
-    bool verified = password.size() <= max_password_length &&
-                    crypto::verify_password(has_password ? *user->password_hash : decoy_hash_, password);
+    bool verified =
+        password.size() <= max_password_length &&
+        crypto::verify_password(has_password ? *user->password_hash : decoy_hash_, password);
     bool ok = has_password && verified;
     if (!ok) {
         return login_page(*visitor, next, email,
-                          "Email or password is incorrect. New accounts set a password from the welcome email first.",
+                          "Email or password is incorrect. New accounts set a password from the "
+                          "welcome email first.",
                           401);
     }
     auto cookie = c_.sessions.log_in(request, user->id);
@@ -163,17 +174,19 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
     std::optional<accounts::User> user;
     bool live = false;
     if (!token.empty() && token.size() <= 128) {
-        (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
-            if (owner && *owner) {
-                auto found = r.accounts().find_user(**owner);
-                if (found && *found) {
-                    user = **found;
-                    live = true;
+        (void)c_.uow.run(
+            storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+                auto owner =
+                    r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+                if (owner && *owner) {
+                    auto found = r.accounts().find_user(**owner);
+                    if (found && *found) {
+                        user = **found;
+                        live = true;
+                    }
                 }
-            }
-            return {};
-        });
+                return {};
+            });
     }
     if (!live) {
         return link_expired(*visitor, false);
@@ -216,20 +229,23 @@ http::Response AccountPages::set_password(const http::Request& request) {
     // Check the link (and the caller's pace) before the deliberately expensive hash.
     bool live = false;
     bool throttled = false;
-    auto checked = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto counted = ratelimit::count_in_window(r.rate_limits(), "set_password:" + request.remote_address, 900,
-                                                  login_attempts_per_window, c_.clock.now());
-        if (!counted) {
-            return counted.error();
-        }
-        throttled = counted->over_limit;
-        auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
-        if (!owner) {
-            return owner.error();
-        }
-        live = owner->has_value();
-        return {};
-    });
+    auto checked =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto counted = ratelimit::count_in_window(r.rate_limits(),
+                                                      "set_password:" + request.remote_address, 900,
+                                                      login_attempts_per_window, c_.clock.now());
+            if (!counted) {
+                return counted.error();
+            }
+            throttled = counted->over_limit;
+            auto owner =
+                r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+            if (!owner) {
+                return owner.error();
+            }
+            live = owner->has_value();
+            return {};
+        });
     if (!checked) {
         return storage_trouble();
     }
@@ -244,19 +260,22 @@ http::Response AccountPages::set_password(const http::Request& request) {
         return storage_trouble();
     }
     std::optional<std::string> user_id;
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto owner = r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
-        if (!owner) {
-            return owner.error();
-        }
-        user_id = *owner;
-        if (!user_id) {
-            return {};
-        }
-        RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
-        // Whoever was signed in as this person before (a deep link, a shared machine) is not any more.
-        return r.browser().delete_sessions_of(*user_id);
-    });
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto owner =
+                r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
+            if (!owner) {
+                return owner.error();
+            }
+            user_id = *owner;
+            if (!user_id) {
+                return {};
+            }
+            RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
+            // Whoever was signed in as this person before (a deep link, a shared machine) is not
+            // any more.
+            return r.browser().delete_sessions_of(*user_id);
+        });
     if (!done) {
         return storage_trouble();
     }
@@ -281,23 +300,25 @@ http::Response AccountPages::resend_link(const http::Request& request) {
     const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string email = accounts::normalize_email(form_field(*form, "email"));
     std::int64_t now = c_.clock.now();
-    (void)c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        // Same answer whether or not the account exists; at most 3 links per address per hour.
-        auto counted = ratelimit::count_in_window(r.rate_limits(), "password_link:" + crypto::sha256_hex(email),
-                                                  3600, 3, now);
-        if (!counted || counted->over_limit || !accounts::is_valid_email(email)) {
-            return {};
-        }
-        auto user = r.accounts().find_user_by_email(email);
-        if (!user || !*user) {
-            return {};
-        }
-        std::string host = c_.config.public_url;
-        return r.outbox().enqueue(accounts::compose_password_link_email(
-            (*user)->id, (*user)->email,
-            host + "/account/set-password?token=" + std::string(accounts::set_password_token_placeholder),
-            host + "/login", c_.config.lifetimes.password_link_seconds / 3600, now));
-    });
+    (void)c_.uow.run(
+        storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            // Same answer whether or not the account exists; at most 3 links per address per hour.
+            auto counted = ratelimit::count_in_window(
+                r.rate_limits(), "password_link:" + crypto::sha256_hex(email), 3600, 3, now);
+            if (!counted || counted->over_limit || !accounts::is_valid_email(email)) {
+                return {};
+            }
+            auto user = r.accounts().find_user_by_email(email);
+            if (!user || !*user) {
+                return {};
+            }
+            std::string host = c_.config.public_url;
+            return r.outbox().enqueue(accounts::compose_password_link_email(
+                (*user)->id, (*user)->email,
+                host + "/account/set-password?token=" +
+                    std::string(accounts::set_password_token_placeholder),
+                host + "/login", c_.config.lifetimes.password_link_seconds / 3600, now));
+        });
     return link_expired(*visitor, true);
 }
 
@@ -311,24 +332,26 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     std::optional<DeepLink> link;
     bool verified = false;
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        if (token.size() > 128) {
-            return {};
-        }
-        auto consumed = r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
-        if (!consumed) {
-            return consumed.error();
-        }
-        link = *consumed;
-        if (link) {
-            auto user = r.accounts().find_user(link->user_id);
-            if (!user) {
-                return user.error();
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            if (token.size() > 128) {
+                return {};
             }
-            verified = *user && (*user)->email_verified && (*user)->password_hash;
-        }
-        return {};
-    });
+            auto consumed =
+                r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
+            if (!consumed) {
+                return consumed.error();
+            }
+            link = *consumed;
+            if (link) {
+                auto user = r.accounts().find_user(link->user_id);
+                if (!user) {
+                    return user.error();
+                }
+                verified = *user && (*user)->email_verified && (*user)->password_hash;
+            }
+            return {};
+        });
     if (!done) {
         return storage_trouble();
     }

@@ -19,8 +19,8 @@ public:
     http::Response deep_link_login(const http::Request& request);
 
 private:
-    http::Response login_page(const Visitor& visitor, const std::string& next, const std::string& email,
-                              const std::string& error, unsigned status);
+    http::Response login_page(const Visitor& visitor, const std::string& next,
+                              const std::string& email, const std::string& error, unsigned status);
     /// The "link expired or used" page, with its "send a new link" form (`sent`: after sending).
     http::Response link_expired(const Visitor& visitor, bool sent);
     WebContext c_;

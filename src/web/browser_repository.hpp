@@ -75,29 +75,37 @@ public:
     virtual Result<void> touch_session(std::string_view id_hash, std::int64_t now) = 0;
     virtual Result<void> delete_session(std::string_view id_hash) = 0;
     virtual Result<void> delete_sessions_of(std::string_view user_id) = 0;
-    /// Deletes expired sessions, authorization requests and deep links (called as new ones are written).
+    /// Deletes expired sessions, authorization requests and deep links (called as new ones are
+    /// written).
     virtual Result<void> purge_expired(std::int64_t now) = 0;
 
-    /// Marks a live set-password link used; the user's id, or nullopt when unknown, used or expired.
-    virtual Result<std::optional<std::string>> consume_password_link(std::string_view token_hash, std::int64_t now) = 0;
+    /// Marks a live set-password link used; the user's id, or nullopt when unknown, used or
+    /// expired.
+    virtual Result<std::optional<std::string>> consume_password_link(std::string_view token_hash,
+                                                                     std::int64_t now) = 0;
     virtual Result<void> set_password(std::string_view user_id, std::string_view password_hash) = 0;
 
-    virtual Result<std::optional<provisioning::PendingConsent>> find_pending_consent(std::string_view state_hash) = 0;
+    virtual Result<std::optional<provisioning::PendingConsent>>
+    find_pending_consent(std::string_view state_hash) = 0;
     virtual Result<bool> delete_pending_consent(std::string_view state_hash) = 0;
     virtual Result<void> insert_authorization_request(const AuthorizationRequest& request) = 0;
-    virtual Result<std::optional<AuthorizationRequest>> find_authorization_request(std::string_view state_hash) = 0;
+    virtual Result<std::optional<AuthorizationRequest>>
+    find_authorization_request(std::string_view state_hash) = 0;
     virtual Result<bool> delete_authorization_request(std::string_view state_hash) = 0;
 
     virtual Result<void> insert_deep_link(const DeepLink& link) = 0;
     /// Marks a live link used and returns it; nullopt when unknown, used or expired.
-    virtual Result<std::optional<DeepLink>> consume_deep_link(std::string_view token_hash, std::int64_t now) = 0;
+    virtual Result<std::optional<DeepLink>> consume_deep_link(std::string_view token_hash,
+                                                              std::int64_t now) = 0;
 
     virtual Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) = 0;
     virtual Result<std::vector<KeyView>> live_keys_of_user(std::string_view user_id) = 0;
-    virtual Result<bool> revoke_key(std::string_view id, std::string_view user_id, std::int64_t now) = 0;
+    virtual Result<bool> revoke_key(std::string_view id, std::string_view user_id,
+                                    std::int64_t now) = 0;
     virtual Result<std::vector<ConnectedApp>> connected_apps(std::string_view user_id) = 0;
     /// Revokes every live family (and so every token) of this user for this client; how many.
-    virtual Result<std::int64_t> disconnect_app(std::string_view user_id, std::string_view client_id, std::int64_t now) = 0;
+    virtual Result<std::int64_t> disconnect_app(std::string_view user_id,
+                                                std::string_view client_id, std::int64_t now) = 0;
 };
 
 } // namespace provisiond::web

@@ -28,8 +28,8 @@ bool is_plain_http_loopback(std::string_view url) {
 } // namespace
 
 BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config)
-    : uow_(uow), clock_(clock), config_(config), secure_(!is_plain_http_loopback(config.public_url)),
-      origin_(origin_of(config.public_url)),
+    : uow_(uow), clock_(clock), config_(config),
+      secure_(!is_plain_http_loopback(config.public_url)), origin_(origin_of(config.public_url)),
       // Over https the __Host- prefix pins the cookies to our host and path: a sibling subdomain
       // cannot plant one (plain-http loopback cannot use the prefix, which requires Secure).
       session_name_(std::string(secure_ ? "__Host-" : "") + std::string(session_cookie)),
@@ -37,7 +37,8 @@ BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, c
 
 Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     Visitor visitor;
-    if (auto csrf = read_cookie(request, csrf_name_); csrf && csrf->size() >= 32 && csrf->size() <= 128) {
+    if (auto csrf = read_cookie(request, csrf_name_);
+        csrf && csrf->size() >= 32 && csrf->size() <= 128) {
         visitor.csrf = *csrf;
     } else {
         visitor.csrf = crypto::random_urlsafe_token();
@@ -49,45 +50,49 @@ Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     }
     std::string hash = crypto::sha256_hex(*id);
     std::int64_t now = clock_.now();
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto session = r.browser().find_session(hash);
-        if (!session) {
-            return session.error();
-        }
-        if (!*session) {
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto session = r.browser().find_session(hash);
+            if (!session) {
+                return session.error();
+            }
+            if (!*session) {
+                return {};
+            }
+            if ((*session)->expires_at <= now || (*session)->last_seen_at + idle_seconds <= now) {
+                return r.browser().delete_session(hash);
+            }
+            auto user = r.accounts().find_user((*session)->user_id);
+            if (!user) {
+                return user.error();
+            }
+            if (!*user) {
+                return {};
+            }
+            visitor.user = **user;
+            visitor.session_hash = hash;
+            if (now - (*session)->last_seen_at >= 60) {
+                return r.browser().touch_session(hash, now); // at most once a minute: cheap reads
+            }
             return {};
-        }
-        if ((*session)->expires_at <= now || (*session)->last_seen_at + idle_seconds <= now) {
-            return r.browser().delete_session(hash);
-        }
-        auto user = r.accounts().find_user((*session)->user_id);
-        if (!user) {
-            return user.error();
-        }
-        if (!*user) {
-            return {};
-        }
-        visitor.user = **user;
-        visitor.session_hash = hash;
-        if (now - (*session)->last_seen_at >= 60) {
-            return r.browser().touch_session(hash, now); // at most once a minute: cheap reads
-        }
-        return {};
-    }));
+        }));
     return visitor;
 }
 
-Result<std::string> BrowserSessions::log_in(const http::Request& request, std::string_view user_id) {
+Result<std::string> BrowserSessions::log_in(const http::Request& request,
+                                            std::string_view user_id) {
     std::string id = crypto::random_urlsafe_token();
     std::int64_t now = clock_.now();
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        if (auto old = read_cookie(request, session_name_); old && !old->empty() && old->size() <= 128) {
-            RETURN_IF_ERROR(r.browser().delete_session(crypto::sha256_hex(*old)));
-        }
-        RETURN_IF_ERROR(r.browser().purge_expired(now));
-        return r.browser().insert_session(
-            Session{crypto::sha256_hex(id), std::string(user_id), now, now, now + absolute_seconds});
-    }));
+    RETURN_IF_ERROR(
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            if (auto old = read_cookie(request, session_name_);
+                old && !old->empty() && old->size() <= 128) {
+                RETURN_IF_ERROR(r.browser().delete_session(crypto::sha256_hex(*old)));
+            }
+            RETURN_IF_ERROR(r.browser().purge_expired(now));
+            return r.browser().insert_session(Session{crypto::sha256_hex(id), std::string(user_id),
+                                                      now, now, now + absolute_seconds});
+        }));
     return cookie_header(session_name_, id, {secure_, "Lax", absolute_seconds});
 }
 
@@ -112,12 +117,14 @@ bool BrowserSessions::csrf_ok(const http::Request& request, std::string_view for
         }
     }
     auto cookie = read_cookie(request, csrf_name_);
-    return cookie && !cookie->empty() && !form_token.empty() && crypto::constant_time_equal(*cookie, form_token);
+    return cookie && !cookie->empty() && !form_token.empty() &&
+           crypto::constant_time_equal(*cookie, form_token);
 }
 
 void BrowserSessions::finish(http::Response& response, const Visitor& visitor) const {
     if (visitor.new_csrf) {
-        response.set_header("Set-Cookie", cookie_header(csrf_name_, visitor.csrf, {secure_, "Strict", -1}));
+        response.set_header("Set-Cookie",
+                            cookie_header(csrf_name_, visitor.csrf, {secure_, "Strict", -1}));
     }
 }
 

@@ -1,5 +1,6 @@
 #include "web/consent_pages.hpp"
 
+#include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
 #include "oauth/authorization_codes.hpp"
@@ -8,8 +9,6 @@
 #include "web/form_post.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
-
-#include "core/url.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -20,10 +19,13 @@ namespace {
 
 http::Response expired_page() {
     return message_page(400, "This authorization request has expired",
-                        "It was already answered, or it is too old. Go back to the app you came from and start again.");
+                        "It was already answered, or it is too old. Go back to the app you came "
+                        "from and start again.");
 }
 
-http::Response storage_trouble() { return storage_trouble_page(); }
+http::Response storage_trouble() {
+    return storage_trouble_page();
+}
 
 std::string host_of(std::string_view url) {
     auto parsed = parse_absolute_url(url);
@@ -46,7 +48,8 @@ std::string origin_of(std::string_view url) {
 }
 
 /// The redirect URI with the answer's parameters added (keeping any query it already has).
-std::string answer_url(const PendingAuthorization& pending, const std::vector<std::pair<std::string, std::string>>& params,
+std::string answer_url(const PendingAuthorization& pending,
+                       const std::vector<std::pair<std::string, std::string>>& params,
                        const std::string& issuer) {
     auto all = params;
     if (pending.echoed_state) {
@@ -69,21 +72,22 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     std::optional<PendingAuthorization> pending;
     std::vector<ProjectView> projects;
     std::int64_t now = c_.clock.now();
-    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto found = find_pending_authorization(r, state, now);
-        if (!found) {
-            return found.error();
-        }
-        pending = *found;
-        if (pending && visitor->user) {
-            auto mine = r.browser().projects_of_user(visitor->user->id);
-            if (!mine) {
-                return mine.error();
+    auto read =
+        c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto found = find_pending_authorization(r, state, now);
+            if (!found) {
+                return found.error();
             }
-            projects = *mine;
-        }
-        return {};
-    });
+            pending = *found;
+            if (pending && visitor->user) {
+                auto mine = r.browser().projects_of_user(visitor->user->id);
+                if (!mine) {
+                    return mine.error();
+                }
+                projects = *mine;
+            }
+            return {};
+        });
     if (!read) {
         return storage_trouble();
     }
@@ -101,7 +105,8 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
         return redirect("/agentic/account-mismatch?state=" + url_encode(state));
     }
     if (projects.empty()) {
-        return message_page(409, "You have no project yet", "Ask an administrator of your organization to add you to one.");
+        return message_page(409, "You have no project yet",
+                            "Ask an administrator of your organization to add you to one.");
     }
     PageData data;
     data.set("title", "Connect " + pending->client.name);
@@ -154,67 +159,74 @@ http::Response ConsentPages::decide(const http::Request& request) {
     std::optional<PendingAuthorization> pending;
     std::string location;
     enum class Outcome { done, expired, mismatch, bad_project, inactive } outcome = Outcome::done;
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto found = find_pending_authorization(r, state, now);
-        if (!found) {
-            return found.error();
-        }
-        pending = *found;
-        if (!pending) {
-            outcome = Outcome::expired;
-            return {};
-        }
-        if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
-            outcome = Outcome::mismatch;
-            return {};
-        }
-        if (!pending->client.is_active) {
-            outcome = Outcome::inactive;
-            return forget_pending_authorization(r, *pending);
-        }
-        if (decision != "approve") {
-            RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
-            location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
-            return {};
-        }
-        auto projects = r.browser().projects_of_user(visitor->user->id);
-        if (!projects) {
-            return projects.error();
-        }
-        const ProjectView* chosen = nullptr;
-        for (const auto& p : *projects) {
-            if (std::to_string(p.project.id) == project_text) {
-                chosen = &p;
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto found = find_pending_authorization(r, state, now);
+            if (!found) {
+                return found.error();
             }
-        }
-        if (!chosen) {
-            outcome = Outcome::bad_project;
+            pending = *found;
+            if (!pending) {
+                outcome = Outcome::expired;
+                return {};
+            }
+            if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
+                outcome = Outcome::mismatch;
+                return {};
+            }
+            if (!pending->client.is_active) {
+                outcome = Outcome::inactive;
+                return forget_pending_authorization(r, *pending);
+            }
+            if (decision != "approve") {
+                RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+                location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
+                return {};
+            }
+            auto projects = r.browser().projects_of_user(visitor->user->id);
+            if (!projects) {
+                return projects.error();
+            }
+            const ProjectView* chosen = nullptr;
+            for (const auto& p : *projects) {
+                if (std::to_string(p.project.id) == project_text) {
+                    chosen = &p;
+                }
+            }
+            if (!chosen) {
+                outcome = Outcome::bad_project;
+                return {};
+            }
+            auto minted = oauth::mint_code(
+                r.grants(),
+                {pending->client.client_id, visitor->user->id, chosen->project.organization_id,
+                 chosen->project.id, pending->scopes, pending->code_challenge,
+                 pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri)
+                                            : std::nullopt},
+                now, c_.config.lifetimes.code_seconds);
+            if (!minted) {
+                return minted.error();
+            }
+            RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+            location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
             return {};
-        }
-        auto minted = oauth::mint_code(
-            r.grants(),
-            {pending->client.client_id, visitor->user->id, chosen->project.organization_id, chosen->project.id,
-             pending->scopes, pending->code_challenge,
-             pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri) : std::nullopt},
-            now, c_.config.lifetimes.code_seconds);
-        if (!minted) {
-            return minted.error();
-        }
-        RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
-        location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
-        return {};
-    });
+        });
     if (!done) {
         return storage_trouble();
     }
     switch (outcome) {
-    case Outcome::expired: return expired_page();
-    case Outcome::mismatch: return redirect("/agentic/account-mismatch?state=" + url_encode(state));
+    case Outcome::expired:
+        return expired_page();
+    case Outcome::mismatch:
+        return redirect("/agentic/account-mismatch?state=" + url_encode(state));
     case Outcome::bad_project:
-        return message_page(400, "Choose one of your projects", "Go back and pick a project from the list.");
+        return message_page(400, "Choose one of your projects",
+                            "Go back and pick a project from the list.");
     case Outcome::inactive:
-        return message_page(403, "This app is no longer available", "The partner app was deactivated. Nothing was shared.");
-    case Outcome::done: break;
+        return message_page(403, "This app is no longer available",
+                            "The partner app was deactivated. Nothing was shared.");
+    case Outcome::done:
+        break;
     }
     auto response = redirect(location);
     // The answer goes to the partner's origin: allow it as a form target of this navigation.
@@ -298,10 +310,12 @@ http::Response ConsentPages::logo(const http::Request& request) {
     }
     http::Response r;
     r.content_type = "image/svg+xml";
-    r.body = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"56\" height=\"56\" viewBox=\"0 0 56 56\">"
+    r.body = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"56\" height=\"56\" viewBox=\"0 0 "
+             "56 56\">"
              "<rect width=\"56\" height=\"56\" rx=\"12\" fill=\"hsl(" +
              std::to_string(hue % 360) +
-             ",55%,45%)\"/><text x=\"28\" y=\"37\" font-family=\"system-ui,sans-serif\" font-size=\"26\" "
+             ",55%,45%)\"/><text x=\"28\" y=\"37\" font-family=\"system-ui,sans-serif\" "
+             "font-size=\"26\" "
              "font-weight=\"700\" text-anchor=\"middle\" fill=\"#fff\">" +
              std::string(1, initial) + "</text></svg>";
     r.set_header("Cache-Control", "public, max-age=3600");

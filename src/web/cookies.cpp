@@ -11,7 +11,8 @@ std::optional<std::string> read_cookie(const http::Request& request, std::string
         while (!rest.empty()) {
             auto semicolon = rest.find(';');
             std::string_view pair = rest.substr(0, semicolon);
-            rest = semicolon == std::string_view::npos ? std::string_view() : rest.substr(semicolon + 1);
+            rest = semicolon == std::string_view::npos ? std::string_view()
+                                                       : rest.substr(semicolon + 1);
             while (!pair.empty() && pair.front() == ' ') {
                 pair.remove_prefix(1);
             }
@@ -24,8 +25,10 @@ std::optional<std::string> read_cookie(const http::Request& request, std::string
     return std::nullopt;
 }
 
-std::string cookie_header(std::string_view name, std::string_view value, const CookieOptions& options) {
-    std::string out = std::string(name) + "=" + std::string(value) + "; Path=/; HttpOnly; SameSite=" + options.same_site;
+std::string cookie_header(std::string_view name, std::string_view value,
+                          const CookieOptions& options) {
+    std::string out = std::string(name) + "=" + std::string(value) +
+                      "; Path=/; HttpOnly; SameSite=" + options.same_site;
     if (options.secure) {
         out += "; Secure";
     }

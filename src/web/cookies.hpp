@@ -17,6 +17,7 @@ struct CookieOptions {
 };
 
 /// A Set-Cookie value: always HttpOnly and Path=/.
-std::string cookie_header(std::string_view name, std::string_view value, const CookieOptions& options);
+std::string cookie_header(std::string_view name, std::string_view value,
+                          const CookieOptions& options);
 
 } // namespace provisiond::web

@@ -16,16 +16,20 @@
 namespace provisiond::web {
 namespace {
 
-http::Response storage_trouble() { return storage_trouble_page(); }
+http::Response storage_trouble() {
+    return storage_trouble_page();
+}
 
 /// True when the user is an owner or admin of the organization.
-Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id, std::string_view organization_id) {
+Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id,
+                         std::string_view organization_id) {
     auto projects = r.browser().projects_of_user(user_id);
     if (!projects) {
         return projects.error();
     }
     for (const auto& p : *projects) {
-        if (p.project.organization_id == organization_id && (p.role == "owner" || p.role == "admin")) {
+        if (p.project.organization_id == organization_id &&
+            (p.role == "owner" || p.role == "admin")) {
             return true;
         }
     }
@@ -46,7 +50,8 @@ DashboardPages::form_visitor(const http::Request& request) {
     if (!accepted.visitor.user) {
         return redirect("/login?next=%2Fdashboard");
     }
-    return std::pair<Visitor, boost::json::object>{std::move(accepted.visitor), std::move(accepted.fields)};
+    return std::pair<Visitor, boost::json::object>{std::move(accepted.visitor),
+                                                   std::move(accepted.fields)};
 }
 
 http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown) {
@@ -55,33 +60,35 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     std::vector<KeyView> keys;
     std::vector<ConnectedApp> apps;
     std::map<std::string, std::vector<cimd::VerificationToken>> tokens;
-    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-        auto p = r.browser().projects_of_user(user.id);
-        if (!p) {
-            return p.error();
-        }
-        projects = *p;
-        auto k = r.browser().live_keys_of_user(user.id);
-        if (!k) {
-            return k.error();
-        }
-        keys = *k;
-        auto a = r.browser().connected_apps(user.id);
-        if (!a) {
-            return a.error();
-        }
-        apps = *a;
-        for (const auto& view : projects) {
-            if ((view.role == "owner" || view.role == "admin") && !tokens.count(view.project.organization_id)) {
-                auto t = r.verification_tokens().list(view.project.organization_id);
-                if (!t) {
-                    return t.error();
-                }
-                tokens[view.project.organization_id] = *t;
+    auto read =
+        c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+            auto p = r.browser().projects_of_user(user.id);
+            if (!p) {
+                return p.error();
             }
-        }
-        return {};
-    });
+            projects = *p;
+            auto k = r.browser().live_keys_of_user(user.id);
+            if (!k) {
+                return k.error();
+            }
+            keys = *k;
+            auto a = r.browser().connected_apps(user.id);
+            if (!a) {
+                return a.error();
+            }
+            apps = *a;
+            for (const auto& view : projects) {
+                if ((view.role == "owner" || view.role == "admin") &&
+                    !tokens.count(view.project.organization_id)) {
+                    auto t = r.verification_tokens().list(view.project.organization_id);
+                    if (!t) {
+                        return t.error();
+                    }
+                    tokens[view.project.organization_id] = *t;
+                }
+            }
+            return {};
+        });
     if (!read) {
         return storage_trouble();
     }
@@ -199,43 +206,46 @@ http::Response DashboardPages::create_key(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     std::string label = form_field(form, "label");
     if (label.empty() || label.size() > 40) {
-        return message_page(400, "Give the key a label", "A short label (at most 40 characters) tells your keys apart.",
+        return message_page(400, "Give the key a label",
+                            "A short label (at most 40 characters) tells your keys apart.",
                             "/dashboard", "Back to the dashboard");
     }
     std::string project_text = form_field(form, "project_id");
     std::string key = oauth::mint_prefixed_secret(oauth::personal_api_key_prefix);
     bool found = false;
     std::int64_t now = c_.clock.now();
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto projects = r.browser().projects_of_user(visitor.user->id);
-        if (!projects) {
-            return projects.error();
-        }
-        for (const auto& p : *projects) {
-            if (std::to_string(p.project.id) != project_text) {
-                continue;
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto projects = r.browser().projects_of_user(visitor.user->id);
+            if (!projects) {
+                return projects.error();
             }
-            found = true;
-            provisioning::PersonalApiKey record;
-            record.id = crypto::random_uuid();
-            record.key_hash = crypto::sha256_hex(key);
-            record.mask = oauth::mask_secret(key, oauth::personal_api_key_prefix);
-            record.label = label;
-            record.scopes = oauth::scope_catalog();
-            record.user_id = visitor.user->id;
-            record.organization_id = p.project.organization_id;
-            record.project_id = p.project.id;
-            record.created_at = now;
-            return r.provisioning().insert_personal_api_key(record);
-        }
-        return {};
-    });
+            for (const auto& p : *projects) {
+                if (std::to_string(p.project.id) != project_text) {
+                    continue;
+                }
+                found = true;
+                provisioning::PersonalApiKey record;
+                record.id = crypto::random_uuid();
+                record.key_hash = crypto::sha256_hex(key);
+                record.mask = oauth::mask_secret(key, oauth::personal_api_key_prefix);
+                record.label = label;
+                record.scopes = oauth::scope_catalog();
+                record.user_id = visitor.user->id;
+                record.organization_id = p.project.organization_id;
+                record.project_id = p.project.id;
+                record.created_at = now;
+                return r.provisioning().insert_personal_api_key(record);
+            }
+            return {};
+        });
     if (!done) {
         return storage_trouble();
     }
     if (!found) {
-        return message_page(400, "Choose one of your projects", "Go back and pick a project from the list.",
-                            "/dashboard", "Back to the dashboard");
+        return message_page(400, "Choose one of your projects",
+                            "Go back and pick a project from the list.", "/dashboard",
+                            "Back to the dashboard");
     }
     return render(visitor, {key, std::nullopt, std::nullopt});
 }
@@ -246,11 +256,14 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
         return *response;
     }
     auto& [visitor, form] = std::get<0>(got);
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        return r.browser().revoke_key(form_field(form, "id"), visitor.user->id, c_.clock.now()).has_value()
-                   ? Result<void>()
-                   : make_error(ErrorCode::unavailable, "revoke failed");
-    });
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            return r.browser()
+                           .revoke_key(form_field(form, "id"), visitor.user->id, c_.clock.now())
+                           .has_value()
+                       ? Result<void>()
+                       : make_error(ErrorCode::unavailable, "revoke failed");
+        });
     return done ? redirect("/dashboard") : storage_trouble();
 }
 
@@ -260,13 +273,15 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
         return *response;
     }
     auto& [visitor, form] = std::get<0>(got);
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto n = r.browser().disconnect_app(visitor.user->id, form_field(form, "client_id"), c_.clock.now());
-        if (!n) {
-            return n.error();
-        }
-        return {};
-    });
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto n = r.browser().disconnect_app(visitor.user->id, form_field(form, "client_id"),
+                                                c_.clock.now());
+            if (!n) {
+                return n.error();
+            }
+            return {};
+        });
     return done ? redirect("/dashboard") : storage_trouble();
 }
 
@@ -279,30 +294,32 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
     std::string organization = form_field(form, "organization_id");
     std::string value = oauth::mint_prefixed_secret(verification_prefix);
     bool allowed = false;
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto admin = is_admin_of(r, visitor.user->id, organization);
-        if (!admin) {
-            return admin.error();
-        }
-        allowed = *admin;
-        if (!allowed) {
-            return {};
-        }
-        cimd::VerificationToken token;
-        token.id = crypto::random_uuid();
-        token.organization_id = organization;
-        token.token_hash = crypto::sha256_hex(value);
-        token.hint = oauth::mask_secret(value, verification_prefix);
-        token.created_at = c_.clock.now();
-        return r.verification_tokens().insert(token);
-    });
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto admin = is_admin_of(r, visitor.user->id, organization);
+            if (!admin) {
+                return admin.error();
+            }
+            allowed = *admin;
+            if (!allowed) {
+                return {};
+            }
+            cimd::VerificationToken token;
+            token.id = crypto::random_uuid();
+            token.organization_id = organization;
+            token.token_hash = crypto::sha256_hex(value);
+            token.hint = oauth::mask_secret(value, verification_prefix);
+            token.created_at = c_.clock.now();
+            return r.verification_tokens().insert(token);
+        });
     if (!done) {
         return storage_trouble();
     }
     if (!allowed) {
-        return message_page(403, "Only administrators can do this",
-                            "Verification tokens are managed by the organization's owners and admins.", "/dashboard",
-                            "Back to the dashboard");
+        return message_page(
+            403, "Only administrators can do this",
+            "Verification tokens are managed by the organization's owners and admins.",
+            "/dashboard", "Back to the dashboard");
     }
     return render(visitor, {std::nullopt, value, std::nullopt});
 }
@@ -315,30 +332,33 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
     auto& [visitor, form] = std::get<0>(got);
     std::string id = form_field(form, "id");
     bool allowed = false;
-    auto done = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-        auto token = r.verification_tokens().find(id);
-        if (!token) {
-            return token.error();
-        }
-        if (*token) {
-            auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
-            if (!admin) {
-                return admin.error();
+    auto done =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto token = r.verification_tokens().find(id);
+            if (!token) {
+                return token.error();
             }
-            allowed = *admin;
-        }
-        if (!allowed) {
-            return {};
-        }
-        auto revoked = r.verification_tokens().revoke(id, c_.clock.now());
-        return revoked ? Result<void>() : Result<void>(revoked.error());
-    });
+            if (*token) {
+                auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
+                if (!admin) {
+                    return admin.error();
+                }
+                allowed = *admin;
+            }
+            if (!allowed) {
+                return {};
+            }
+            auto revoked = r.verification_tokens().revoke(id, c_.clock.now());
+            return revoked ? Result<void>() : Result<void>(revoked.error());
+        });
     if (!done) {
         return storage_trouble();
     }
-    return allowed ? redirect("/dashboard")
-                   : message_page(403, "Only administrators can do this",
-                                  "Verification tokens are managed by the organization's owners and admins.");
+    return allowed
+               ? redirect("/dashboard")
+               : message_page(
+                     403, "Only administrators can do this",
+                     "Verification tokens are managed by the organization's owners and admins.");
 }
 
 } // namespace provisiond::web

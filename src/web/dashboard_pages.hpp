@@ -31,7 +31,8 @@ private:
     };
     http::Response render(const Visitor& visitor, const Shown& shown);
     /// The signed-in visitor of a form post with a valid CSRF token, or the response to send.
-    std::variant<std::pair<Visitor, boost::json::object>, http::Response> form_visitor(const http::Request& request);
+    std::variant<std::pair<Visitor, boost::json::object>, http::Response>
+    form_visitor(const http::Request& request);
     WebContext c_;
 };
 

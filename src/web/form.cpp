@@ -13,7 +13,8 @@ std::string form_field(const boost::json::object& form, std::string_view key) {
 }
 
 bool is_safe_path(std::string_view path) {
-    if (path.empty() || path.size() > 2000 || path.front() != '/' || (path.size() > 1 && (path[1] == '/' || path[1] == '\\'))) {
+    if (path.empty() || path.size() > 2000 || path.front() != '/' ||
+        (path.size() > 1 && (path[1] == '/' || path[1] == '\\'))) {
         return false;
     }
     for (unsigned char c : path) {
@@ -24,7 +25,9 @@ bool is_safe_path(std::string_view path) {
     return true;
 }
 
-std::string safe_next(std::string_view next) { return is_safe_path(next) ? std::string(next) : "/dashboard"; }
+std::string safe_next(std::string_view next) {
+    return is_safe_path(next) ? std::string(next) : "/dashboard";
+}
 
 std::string url_encode(std::string_view text) {
     return boost::urls::encode(text, boost::urls::unreserved_chars);

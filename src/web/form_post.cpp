@@ -6,7 +6,8 @@
 
 namespace provisiond::web {
 
-std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions, const http::Request& request) {
+std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions,
+                                                   const http::Request& request) {
     auto visitor = sessions.identify(request);
     if (!visitor) {
         return storage_trouble_page();

@@ -16,6 +16,7 @@ struct FormPost {
 
 /// The visitor and fields of a POST whose CSRF token is right; otherwise the page to answer
 /// (403 "form expired", or 503 when storage fails).
-std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions, const http::Request& request);
+std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions,
+                                                   const http::Request& request);
 
 } // namespace provisiond::web

@@ -18,10 +18,12 @@ void add_page_headers(http::Response& r, const std::vector<std::string>& form_ac
     for (const auto& origin : form_action_origins) {
         form_action += " " + origin;
     }
-    r.set_header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action " +
-                                                form_action + "; frame-ancestors 'none'; base-uri 'none'");
+    r.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'self'; img-src 'self'; form-action " +
+                     form_action + "; frame-ancestors 'none'; base-uri 'none'");
     r.set_header("X-Frame-Options", "DENY");
-    r.set_header("Referrer-Policy", "same-origin"); // nothing leaks to partners; Origin stays meaningful
+    r.set_header("Referrer-Policy",
+                 "same-origin"); // nothing leaks to partners; Origin stays meaningful
     r.set_header("Cache-Control", "no-store");
 }
 
@@ -47,8 +49,8 @@ http::Response redirect(std::string location) {
     return r;
 }
 
-http::Response message_page(unsigned status, std::string title, std::string message, std::string link,
-                            std::string link_text) {
+http::Response message_page(unsigned status, std::string title, std::string message,
+                            std::string link, std::string link_text) {
     PageData data;
     data.set("title", title);
     data.set("message", message);
@@ -60,12 +62,14 @@ http::Response message_page(unsigned status, std::string title, std::string mess
 }
 
 http::Response storage_trouble_page() {
-    return message_page(503, "Something went wrong", "We could not complete this step. Please try again in a moment.");
+    return message_page(503, "Something went wrong",
+                        "We could not complete this step. Please try again in a moment.");
 }
 
 http::Response form_expired_page() {
-    return message_page(403, "This form has expired",
-                        "For your safety the form could not be accepted. Go back, reload the page and try again.");
+    return message_page(
+        403, "This form has expired",
+        "For your safety the form could not be accepted. Go back, reload the page and try again.");
 }
 
 http::Response static_file(std::string_view name) {
@@ -75,7 +79,8 @@ http::Response static_file(std::string_view name) {
         return message_page(404, "Not found", "There is nothing here.");
     }
     http::Response r;
-    r.content_type = name.ends_with(".css") ? "text/css; charset=utf-8" : "application/octet-stream";
+    r.content_type =
+        name.ends_with(".css") ? "text/css; charset=utf-8" : "application/octet-stream";
     r.body = std::string(it->second);
     r.set_header("Cache-Control", "public, max-age=3600");
     return r;

@@ -5,7 +5,6 @@
 #include "http/message.hpp"
 
 #include <kainjow/mustache.hpp>
-
 #include <string>
 #include <vector>
 
@@ -26,8 +25,8 @@ http::Response render_page(std::string_view name, PageData data, const PageOptio
 http::Response redirect(std::string location);
 
 /// A simple message page: a title, a paragraph, and an optional link.
-http::Response message_page(unsigned status, std::string title, std::string message, std::string link = "",
-                            std::string link_text = "");
+http::Response message_page(unsigned status, std::string title, std::string message,
+                            std::string link = "", std::string link_text = "");
 
 /// 503: storage did not answer.
 http::Response storage_trouble_page();
@@ -38,6 +37,7 @@ http::Response form_expired_page();
 http::Response static_file(std::string_view name);
 
 /// The page headers (also for redirects).
-void add_page_headers(http::Response& response, const std::vector<std::string>& form_action_origins = {});
+void add_page_headers(http::Response& response,
+                      const std::vector<std::string>& form_action_origins = {});
 
 } // namespace provisiond::web

@@ -19,8 +19,8 @@ bool is_valid_state(std::string_view state) {
     return true;
 }
 
-Result<std::optional<PendingAuthorization>> find_pending_authorization(storage::Repositories& r, std::string_view state,
-                                                                       std::int64_t now) {
+Result<std::optional<PendingAuthorization>>
+find_pending_authorization(storage::Repositories& r, std::string_view state, std::int64_t now) {
     std::optional<PendingAuthorization> none;
     if (!is_valid_state(state)) {
         return none;
@@ -77,7 +77,8 @@ Result<std::optional<PendingAuthorization>> find_pending_authorization(storage::
     return std::optional<PendingAuthorization>(out);
 }
 
-Result<void> forget_pending_authorization(storage::Repositories& r, const PendingAuthorization& pending) {
+Result<void> forget_pending_authorization(storage::Repositories& r,
+                                          const PendingAuthorization& pending) {
     if (pending.kind == PendingAuthorization::Kind::account_request) {
         RETURN_IF_ERROR(r.browser().delete_pending_consent(pending.state_hash));
     } else {
@@ -86,6 +87,8 @@ Result<void> forget_pending_authorization(storage::Repositories& r, const Pendin
     return {};
 }
 
-std::string consent_path(std::string_view state) { return "/api/agentic/authorize?state=" + url_encode(state); }
+std::string consent_path(std::string_view state) {
+    return "/api/agentic/authorize?state=" + url_encode(state);
+}
 
 } // namespace provisiond::web

@@ -30,11 +30,12 @@ struct PendingAuthorization {
 bool is_valid_state(std::string_view state);
 
 /// The live pending authorization for a consent URL's state, or nullopt (unknown or expired).
-Result<std::optional<PendingAuthorization>> find_pending_authorization(storage::Repositories& r, std::string_view state,
-                                                                       std::int64_t now);
+Result<std::optional<PendingAuthorization>>
+find_pending_authorization(storage::Repositories& r, std::string_view state, std::int64_t now);
 
 /// Removes it (approved, denied, or its client is gone).
-Result<void> forget_pending_authorization(storage::Repositories& r, const PendingAuthorization& pending);
+Result<void> forget_pending_authorization(storage::Repositories& r,
+                                          const PendingAuthorization& pending);
 
 /// The consent page's path for a state.
 std::string consent_path(std::string_view state);

@@ -7,8 +7,8 @@
 
 #include <cctype>
 #include <cstdint>
-#include <string>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -40,10 +40,12 @@ void fuzz_url(std::string_view input) {
 }
 
 void fuzz_document(std::string_view body) {
-    static const cimd::ClientIdUrl url = *cimd::parse_client_id_url("https://partner.example/client.json");
+    static const cimd::ClientIdUrl url =
+        *cimd::parse_client_id_url("https://partner.example/client.json");
     auto metadata = cimd::validate_document(url, body);
     if (!metadata) {
-        require(metadata.error().code == ErrorCode::registration_failed && !metadata.error().message.empty());
+        require(metadata.error().code == ErrorCode::registration_failed &&
+                !metadata.error().message.empty());
         return;
     }
     require(metadata->client_id == url.url);
@@ -55,7 +57,8 @@ void fuzz_document(std::string_view body) {
     for (unsigned char c : metadata->client_name) {
         require(c >= 0x20 && c != 0x7f);
     }
-    require(!metadata->scopes.empty() && oauth::within_ceiling(metadata->scopes, oauth::scope_catalog()));
+    require(!metadata->scopes.empty() &&
+            oauth::within_ceiling(metadata->scopes, oauth::scope_catalog()));
     if (metadata->logo_uri) {
         std::string scheme = metadata->logo_uri->substr(0, 8);
         for (auto& c : scheme) {

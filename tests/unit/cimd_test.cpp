@@ -18,14 +18,15 @@ TEST(ClientIdUrl, AcceptsHttpsUrlsWithAPathAndKeepsThemVerbatim) {
 }
 
 TEST(ClientIdUrl, RefusesEachBrokenRule) {
-    for (const char* bad : {"http://partner.example/c.json", "https://partner.example", "https://partner.example/",
-                            "https://partner.example/c.json?x=1", "https://partner.example/c.json#f",
-                            "https://user@partner.example/c.json", "https://partner.example/a/../c.json",
-                            "https://partner.example/a/./c.json", "https://partner.example/%2e%2e/c.json",
-                            "https://partner.example/a\\c.json", "https://partner.example/a%5Cc.json",
-                            "https://partner.example/a c.json", "https://partner.example:0/c.json",
-                            "https://partner.example:99999/c.json", "https://p%61rtner.example/c.json",
-                            "https://127.0.0.1.evil.example/c.json"}) {
+    for (const char* bad :
+         {"http://partner.example/c.json", "https://partner.example", "https://partner.example/",
+          "https://partner.example/c.json?x=1", "https://partner.example/c.json#f",
+          "https://user@partner.example/c.json", "https://partner.example/a/../c.json",
+          "https://partner.example/a/./c.json", "https://partner.example/%2e%2e/c.json",
+          "https://partner.example/a\\c.json", "https://partner.example/a%5Cc.json",
+          "https://partner.example/a c.json", "https://partner.example:0/c.json",
+          "https://partner.example:99999/c.json", "https://p%61rtner.example/c.json",
+          "https://127.0.0.1.evil.example/c.json"}) {
         EXPECT_FALSE(parse_client_id_url(bad)) << bad;
     }
     EXPECT_TRUE(looks_like_document_url("HTTPS://x/y"));
@@ -34,11 +35,14 @@ TEST(ClientIdUrl, RefusesEachBrokenRule) {
 
 TEST(AddressPolicy, RefusesEverySpecialUseRangeAndAllowsPublicAddresses) {
     AddressPolicy policy;
-    for (const char* bad : {"0.0.0.0", "10.1.2.3", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.16.0.1",
-                            "192.0.0.8", "192.0.2.1", "192.168.1.1", "198.18.0.1", "203.0.113.9", "224.0.0.1",
-                            "240.0.0.1", "255.255.255.255", "::", "::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8",
-                            "64:ff9b::a00:1", "2001:db8::1", "2002:a00:1::", "fc00::1", "fd12::1", "fe80::1",
-                            "ff02::1", "::127.0.0.1"}) {
+    for (
+        const char* bad :
+        {"0.0.0.0",      "10.1.2.3",         "100.64.0.1",     "127.0.0.1",       "169.254.169.254",
+         "172.16.0.1",   "192.0.0.8",        "192.0.2.1",      "192.168.1.1",     "198.18.0.1",
+         "203.0.113.9",  "224.0.0.1",        "240.0.0.1",      "255.255.255.255", "::",
+         "::1",          "::ffff:127.0.0.1", "::ffff:8.8.8.8", "64:ff9b::a00:1",  "2001:db8::1",
+         "2002:a00:1::", "fc00::1",          "fd12::1",        "fe80::1",         "ff02::1",
+         "::127.0.0.1"}) {
         EXPECT_TRUE(policy.refusal(boost::asio::ip::make_address(bad))) << bad;
     }
     for (const char* good : {"93.184.216.34", "8.8.8.8", "2606:4700::1111", "1.1.1.1"}) {
@@ -51,8 +55,9 @@ TEST(AddressPolicy, RefusesEverySpecialUseRangeAndAllowsPublicAddresses) {
 }
 
 TEST(AddressPolicy, RefusesInternalNames) {
-    for (const char* bad : {"localhost", "a.localhost", "metadata.google.internal", "db.internal", "printer.local",
-                            "svc.cluster.local", "x.consul", "nas.lan", "router.home.arpa", "intranet"}) {
+    for (const char* bad :
+         {"localhost", "a.localhost", "metadata.google.internal", "db.internal", "printer.local",
+          "svc.cluster.local", "x.consul", "nas.lan", "router.home.arpa", "intranet"}) {
         EXPECT_TRUE(internal_name_refusal(bad)) << bad;
     }
     EXPECT_FALSE(internal_name_refusal("partner.example"));
@@ -93,17 +98,23 @@ TEST(ClientMetadata, RejectionsNameTheProblem) {
     const std::string id = R"("client_id":"https://partner.example/client.json")";
     expect("[]", "JSON object");
     expect("{", "not valid JSON");
-    expect(R"({"client_id":"https://evil.example/c.json","redirect_uris":["https://a.example/cb"]})", "does not equal");
+    expect(
+        R"({"client_id":"https://evil.example/c.json","redirect_uris":["https://a.example/cb"]})",
+        "does not equal");
     expect("{" + id + "}", "redirect_uris is missing");
     expect("{" + id + R"(,"redirect_uris":[]})", "non-empty array");
     expect("{" + id + R"x(,"redirect_uris":["javascript:alert(1)"]})x", "javascript");
     expect("{" + id + R"(,"redirect_uris":["http://partner.example/cb"]})", "must use https");
     expect("{" + id + R"(,"redirect_uris":["https://a.example/c b"]})", "whitespace");
     expect("{" + id + R"(,"redirect_uris":["http://127.0.0.1.nip.io/cb"]})", "not an absolute URI");
-    expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic"})",
-           "token_endpoint_auth_method");
-    expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"client_secret":"x"})", "client_secret");
-    expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"com.posthog":{"scopes":["nope"]}})",
+    expect(
+        "{" + id +
+            R"(,"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic"})",
+        "token_endpoint_auth_method");
+    expect("{" + id + R"(,"redirect_uris":["https://a.example/cb"],"client_secret":"x"})",
+           "client_secret");
+    expect("{" + id +
+               R"(,"redirect_uris":["https://a.example/cb"],"com.posthog":{"scopes":["nope"]}})",
            "None of the declared com.posthog.scopes");
 }
 

@@ -28,7 +28,8 @@ TEST(Body, JsonWithCharsetParameter) {
 }
 
 TEST(Body, FormWithCharsetParameter) {
-    auto b = parse_body(with_body("application/x-www-form-urlencoded;charset=UTF-8", "grant_type=x&code=a%2Bb+c"));
+    auto b = parse_body(
+        with_body("application/x-www-form-urlencoded;charset=UTF-8", "grant_type=x&code=a%2Bb+c"));
     ASSERT_TRUE(b);
     EXPECT_EQ(b->at("code").as_string(), "a+b c");
 }
@@ -76,10 +77,10 @@ TEST(Body, TypedFields) {
 
 TEST(Router, SpecificRoutesBeforePlaceholders) {
     Router router;
-    router.add("POST", "/r/{id}/rotate", Envelope::status, [](Request& r) {
-        return json_response(200, "rotate:" + r.path_params.at(0));
-    });
-    router.add("GET", "/r/{id}", Envelope::status, [](Request& r) { return json_response(200, "get:" + r.path_params.at(0)); });
+    router.add("POST", "/r/{id}/rotate", Envelope::status,
+               [](Request& r) { return json_response(200, "rotate:" + r.path_params.at(0)); });
+    router.add("GET", "/r/{id}", Envelope::status,
+               [](Request& r) { return json_response(200, "get:" + r.path_params.at(0)); });
     Request get;
     get.method = "GET";
     get.path = "/r/42/";
@@ -101,24 +102,33 @@ TEST(Router, SpecificRoutesBeforePlaceholders) {
 
 TEST(Router, HandlerExceptionBecomesA500InTheRouteEnvelope) {
     Router router;
-    router.add("GET", "/boom", Envelope::status, [](Request&) -> Response { throw std::runtime_error("secret detail"); });
+    router.add("GET", "/boom", Envelope::status,
+               [](Request&) -> Response { throw std::runtime_error("secret detail"); });
     Request r;
     r.method = "GET";
     r.path = "/boom";
     auto res = router.dispatch(r);
     EXPECT_EQ(res.status, 500U);
-    EXPECT_EQ(res.body, R"({"status":"error","id":"","error":{"code":"server_error","message":"Internal server error"}})");
+    EXPECT_EQ(
+        res.body,
+        R"({"status":"error","id":"","error":{"code":"server_error","message":"Internal server error"}})");
 }
 
 TEST(Envelope, Shapes) {
-    auto typed = error_response(Envelope::typed, make_error(ErrorCode::invalid_request, "email is required"), "req_1");
+    auto typed = error_response(
+        Envelope::typed, make_error(ErrorCode::invalid_request, "email is required"), "req_1");
     EXPECT_EQ(typed.status, 400U);
-    EXPECT_EQ(typed.body, R"({"id":"req_1","type":"error","error":{"code":"invalid_request","message":"email is required"}})");
+    EXPECT_EQ(
+        typed.body,
+        R"({"id":"req_1","type":"error","error":{"code":"invalid_request","message":"email is required"}})");
     auto oauth = error_response(Envelope::oauth, make_error(ErrorCode::invalid_grant, "nope"));
     EXPECT_EQ(oauth.body, R"({"error":"invalid_grant","error_description":"nope"})");
-    auto pkce = error_response(Envelope::oauth, make_error(ErrorCode::unauthorized, "code_verifier is required for PKCE"));
+    auto pkce = error_response(
+        Envelope::oauth, make_error(ErrorCode::unauthorized, "code_verifier is required for PKCE"));
     EXPECT_EQ(pkce.status, 401U);
-    EXPECT_EQ(pkce.body, R"({"error":"invalid_request","error_description":"code_verifier is required for PKCE"})");
+    EXPECT_EQ(
+        pkce.body,
+        R"({"error":"invalid_request","error_description":"code_verifier is required for PKCE"})");
     Error limited = make_error(ErrorCode::rate_limited, "slow down");
     limited.retry_after_seconds = 12;
     auto status = error_response(Envelope::status, limited, "7");

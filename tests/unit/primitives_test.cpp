@@ -15,7 +15,8 @@
 using namespace provisiond;
 
 TEST(Crypto, Sha256KnownVector) {
-    EXPECT_EQ(crypto::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(crypto::sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Crypto, Base64UrlHasNoPaddingAndUrlAlphabet) {
@@ -85,14 +86,18 @@ TEST(Scopes, OmittedMeansTheCeiling) {
 }
 
 TEST(Scopes, UnknownAndOutsideCeilingAreInvalidScope) {
-    auto unknown = oauth::resolve_requested_scopes(std::vector<std::string>{"dashboard:read"}, {"user:read"});
+    auto unknown =
+        oauth::resolve_requested_scopes(std::vector<std::string>{"dashboard:read"}, {"user:read"});
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().code, ErrorCode::invalid_scope);
     EXPECT_EQ(unknown.error().message, "One or more requested scopes are not recognized");
-    auto outside = oauth::resolve_requested_scopes(std::vector<std::string>{"query:read"}, {"user:read"});
+    auto outside =
+        oauth::resolve_requested_scopes(std::vector<std::string>{"query:read"}, {"user:read"});
     ASSERT_FALSE(outside);
-    EXPECT_EQ(outside.error().message, "One or more requested scopes exceed the application's allowed scopes");
-    auto upper = oauth::resolve_requested_scopes(std::vector<std::string>{"USER:READ"}, {"user:read"});
+    EXPECT_EQ(outside.error().message,
+              "One or more requested scopes exceed the application's allowed scopes");
+    auto upper =
+        oauth::resolve_requested_scopes(std::vector<std::string>{"USER:READ"}, {"user:read"});
     EXPECT_FALSE(upper);
     auto empty = oauth::resolve_requested_scopes(std::vector<std::string>{}, {"user:read"});
     EXPECT_FALSE(empty);
@@ -106,16 +111,18 @@ TEST(LabelPrefix, PostHogRules) {
     EXPECT_EQ(*parse("   "), std::nullopt);
     EXPECT_EQ(*provisioning::parse_label_prefix(nullptr), std::nullopt);
     EXPECT_TRUE(parse(boost::json::value(std::string(25, 'a'))));
-    for (boost::json::value bad : {boost::json::value(std::string(26, 'a')), boost::json::value("Acme\nCo"),
-                                   boost::json::value("Acme\tCo"), boost::json::value("Acme\u202eCo"),
-                                   boost::json::value("Acme\u200bCo"), boost::json::value(42),
-                                   boost::json::value(boost::json::array{})}) {
+    for (boost::json::value bad :
+         {boost::json::value(std::string(26, 'a')), boost::json::value("Acme\nCo"),
+          boost::json::value("Acme\tCo"), boost::json::value("Acme\u202eCo"),
+          boost::json::value("Acme\u200bCo"), boost::json::value(42),
+          boost::json::value(boost::json::array{})}) {
         auto r = parse(bad);
         ASSERT_FALSE(r) << boost::json::serialize(bad);
         EXPECT_EQ(r.error().code, ErrorCode::invalid_label_prefix);
     }
     EXPECT_EQ(parse(42).error().message, "label_prefix must be a string");
-    EXPECT_EQ(parse(boost::json::value(std::string(26, 'a'))).error().message, "label_prefix must be 25 characters or fewer");
+    EXPECT_EQ(parse(boost::json::value(std::string(26, 'a'))).error().message,
+              "label_prefix must be 25 characters or fewer");
 }
 
 TEST(LabelPrefix, KeyLabelIsCutToFortyCharacters) {
@@ -125,7 +132,8 @@ TEST(LabelPrefix, KeyLabelIsCutToFortyCharacters) {
     EXPECT_EQ(label.rfind("PartnerX - ", 0), 0U);
     EXPECT_EQ(provisioning::personal_key_label(std::nullopt, "Default project"), "Default project");
     // Code points, not bytes: a cut never splits a character.
-    std::string wide = provisioning::personal_key_label(std::nullopt, std::string(30, 'x') + "ééééééééééééé");
+    std::string wide =
+        provisioning::personal_key_label(std::nullopt, std::string(30, 'x') + "ééééééééééééé");
     EXPECT_TRUE(is_valid_utf8(wide));
     EXPECT_EQ(decode_utf8(wide).size(), 40U);
 }
@@ -145,8 +153,9 @@ TEST(Iso8601, ParsesCommonForms) {
 TEST(Email, NormalizationAndValidation) {
     EXPECT_EQ(accounts::normalize_email("  Jane.Doe@Example.COM "), "jane.doe@example.com");
     EXPECT_TRUE(accounts::is_valid_email("jane@example.com"));
-    for (const char* bad : {"", "jane", "@example.com", "jane@", "jane@example", "a@b@c.com",
-                            "jane doe@example.com", "jane@example.com\r\nBcc: x@y.z", "jane@.com"}) {
+    for (const char* bad :
+         {"", "jane", "@example.com", "jane@", "jane@example", "a@b@c.com", "jane doe@example.com",
+          "jane@example.com\r\nBcc: x@y.z", "jane@.com"}) {
         EXPECT_FALSE(accounts::is_valid_email(bad)) << bad;
     }
 }

@@ -35,19 +35,25 @@ protected:
         uow_ = std::make_unique<storage::SqlUnitOfWork>(*db_);
         config_.public_url = "https://provision.example";
         ASSERT_EQ(config_.finalize(), "");
-        limiter_ = std::make_unique<ratelimit::PartnerRateLimiter>(*uow_, clock_, config_.partner_limits);
-        tokens_ = std::make_unique<oauth::TokenService>(*uow_, clock_, *limiter_, config_.lifetimes);
+        limiter_ =
+            std::make_unique<ratelimit::PartnerRateLimiter>(*uow_, clock_, config_.partner_limits);
+        tokens_ =
+            std::make_unique<oauth::TokenService>(*uow_, clock_, *limiter_, config_.lifetimes);
         partners_ = std::make_unique<oauth::RegisteredPartners>(*uow_);
-        accounts_ = std::make_unique<provisioning::AccountRequestService>(*uow_, clock_, *partners_, *limiter_, config_);
-        resources_ = std::make_unique<provisioning::ResourceService>(*uow_, clock_, *limiter_, config_);
+        accounts_ = std::make_unique<provisioning::AccountRequestService>(*uow_, clock_, *partners_,
+                                                                          *limiter_, config_);
+        resources_ =
+            std::make_unique<provisioning::ResourceService>(*uow_, clock_, *limiter_, config_);
         oauth::OAuthClient client;
         client.client_id = "partner";
         client.name = "Partner";
         client.redirect_uris = {"https://partner.example/cb"};
         client.scopes = {"project:read", "user:read"};
-        client.rate_limits = {{"account_requests", -1}, {"token_exchanges", -1}, {"resource_creates", -1}};
-        ASSERT_TRUE(uow_->run(storage::TransactionMode::write,
-                              [&](storage::Repositories& r) { return r.clients().insert(client); }));
+        client.rate_limits = {
+            {"account_requests", -1}, {"token_exchanges", -1}, {"resource_creates", -1}};
+        ASSERT_TRUE(uow_->run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return r.clients().insert(client);
+        }));
     }
     void TearDown() override {
         tokens_.reset();
@@ -57,7 +63,8 @@ protected:
         std::filesystem::remove(path_.string() + "-shm");
     }
 
-    provisioning::AccountRequest request(const std::string& email, const Pkce& pkce, std::string id = "") {
+    provisioning::AccountRequest request(const std::string& email, const Pkce& pkce,
+                                         std::string id = "") {
         provisioning::AccountRequest r;
         r.id = id.empty() ? crypto::random_uuid() : id;
         r.email = email;
@@ -88,7 +95,8 @@ protected:
     }
 
     bool bearer_works(const std::string& access_token) {
-        return static_cast<bool>(oauth::authenticate_bearer(*uow_, clock_, "Bearer " + access_token));
+        return static_cast<bool>(
+            oauth::authenticate_bearer(*uow_, clock_, "Bearer " + access_token));
     }
 
     std::int64_t count(const std::string& sql) {
@@ -115,13 +123,19 @@ TEST_F(Services, NewUserGetsAccountEmailAndCode) {
     std::string code = new_code("Jane@Example.com", pkce);
     EXPECT_EQ(code.size(), 43U);
     EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE email_normalized = 'jane@example.com'"), 1);
-    EXPECT_EQ(count("SELECT COUNT(*) FROM organizations WHERE name = 'Partner (Jane@Example.com)'"), 1);
-    EXPECT_EQ(count("SELECT COUNT(*) FROM projects WHERE name = 'Default project' AND api_token LIKE 'phc_%'"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM organizations WHERE name = 'Partner (Jane@Example.com)'"),
+              1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM projects WHERE name = 'Default project' AND api_token "
+                    "LIKE 'phc_%'"),
+              1);
     EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE kind = 'welcome'"), 1);
     // The set-password link is minted at delivery, never stored raw.
-    EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE body_text LIKE '%{{set_password_token}}%'"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE body_text LIKE '%{{set_password_token}}%'"),
+              1);
     // Only the hash is stored.
-    EXPECT_EQ(count("SELECT COUNT(*) FROM authorization_codes WHERE code_hash = '" + crypto::sha256_hex(code) + "'"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM authorization_codes WHERE code_hash = '" +
+                    crypto::sha256_hex(code) + "'"),
+              1);
 }
 
 TEST_F(Services, ExistingUserNeverGetsASilentCode) {
@@ -154,7 +168,8 @@ TEST_F(Services, RetriedRequestIdCreatesNoSecondAccount) {
     // Once exchanged, the same id is spent.
     auto late = accounts_->handle(request("retry@example.com", pkce, "req-1"));
     ASSERT_FALSE(late);
-    EXPECT_EQ(late.error().message, "This account request was already completed; use a new request id");
+    EXPECT_EQ(late.error().message,
+              "This account request was already completed; use a new request id");
     // The same id for another email is refused.
     auto other = accounts_->handle(request("someone-else@example.com", pkce, "req-1"));
     ASSERT_FALSE(other);
@@ -247,7 +262,8 @@ TEST_F(Services, RetryInsideGraceWindowSucceedsOnce) {
     // A second retry is reuse: the whole family goes.
     auto again = refresh(first->refresh_token);
     ASSERT_FALSE(again);
-    EXPECT_EQ(again.error().message, "Refresh token was already used; the token family has been revoked");
+    EXPECT_EQ(again.error().message,
+              "Refresh token was already used; the token family has been revoked");
     EXPECT_FALSE(bearer_works(retry->access_token));
     EXPECT_FALSE(refresh(retry->refresh_token));
 }
@@ -263,7 +279,9 @@ TEST_F(Services, ReuseAfterGraceWindowRevokesTheFamily) {
     ASSERT_FALSE(stolen);
     EXPECT_FALSE(bearer_works(second->access_token));
     EXPECT_FALSE(refresh(second->refresh_token));
-    EXPECT_EQ(count("SELECT COUNT(*) FROM token_families WHERE revoked_reason = 'refresh_token_reused'"), 1);
+    EXPECT_EQ(
+        count("SELECT COUNT(*) FROM token_families WHERE revoked_reason = 'refresh_token_reused'"),
+        1);
 }
 
 TEST_F(Services, ResourcesUseTheBaseProjectAndMapProjectIds) {

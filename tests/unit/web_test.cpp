@@ -17,8 +17,8 @@ TEST(SafePath, OnlyRelativeInAppPaths) {
     for (const char* good : {"/dashboard", "/project/12?tab=keys", "/a/b#c"}) {
         EXPECT_TRUE(web::is_safe_path(good)) << good;
     }
-    for (const char* bad : {"", "dashboard", "//evil.example", "/\\evil.example", "https://evil.example", "/a b",
-                            "/a\tb", "\\\\evil"}) {
+    for (const char* bad : {"", "dashboard", "//evil.example", "/\\evil.example",
+                            "https://evil.example", "/a b", "/a\tb", "\\\\evil"}) {
         EXPECT_FALSE(web::is_safe_path(bad)) << bad;
     }
     EXPECT_EQ(web::safe_next("//evil.example"), "/dashboard");
@@ -58,7 +58,8 @@ TEST(MessageFormat, HeadersCannotBeInjectedAndDatesAreRfc5322) {
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {
-    for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    for (const std::string& s :
+         std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
         auto decoded = crypto::base64_decode(crypto::base64_encode(s));
         ASSERT_TRUE(decoded);
         EXPECT_EQ(*decoded, s);
@@ -90,7 +91,8 @@ namespace {
 TEST(Url, AppendQueryEncodesEverythingButUnreserved) {
     EXPECT_EQ(append_query("https://p.example/cb", {{"state", "q+L/9w=="}, {"code", "a b"}}),
               "https://p.example/cb?state=q%2BL%2F9w%3D%3D&code=a%20b");
-    EXPECT_EQ(append_query("https://p.example/cb?app=1", {{"x", "y"}}), "https://p.example/cb?app=1&x=y");
+    EXPECT_EQ(append_query("https://p.example/cb?app=1", {{"x", "y"}}),
+              "https://p.example/cb?app=1&x=y");
 }
 
 } // namespace

@@ -153,8 +153,8 @@ private:
                     } else if constexpr (std::is_same_v<T, std::int64_t>) {
                         return sqlite3_bind_int64(stmt, index, v);
                     } else {
-                        return sqlite3_bind_text(stmt, index, v.data(),
-                                                 static_cast<int>(v.size()), SQLITE_TRANSIENT);
+                        return sqlite3_bind_text(stmt, index, v.data(), static_cast<int>(v.size()),
+                                                 SQLITE_TRANSIENT);
                     }
                 },
                 params[i]);
