@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
     CLI::App app{
         "provisiond: PostHog-compatible partner provisioning API and OAuth 2.0 server.\n\n"
         "Start here:\n"
+        "  provisiond migrate               # creates provisiond.db here\n"
         "  provisiond clients add --client-id my-partner --name \"My Partner\" \\\n"
         "      --redirect-uri https://partner.example/callback\n"
         "  provisiond serve                 # http://127.0.0.1:8000\n\n"
@@ -80,7 +81,8 @@ int run(int argc, char** argv) {
     add_settings(*migrate, config, SettingScope::storage);
     migrate->callback([&] {
         std::vector<std::string> applied;
-        auto db = app::open_migrated_database(config, 1, &applied);
+        std::vector<std::string> warnings;
+        auto db = app::open_migrated_database(config, 1, &applied, &warnings);
         if (!db) {
             std::cerr << "error: " << db.error().message << "\n";
             exit_code = 1;
@@ -88,6 +90,9 @@ int run(int argc, char** argv) {
         }
         for (const auto& name : applied) {
             std::cout << "applied " << name << "\n";
+        }
+        for (const auto& warning : warnings) {
+            std::cerr << "warning: migration " << warning << "\n";
         }
         auto version = storage::schema_version(**db);
         std::cout << "schema version " << (version ? *version : -1) << "\n";

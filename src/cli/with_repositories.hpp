@@ -8,6 +8,7 @@
 
 namespace provisiond::cli {
 
+/// Refuses (exit 1, naming the path and the setting) a database file that does not exist.
 /// Opens the configured database, applies migrations, and runs `work` in one write transaction;
 /// returns `work`'s exit code, or 1 (with a message on stderr) when the database fails.
 int with_repositories(const Config& config, const std::function<int(storage::Repositories&)>& work);

@@ -74,9 +74,9 @@ export async function freePort() {
   });
 }
 
-function runProcess(bin, args, { env = {}, timeoutMs = 30000, input } = {}) {
+function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {}) {
   return new Promise((res, rej) => {
-    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     liveProcs.add(child);
     let stdout = '';
     let stderr = '';
