@@ -9,8 +9,8 @@ namespace provisiond::accounts {
 
 struct User {
     std::string id;               ///< UUID
-    std::string email;            ///< as the partner sent it
-    std::string email_normalized; ///< trimmed, lower-cased: unique
+    std::string email;            ///< for display and delivery: trimmed, NFC, as sent
+    std::string email_normalized; ///< the identity key (accounts/email_address.hpp): unique
     std::string first_name;
     std::string name;
     std::optional<std::string> password_hash; ///< Argon2id; unset until the user sets it
@@ -44,12 +44,5 @@ struct TeamSummary {
     std::string organization_id;
     std::string organization_name;
 };
-
-/// Trims ASCII whitespace and lower-cases ASCII letters: the identity of an email address.
-std::string normalize_email(std::string_view email);
-
-/// A plausible address: one '@', non-empty parts, a dot in the domain, no spaces or controls,
-/// at most 254 bytes. Deliverability is the mail system's business.
-bool is_valid_email(std::string_view email);
 
 } // namespace provisiond::accounts

@@ -2,6 +2,7 @@
 
 #include "app/routes.hpp"
 #include "cimd/client_registrar.hpp"
+#include "http/descriptor_budget.hpp"
 #include "http/server.hpp"
 #include "outbox/file_sender.hpp"
 #include "outbox/outbox_worker.hpp"
@@ -16,11 +17,14 @@
 namespace provisiond::app {
 
 Loggers make_loggers(const std::string& level) {
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    auto app = std::make_shared<spdlog::logger>("provisiond", sink);
+    // One sink each: a pattern is set on a logger's sinks, so a shared sink would give the
+    // application lines the access log's bare "%v" (no time, no level).
+    auto app = std::make_shared<spdlog::logger>("provisiond",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     app->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     app->set_level(spdlog::level::from_str(level));
-    auto access = std::make_shared<spdlog::logger>("access", sink);
+    auto access = std::make_shared<spdlog::logger>(
+        "access", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     access->set_pattern("%v");
     access->set_level(spdlog::level::info);
     return {app, access};
@@ -41,13 +45,13 @@ Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
 
 Result<std::unique_ptr<storage::Database>>
 open_migrated_database(const Config& config, std::size_t connections,
-                       std::vector<std::string>* applied) {
+                       std::vector<std::string>* applied, std::vector<std::string>* warnings) {
     auto db = open_database(config, connections);
     if (!db) {
         return make_error(db.error().code,
                           "cannot open the database " + config.database + ": " + db.error().debug);
     }
-    auto migrated = storage::migrate(**db);
+    auto migrated = storage::migrate(**db, warnings);
     if (!migrated) {
         return make_error(migrated.error().code,
                           "database migration failed: " + migrated.error().debug);
@@ -86,17 +90,27 @@ bool smtp_requires_tls(const Config& config) {
     return true;
 }
 
-int serve(const Config& config) {
+int serve(Config config) {
     Loggers log = make_loggers(config.log_level);
+    // Settings first: a typo must not leave a fresh database behind.
+    auto proxies = http::parse_proxy_settings(config.trusted_proxies, config.trusted_proxy_header);
+    if (!proxies) {
+        log.app->critical("{}", proxies.error().message);
+        return 2;
+    }
     std::vector<std::string> applied;
+    std::vector<std::string> warnings;
     auto db = open_migrated_database(config, static_cast<std::size_t>(config.database_connections),
-                                     &applied);
+                                     &applied, &warnings);
     if (!db) {
         log.app->critical("{}", db.error().message);
         return 1;
     }
     for (const auto& name : applied) {
         log.app->info("applied migration {}", name);
+    }
+    for (const auto& warning : warnings) {
+        log.app->warn("migration {}", warning);
     }
 
     auto fetching = fetch_settings(config);
@@ -148,11 +162,30 @@ int serve(const Config& config) {
     outbox::OutboxWorker mailer(uow, clock, *sender, log.app,
                                 config.lifetimes.password_link_seconds);
 
+    // Connections may not eat the descriptors that the database, metadata fetches and mail need.
+    int fetch_workers = 2 + std::max(1, config.threads / 2);
+    int reserved = 3 * config.database_connections + fetch_workers + 2 + 32;
+    auto descriptors = http::plan_descriptors(config.limits.max_connections, reserved);
+    int wanted_connections = config.limits.max_connections;
+    config.limits.max_connections = descriptors.max_connections; // everything below sees the cap
+    log.app->info("descriptor limit {} (was {}); serving at most {} connections (--max-connections "
+                  "{}), {} per address, {} descriptors reserved for storage, fetches and mail",
+                  descriptors.soft_limit, descriptors.soft_limit_before,
+                  descriptors.max_connections, wanted_connections,
+                  config.limits.max_connections_per_address, descriptors.reserved);
+    if (descriptors.max_connections < wanted_connections) {
+        log.app->warn("--max-connections {} does not fit below the descriptor limit {}: capped at "
+                      "{}; raise `ulimit -n` (LimitNOFILE=) to serve more",
+                      wanted_connections, descriptors.soft_limit, descriptors.max_connections);
+    }
+
     http::Server server(config, router, log.app, log.access);
+    server.trust_proxies(std::move(*proxies));
     if (auto bound = server.bind(); !bound) {
         log.app->critical("{}", bound.error().message);
         return 1;
     }
+    config.use_bound_port(server.port()); // --listen HOST:0: URLs name the port actually bound
     std::string host = config.listen.substr(0, config.listen.rfind(':'));
     if (host != "127.0.0.1" && host != "::1" && host != "[::1]" && host != "localhost") {
         log.app->warn("listening on {}: reachable from other machines; put TLS in front of it",

@@ -1,5 +1,6 @@
 #include "provisioning/account_requests.hpp"
 
+#include "accounts/email_address.hpp"
 #include "accounts/welcome_email.hpp"
 #include "core/iso8601.hpp"
 #include "crypto/crypto.hpp"
@@ -70,17 +71,14 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
     if (!request.email || request.email->empty()) {
         return invalid_request("email is required");
     }
-    checked.email_normalized = accounts::normalize_email(*request.email);
-    if (!accounts::is_valid_email(checked.email_normalized)) {
-        return invalid_request("email is not a valid email address");
+    // One mailbox, one account: every Unicode form, case and domain spelling of an address has
+    // one key (accounts/email_address.hpp); controls and invisible characters are refused.
+    auto email = accounts::parse_email(*request.email);
+    if (!email) {
+        return email.error();
     }
-    checked.email = *request.email;
-    while (!checked.email.empty() && checked.email.front() == ' ') {
-        checked.email.erase(0, 1);
-    }
-    while (!checked.email.empty() && checked.email.back() == ' ') {
-        checked.email.pop_back();
-    }
+    checked.email = std::move(email->display);
+    checked.email_normalized = std::move(email->key);
     if (!request.id || request.id->empty()) {
         return invalid_request("id is required");
     }

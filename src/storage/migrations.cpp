@@ -1,5 +1,7 @@
 #include "storage/migrations.hpp"
 
+#include "storage/email_identity_migration.hpp"
+
 #include <ctime>
 
 namespace provisiond::storage {
@@ -15,6 +17,19 @@ Result<int> current_version(Connection& c) {
         return rows.error();
     }
     return static_cast<int>(rows->at(0).integer(0));
+}
+
+/// A step SQL cannot express, run in the migration's transaction right after its SQL file; it
+/// returns warnings for the operator or fails (and so rolls back) the migration.
+using CodeStep = Result<std::vector<std::string>> (*)(Connection&);
+
+CodeStep code_step(int version) {
+    switch (version) {
+    case 6: // 0006_email_identity
+        return &rekey_email_identities;
+    default:
+        return nullptr;
+    }
 }
 
 } // namespace
@@ -48,7 +63,7 @@ Result<int> schema_version(Database& db) {
     return version;
 }
 
-Result<std::vector<std::string>> migrate(Database& db) {
+Result<std::vector<std::string>> migrate(Database& db, std::vector<std::string>* warnings) {
     std::vector<std::string> applied;
     for (const auto& m : embedded_migrations()) {
         auto done = db.transact(TransactionMode::write, [&](Connection& c) -> Result<void> {
@@ -70,6 +85,16 @@ Result<std::vector<std::string>> migrate(Database& db) {
                 err.debug = std::string("migration ") + m.name + ": " + err.debug;
                 return err;
             }
+            std::vector<std::string> notes;
+            if (CodeStep step = code_step(m.version)) {
+                auto ran = step(c);
+                if (!ran) {
+                    auto err = ran.error();
+                    err.debug = std::string("migration ") + m.name + ": " + err.debug;
+                    return err;
+                }
+                notes = std::move(*ran);
+            }
             auto recorded = execute(c,
                                     "INSERT INTO schema_migrations (version, name, applied_at) "
                                     "VALUES ($1, $2, $3)",
@@ -79,6 +104,11 @@ Result<std::vector<std::string>> migrate(Database& db) {
                 return recorded.error();
             }
             applied.emplace_back(m.name);
+            if (warnings) {
+                for (auto& note : notes) {
+                    warnings->push_back(std::string(m.name) + ": " + std::move(note));
+                }
+            }
             return {};
         });
         if (!done) {

@@ -21,7 +21,11 @@ const std::vector<Migration>& embedded_migrations();
 /// Applies, in order and each in its own transaction, every migration newer than the database.
 /// Returns the names applied. Safe to run from several processes at once (the write lock
 /// serializes them and each re-reads the applied versions inside its transaction).
-Result<std::vector<std::string>> migrate(Database& db);
+/// A migration may have a C++ step (e.g. 0006_email_identity recomputes email identity keys);
+/// what it wants the operator to know goes to `warnings` ("<name>: <text>"), and when it fails
+/// the error's `debug` is its report and that migration is rolled back.
+Result<std::vector<std::string>> migrate(Database& db,
+                                         std::vector<std::string>* warnings = nullptr);
 
 /// The newest version applied, 0 for an empty database.
 Result<int> schema_version(Database& db);

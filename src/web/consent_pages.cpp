@@ -23,10 +23,6 @@ http::Response expired_page() {
                         "from and start again.");
 }
 
-http::Response storage_trouble() {
-    return storage_trouble_page();
-}
-
 std::string host_of(std::string_view url) {
     auto parsed = parse_absolute_url(url);
     if (!parsed || parsed->encoded_host().empty()) {
@@ -66,7 +62,7 @@ std::string answer_url(const PendingAuthorization& pending,
 http::Response ConsentPages::show_consent(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
@@ -89,7 +85,7 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
             return {};
         });
     if (!read) {
-        return storage_trouble();
+        return storage_trouble_page(read.error());
     }
     if (!pending) {
         return expired_page();
@@ -212,7 +208,7 @@ http::Response ConsentPages::decide(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     switch (outcome) {
     case Outcome::expired:
@@ -239,7 +235,7 @@ http::Response ConsentPages::decide(const http::Request& request) {
 http::Response ConsentPages::show_mismatch(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
@@ -262,7 +258,7 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
     data.set("csrf", visitor->csrf);
     data.set("partner_name", pending->client.name);
     data.set("expected_email", *pending->expected_email);
-    data.set("current_email", visitor->user->email_normalized);
+    data.set("current_email", visitor->user->email);
     data.set("next", consent_path(state));
     auto response = render_page("mismatch", data);
     c_.sessions.finish(response, *visitor);

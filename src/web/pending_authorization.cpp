@@ -40,7 +40,13 @@ find_pending_authorization(storage::Repositories& r, std::string_view state, std
         out.kind = PendingAuthorization::Kind::account_request;
         client_id = (*consent)->client_id;
         out.expected_user_id = (*consent)->user_id;
-        out.expected_email = (*consent)->email_normalized;
+        // Shown to the person ("Log in as …"): the address as the account holds it, not the
+        // identity key (which spells an IDN domain in punycode and folds case).
+        auto user = r.accounts().find_user((*consent)->user_id);
+        if (!user) {
+            return user.error();
+        }
+        out.expected_email = *user ? (*user)->email : (*consent)->email_normalized;
         out.scopes = (*consent)->scopes;
         out.code_challenge = (*consent)->code_challenge;
         out.echoed_state = std::string(state);

@@ -18,7 +18,7 @@ struct PendingAuthorization {
     std::string state_hash;
     oauth::OAuthClient client;
     std::optional<std::string> expected_user_id; ///< account_request: only this user may approve
-    std::optional<std::string> expected_email;
+    std::optional<std::string> expected_email;   ///< account_request: that user's address
     std::vector<std::string> scopes;
     std::string code_challenge;
     std::string redirect_uri;                ///< where the answer goes

@@ -1,5 +1,5 @@
 // Pure functions: crypto encodings, PKCE, scopes, label prefixes, dates, emails, strings.
-#include "accounts/account.hpp"
+#include "accounts/email_address.hpp"
 #include "core/iso8601.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
@@ -151,12 +151,12 @@ TEST(Iso8601, ParsesCommonForms) {
 }
 
 TEST(Email, NormalizationAndValidation) {
-    EXPECT_EQ(accounts::normalize_email("  Jane.Doe@Example.COM "), "jane.doe@example.com");
-    EXPECT_TRUE(accounts::is_valid_email("jane@example.com"));
+    EXPECT_EQ(accounts::parse_email("  Jane.Doe@Example.COM ")->key, "jane.doe@example.com");
+    EXPECT_TRUE(accounts::parse_email("jane@example.com"));
     for (const char* bad :
          {"", "jane", "@example.com", "jane@", "jane@example", "a@b@c.com", "jane doe@example.com",
           "jane@example.com\r\nBcc: x@y.z", "jane@.com"}) {
-        EXPECT_FALSE(accounts::is_valid_email(bad)) << bad;
+        EXPECT_FALSE(accounts::parse_email(bad)) << bad;
     }
 }
 
