@@ -25,7 +25,9 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     cmd.add_option("--config", "A settings file of `key = value` lines; keys are the long flag "
                                "names without dashes in front (e.g. `listen = 127.0.0.1:8000`)")
         ->envname("PROVISIOND_CONFIG");
-    setting(cmd, "database", c.database, "Path of the SQLite database file (created if missing)");
+    setting(cmd, "database", c.database,
+            "Path of the SQLite database file (`serve` and `migrate` create it if missing; every "
+            "other command refuses a missing file)");
     if (scope == SettingScope::storage) {
         return;
     }
@@ -76,7 +78,23 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "idle-timeout-seconds", c.limits.idle_timeout_seconds,
             "How long an idle keep-alive connection stays open");
     setting(cmd, "max-connections", c.limits.max_connections,
-            "Open connections at most; more are refused");
+            "Open connections at most; more are refused. Kept below the descriptor limit: at start "
+            "the soft RLIMIT_NOFILE is raised to the hard one and descriptors are reserved for "
+            "the database, metadata fetches and mail");
+    setting(cmd, "max-connections-per-address", c.limits.max_connections_per_address,
+            "Open connections at most from one client address, so one address cannot hold every "
+            "slot (trusted proxies are exempt); 0 = no cap");
+    cmd.add_option("--trusted-proxies", c.trusted_proxies,
+                   "CIDR blocks or addresses of the proxies in front of this server (e.g. "
+                   "127.0.0.1,10.0.0.0/8; repeatable; comma-separated in the environment). A "
+                   "request from one of them is attributed to the right-most untrusted address "
+                   "of --trusted-proxy-header, for every per-address limit and the logs. Default: "
+                   "none, the TCP peer is the client")
+        ->envname(env_name("trusted-proxies"))
+        ->delimiter(',');
+    setting(cmd, "trusted-proxy-header", c.trusted_proxy_header,
+            "Where trusted proxies put the client address: x-forwarded-for, or forwarded "
+            "(RFC 7239). Name the one your proxy sets: the other is whatever clients sent");
     setting(cmd, "shutdown-grace-seconds", c.limits.shutdown_grace_seconds,
             "On SIGTERM/SIGINT, how long in-flight requests may take to finish");
     setting(cmd, "code-ttl-seconds", c.lifetimes.code_seconds, "Lifetime of an authorization code");

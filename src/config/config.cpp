@@ -22,6 +22,19 @@ std::string Config::host_for_region(std::string_view r) const {
     return r == "EU" ? eu_host : us_host;
 }
 
+void Config::use_bound_port(unsigned short port) {
+    if (!public_url_from_listen) {
+        return;
+    }
+    std::string derived = public_url;
+    public_url = derived.substr(0, derived.rfind(':') + 1) + std::to_string(port);
+    for (auto* host : {&us_host, &eu_host}) {
+        if (*host == derived) {
+            *host = public_url;
+        }
+    }
+}
+
 std::string Config::finalize() {
     if (region != "US" && region != "EU") {
         return "region must be US or EU";
@@ -46,6 +59,7 @@ std::string Config::finalize() {
             }
         }
         public_url = "http://" + host_port;
+        public_url_from_listen = true;
     }
     public_url = without_trailing_slash(public_url);
     us_host = without_trailing_slash(us_host.empty() ? public_url : us_host);

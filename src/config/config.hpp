@@ -14,7 +14,8 @@ struct Limits {
     int request_timeout_seconds = 30; ///< to read one whole request
     int idle_timeout_seconds = 75;    ///< keep-alive connection left idle
     int max_connections = 1024;
-    int shutdown_grace_seconds = 10; ///< in-flight requests get this long after SIGTERM
+    int max_connections_per_address = 256; ///< 0: no per-address cap
+    int shutdown_grace_seconds = 10;       ///< in-flight requests get this long after SIGTERM
 };
 
 struct Lifetimes {
@@ -63,6 +64,10 @@ struct Config {
     int threads = 0;                 ///< 0: two per core, at least four
     int database_connections = 0;    ///< 0: one per thread plus two
     std::string log_level = "info";
+    /// Networks of the operator's proxies (CIDR); their requests' client address comes from
+    /// `trusted_proxy_header`. Empty: the TCP peer is the client.
+    std::vector<std::string> trusted_proxies;
+    std::string trusted_proxy_header = "x-forwarded-for";
     Limits limits;
     Lifetimes lifetimes;
     PartnerLimits partner_limits;
@@ -72,6 +77,10 @@ struct Config {
     std::string host_for_region(std::string_view region) const;
     /// Fills defaults that depend on other settings; returns an error message or "".
     std::string finalize();
+    /// After binding `listen` with port 0: the URLs derived from it take the port the kernel
+    /// chose (an explicit --public-url is left alone).
+    void use_bound_port(unsigned short port);
+    bool public_url_from_listen = false; ///< public_url was derived from listen by finalize()
 };
 
 } // namespace provisiond

@@ -1,6 +1,8 @@
 #include "http/body.hpp"
 
 #include "core/strings.hpp"
+#include "core/unicode.hpp"
+#include "http/json_duplicate_keys.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
@@ -36,6 +38,11 @@ std::string media_type(std::string_view content_type) {
     return lower(type);
 }
 
+/// One refusal for a key given twice, in a form or a JSON object (RFC 6749 §3.2 for forms).
+std::string repeated_key(const std::string& key) {
+    return "Parameter " + truncate_utf8(key, 100) + " appears more than once";
+}
+
 Result<boost::json::object> parse_json(std::string_view text) {
     boost::json::parse_options options;
     options.max_depth = max_json_depth;
@@ -55,6 +62,9 @@ Result<boost::json::object> parse_json(std::string_view text) {
     }
     if (!value.is_object()) {
         return bad("Request body must be a JSON object");
+    }
+    if (auto key = find_duplicate_key(text, max_json_depth)) {
+        return bad(repeated_key(*key));
     }
     return std::move(value.as_object());
 }
@@ -78,7 +88,7 @@ Result<boost::json::object> parse_form(std::string_view text) {
         }
         if (out.contains(key)) {
             // RFC 6749 §3.2: a parameter must not appear more than once.
-            return bad("Parameter " + key + " appears more than once");
+            return bad(repeated_key(key));
         }
         out[key] = value;
     }

@@ -94,8 +94,16 @@ Response error_response(Envelope envelope, const Error& error,
     }
     Response r = json_response(status, boost::json::serialize(body));
     r.error_code = code;
+    if (status >= 500) {
+        r.debug = error.debug.empty() ? error.message : error.debug;
+    }
     if (error.code == ErrorCode::rate_limited && error.retry_after_seconds > 0) {
         r.set_header("Retry-After", std::to_string(error.retry_after_seconds));
+    } else if (error.code == ErrorCode::unavailable) {
+        // A 503 is a promise that retrying helps: say when (RFC 9110 §10.2.3).
+        r.set_header("Retry-After", std::to_string(error.retry_after_seconds > 0
+                                                       ? error.retry_after_seconds
+                                                       : unavailable_retry_after_seconds));
     }
     if (envelope == Envelope::oauth) {
         r.set_header("Cache-Control", "no-store");

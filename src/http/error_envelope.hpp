@@ -16,6 +16,10 @@ enum class Envelope {
     flat,   ///< {"error":{code, message}}: API-Version, routing, transport-level failures
 };
 
+/// Seconds a 503 asks the caller to wait before retrying (its Retry-After) when the failure
+/// does not say.
+inline constexpr std::int64_t unavailable_retry_after_seconds = 5;
+
 /// The HTTP status an error answers with.
 unsigned status_of(ErrorCode code);
 

@@ -31,6 +31,8 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     /// The wire error code when this is an error response (for the access log only).
     std::string error_code;
+    /// What went wrong behind a 5xx, never shown to the caller: the access log carries it.
+    std::string debug;
 
     void set_header(std::string name, std::string value) {
         headers.emplace_back(std::move(name), std::move(value));

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
+#include "core/unicode.hpp"
 #include "crypto/crypto.hpp"
+#include "http/client_address.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -12,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -39,6 +42,45 @@ struct Connection {
 constexpr int kLingerSeconds = 2;
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
 
+/// After a failed accept: how long to pause (out of descriptors or memory, retrying at once
+/// would spin a core and flood the log), and how often to log a summary.
+constexpr auto kAcceptPauseOnExhaustion = std::chrono::milliseconds(100);
+constexpr auto kAcceptPauseOnError = std::chrono::milliseconds(10);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+
+bool is_resource_exhaustion(const boost::system::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+/// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no reliable
+/// length; read on, its body would be taken for the next request (smuggling). True when the
+/// header is present and its final coding is not `chunked`.
+bool has_unframed_transfer_encoding(const bhttp::request_parser<bhttp::string_body>& parser) {
+    const auto& header = parser.get();
+    auto values = header.equal_range(bhttp::field::transfer_encoding);
+    if (values.first == values.second) {
+        return false;
+    }
+    std::string last;
+    for (auto it = values.first; it != values.second; ++it) {
+        std::string_view value = it->value();
+        auto comma = value.rfind(',');
+        std::string_view coding = comma == std::string_view::npos ? value : value.substr(comma + 1);
+        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
+            coding.remove_prefix(1);
+        }
+        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
+            coding.remove_suffix(1);
+        }
+        last = std::string(coding);
+    }
+    for (auto& c : last) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return last != "chunked";
+}
+
 } // namespace
 
 struct Server::State {
@@ -53,6 +95,12 @@ struct Server::State {
     std::atomic<int> active{0};
     std::mutex connections_mutex;
     std::set<std::shared_ptr<Connection>> connections;
+    std::map<std::string, int> connections_by_address; ///< under connections_mutex
+    TrustedProxies trusted_proxies;
+    ForwardedHeader forwarded_header = ForwardedHeader::x_forwarded_for;
+    // Accept failures since the last summary line (only the accept loop touches these).
+    std::uint64_t accept_failures = 0;
+    std::chrono::steady_clock::time_point last_accept_log{};
     asio::steady_timer shutdown_timer{io};
     std::chrono::steady_clock::time_point shutdown_deadline;
 
@@ -61,6 +109,11 @@ struct Server::State {
         : config(c), router(r), log(std::move(l)), access(std::move(a)) {}
 
     awaitable<void> accept_loop();
+    awaitable<void> pause_after_accept_failure(const boost::system::error_code& ec);
+    bool admit(const std::string& address);
+    void release(const std::string& address);
+    std::string client_of(const std::string& peer,
+                          const bhttp::request_parser<bhttp::string_body>& parser) const;
     awaitable<void> serve(tcp::socket socket);
     static awaitable<void> linger_close(beast::tcp_stream& stream);
     void begin_stop();
@@ -75,6 +128,11 @@ Server::Server(const Config& config, const Router& router, std::shared_ptr<spdlo
     : state_(std::make_unique<State>(config, router, std::move(log), std::move(access_log))) {}
 
 Server::~Server() = default;
+
+void Server::trust_proxies(ProxySettings proxies) {
+    state_->trusted_proxies = std::move(proxies.trusted);
+    state_->forwarded_header = proxies.header;
+}
 
 Result<void> Server::bind() {
     const std::string& listen = state_->config.listen;
@@ -189,17 +247,21 @@ awaitable<void> Server::State::accept_loop() {
             if (stopping.load()) {
                 co_return;
             }
-            log->warn("accept failed: {}", ec.message());
+            co_await pause_after_accept_failure(ec);
             continue;
         }
-        if (active.load() >= config.limits.max_connections) {
+        boost::system::error_code peer_ec;
+        auto peer = socket.remote_endpoint(peer_ec);
+        std::string address = peer_ec ? "" : peer.address().to_string();
+        if (active.load() >= config.limits.max_connections || !admit(address)) {
             boost::system::error_code ignored;
-            socket.close(ignored); // over the connection limit: refuse rather than queue
+            socket.close(ignored); // over a connection limit: refuse rather than queue
             continue;
         }
         ++active;
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, serve(std::move(socket)), [this](std::exception_ptr e) {
+        asio::co_spawn(executor, serve(std::move(socket)), [this, address](std::exception_ptr e) {
+            release(address);
             --active;
             if (e) {
                 try {
@@ -210,6 +272,63 @@ awaitable<void> Server::State::accept_loop() {
             }
         });
     }
+}
+
+awaitable<void> Server::State::pause_after_accept_failure(const boost::system::error_code& ec) {
+    ++accept_failures;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_log >= kAcceptLogInterval) {
+        log->warn("accept failed {} time(s) since the last report, last: {}; pausing accepts{}",
+                  accept_failures, ec.message(),
+                  is_resource_exhaustion(ec)
+                      ? " (out of descriptors or memory: lower --max-connections or raise the "
+                        "descriptor limit)"
+                      : "");
+        accept_failures = 0;
+        last_accept_log = now;
+    }
+    asio::steady_timer pause(io, is_resource_exhaustion(ec) ? kAcceptPauseOnExhaustion
+                                                            : kAcceptPauseOnError);
+    co_await pause.async_wait(as_tuple);
+}
+
+bool Server::State::admit(const std::string& address) {
+    int cap = config.limits.max_connections_per_address;
+    boost::system::error_code ec;
+    auto parsed = asio::ip::make_address(address, ec);
+    bool proxy = !ec && trusted_proxies.contains(parsed); // a proxy carries everyone's connections
+    std::lock_guard lock(connections_mutex);
+    auto [it, inserted] = connections_by_address.try_emplace(address, 0);
+    if (cap > 0 && !proxy && it->second >= cap) {
+        return false;
+    }
+    ++it->second;
+    return true;
+}
+
+void Server::State::release(const std::string& address) {
+    std::lock_guard lock(connections_mutex);
+    auto it = connections_by_address.find(address);
+    if (it != connections_by_address.end() && --it->second <= 0) {
+        connections_by_address.erase(it);
+    }
+}
+
+std::string
+Server::State::client_of(const std::string& peer,
+                         const bhttp::request_parser<bhttp::string_body>& parser) const {
+    if (trusted_proxies.empty()) {
+        return peer;
+    }
+    std::vector<std::string_view> values;
+    // Beast has no enumerator for X-Forwarded-For: look headers up by name.
+    std::string_view name =
+        forwarded_header == ForwardedHeader::forwarded ? "Forwarded" : "X-Forwarded-For";
+    auto range = parser.get().equal_range(name);
+    for (auto it = range.first; it != range.second; ++it) {
+        values.push_back(it->value());
+    }
+    return client_address(peer, values, forwarded_header, trusted_proxies);
 }
 
 Response Server::State::transport_error(std::string_view path, ErrorCode code,
@@ -279,8 +398,13 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
             auto q = target.find('?');
             request.path = target.substr(0, q);
             request.query = q == std::string::npos ? "" : target.substr(q + 1);
-            if (auto length = parser.content_length();
-                length && *length > config.limits.max_body_bytes) {
+            request.remote_address = client_of(remote, parser);
+            if (has_unframed_transfer_encoding(parser)) {
+                early = transport_error(request.path, ErrorCode::invalid_request,
+                                        "Transfer-Encoding must end with chunked (RFC 9112 "
+                                        "section 6.3)");
+            } else if (auto length = parser.content_length();
+                       length && *length > config.limits.max_body_bytes) {
                 early =
                     transport_error(request.path, ErrorCode::payload_too_large,
                                     "Request body too large: at most " +
@@ -294,6 +418,15 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
                                             "Request body too large: at most " +
                                                 std::to_string(config.limits.max_body_bytes) +
                                                 " bytes");
+                } else if (read_ec &&
+                           read_ec.category() ==
+                               bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+                           read_ec != bhttp::error::partial_message &&
+                           read_ec != bhttp::error::end_of_stream) {
+                    // A malformed body (a chunk size that is negative, not hex, past 2^64…):
+                    // say so, then close, rather than drop the connection without a word.
+                    early = transport_error(request.path, ErrorCode::invalid_request,
+                                            "Malformed HTTP request body: " + read_ec.message());
                 } else if (read_ec) {
                     break;
                 }
@@ -388,7 +521,7 @@ void Server::State::log_access(const Request& req, const Response& res, std::siz
         {"request_id", req.request_id},
         {"remote", req.remote_address},
         {"method", req.method},
-        {"path", req.path.size() > 512 ? req.path.substr(0, 512) : req.path},
+        {"path", truncate_utf8(req.path, 512)},
         {"status", res.status},
         {"duration_ms", ms},
         {"bytes_in", bytes_in},
@@ -396,8 +529,12 @@ void Server::State::log_access(const Request& req, const Response& res, std::siz
     if (!res.error_code.empty()) {
         line["error"] = res.error_code;
     }
+    if (res.status >= 500 && !res.debug.empty()) {
+        // The detail behind a 5xx, for the operator; error texts never carry secrets.
+        line["error_detail"] = truncate_utf8(res.debug, 1000);
+    }
     if (auto ua = req.header("user-agent")) {
-        line["user_agent"] = std::string(ua->substr(0, 200));
+        line["user_agent"] = truncate_utf8(*ua, 200);
     }
     access->info(boost::json::serialize(line));
 }

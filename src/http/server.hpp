@@ -5,11 +5,14 @@
 // connections, exit.
 
 #include "config/config.hpp"
+#include "http/client_address.hpp"
 #include "http/router.hpp"
 
 #include <spdlog/logger.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace provisiond::http {
 
@@ -19,6 +22,9 @@ public:
            std::shared_ptr<spdlog::logger> access_log);
     ~Server();
 
+    /// Connections from the trusted networks are proxies: the client address of their requests
+    /// is read from the header they set, and the per-address cap skips them. Call before run().
+    void trust_proxies(ProxySettings proxies);
     /// Binds the listening socket; fails with a message naming the address.
     Result<void> bind();
     /// The bound port (after bind()).

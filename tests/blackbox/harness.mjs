@@ -95,8 +95,9 @@ function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {})
 export { runProcess };
 
 export class Server {
-  constructor({ dir, port, extraArgs, env }) {
+  constructor({ dir, port, extraArgs, env, wrapper = [] }) {
     this.dir = dir;
+    this.wrapper = wrapper; // a command the binary runs under, e.g. ['prlimit', '--nofile=128:128']
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.dbPath = join(dir, 'provisiond.db');
@@ -121,7 +122,8 @@ export class Server {
 
   async start() {
     if (!existsSync(BIN)) throw new Error(`provisiond binary not found at ${BIN} (set PROVISIOND_BIN)`);
-    const child = spawn(BIN, this.args(), {
+    const [cmd, ...cmdArgs] = [...this.wrapper, BIN, ...this.args()];
+    const child = spawn(cmd, cmdArgs, {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -202,10 +204,10 @@ export async function makeTempDir(prefix = 'provisiond-bb-') {
   return dir;
 }
 
-export async function startServer({ extraArgs = [], env = {} } = {}) {
+export async function startServer({ extraArgs = [], env = {}, wrapper = [] } = {}) {
   const dir = await makeTempDir();
   const port = await freePort();
-  const s = new Server({ dir, port, extraArgs, env });
+  const s = new Server({ dir, port, extraArgs, env, wrapper });
   await s.start();
   return s;
 }
@@ -515,4 +517,14 @@ export async function assertHealthy(server) {
   const r = await api(server, 'GET', '/_health', { apiVersion: false, timeoutMs: 10000 });
   assert.equal(r.status, 200, `/_health: ${r.status} ${r.text}`);
   assert.deepEqual(r.json, { status: 'ok' });
+}
+
+/**
+ * Like avoidHourBoundary for any fixed window (900 s for the login limits, 60 s for
+ * /oauth/authorize): don't start a limit test in the last `marginSeconds` of a window.
+ */
+export async function avoidWindowBoundary(windowSeconds, marginSeconds = 30) {
+  assert.ok(marginSeconds < windowSeconds, 'the margin must be shorter than the window');
+  const left = windowSeconds - (Math.floor(Date.now() / 1000) % windowSeconds);
+  if (left <= marginSeconds) await sleep((left + 2) * 1000);
 }

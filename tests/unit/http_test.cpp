@@ -27,6 +27,25 @@ TEST(Body, JsonWithCharsetParameter) {
     EXPECT_EQ(b->at("a").as_string(), "b");
 }
 
+TEST(Body, ARepeatedKeyIsRefusedInJsonAsInForms) {
+    for (const auto* json : {R"({"a":1,"a":2})", R"({"x":{"b":true,"b":false}})",
+                             R"({"list":[{"k":1},{"k":2,"k":3}]})", R"({"\u0061":1,"a":2})"}) {
+        auto b = parse_body(with_body("application/json", json));
+        ASSERT_FALSE(b) << json;
+        EXPECT_EQ(b.error().code, ErrorCode::invalid_request);
+        EXPECT_NE(b.error().message.find(" appears more than once"), std::string::npos);
+    }
+    auto json = parse_body(with_body("application/json", R"({"a":1,"a":2})"));
+    auto form = parse_body(with_body("application/x-www-form-urlencoded", "a=1&a=2"));
+    ASSERT_FALSE(json);
+    ASSERT_FALSE(form);
+    EXPECT_EQ(json.error().message, "Parameter a appears more than once");
+    EXPECT_EQ(json.error().message, form.error().message);
+    // The same key in different objects is no repeat.
+    EXPECT_TRUE(
+        parse_body(with_body("application/json", R"({"id":1,"c":{"id":2},"l":[{"id":3}]})")));
+}
+
 TEST(Body, FormWithCharsetParameter) {
     auto b = parse_body(
         with_body("application/x-www-form-urlencoded;charset=UTF-8", "grant_type=x&code=a%2Bb+c"));
