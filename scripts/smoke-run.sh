@@ -50,7 +50,7 @@ awk '/<!-- readme-flow/ {found=1; next} found && /^```sh/ {inside=1; next} insid
   README.md | sed "s#localhost:8000#127.0.0.1:$port#g" >"$tmp/readme-flow.sh"
 [[ -s "$tmp/readme-flow.sh" ]] || fail "no readme-flow block in README.md"
 answer=$(bash -euo pipefail "$tmp/readme-flow.sh") || fail "the README's pasted block failed"
-echo "$answer" | jq -e '.status == "complete" and (.complete.access_configuration.api_key | startswith("phc_"))' \
+echo "$answer" | jq -e --arg base "$base" '.status == "complete" and (.complete.access_configuration.api_key | startswith("phc_")) and .complete.access_configuration.host == $base' \
   >/dev/null || fail "the README's pasted block did not end with complete credentials: $answer"
 # The script the README offers, for another person.
 PROVISIOND_URL="$base" CLIENT_ID=my-partner bash scripts/try-flow.sh || fail "scripts/try-flow.sh failed"
@@ -67,5 +67,5 @@ status=0
 wait "$pid" || status=$?
 pid=
 [[ "$status" == 0 ]] || fail "provisiond exited with $status after SIGTERM, expected 0"
-grep -q '"stopped"\| stopped$' "$log" || fail "no 'stopped' line after SIGTERM"
+grep -Eq '(^|[ "])stopped("|$)' "$log" || fail "no 'stopped' line after SIGTERM"
 echo "smoke-run: run command, README flow and clean stop all worked" >&2

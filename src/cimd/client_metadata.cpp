@@ -2,6 +2,7 @@
 
 #include "cimd/address_policy.hpp"
 #include "core/strings.hpp"
+#include "core/unicode.hpp"
 #include "core/url.hpp"
 #include "oauth/scopes.hpp"
 
@@ -33,67 +34,6 @@ bool is_loopback_host(std::string_view host) {
     return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
-/// Unicode format and separator characters that change how a name renders (bidi controls,
-/// zero-width characters, line/paragraph separators, the BOM, C1 controls).
-bool is_invisible_format(std::string_view ch) {
-    if (ch.size() == 2) {
-        auto b0 = static_cast<unsigned char>(ch[0]);
-        auto b1 = static_cast<unsigned char>(ch[1]);
-        return (b0 == 0xc2 && b1 >= 0x80 && b1 <= 0x9f) || (b0 == 0xc2 && b1 == 0xad) ||
-               (b0 == 0xd8 && b1 == 0x9c);
-    }
-    if (ch.size() != 3) {
-        return false;
-    }
-    unsigned code = ((static_cast<unsigned char>(ch[0]) & 0x0f) << 12) |
-                    ((static_cast<unsigned char>(ch[1]) & 0x3f) << 6) |
-                    (static_cast<unsigned char>(ch[2]) & 0x3f);
-    return (code >= 0x200b && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e) ||
-           (code >= 0x2060 && code <= 0x206f) || code == 0xfeff;
-}
-
-/// Removes control characters, collapses whitespace, and keeps at most 100 characters (UTF-8
-/// aware). Invalid UTF-8 yields "".
-std::string sanitize_name(std::string_view raw) {
-    if (!is_valid_utf8(raw)) {
-        return "";
-    }
-    std::string out;
-    std::size_t chars = 0;
-    bool space = false;
-    for (std::size_t i = 0; i < raw.size();) {
-        unsigned char c = static_cast<unsigned char>(raw[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : 4;
-        if (c < 0x20 || c == 0x7f) {
-            space = c == '\t' || c == '\n' || c == '\r' || space;
-            ++i;
-            continue;
-        }
-        if (is_invisible_format(raw.substr(i, len))) {
-            i += len; // a name must read as it renders: no bidi overrides or zero-width characters
-            continue;
-        }
-        if (c == ' ') {
-            space = true;
-            ++i;
-            continue;
-        }
-        if (space && !out.empty()) {
-            if (++chars > max_client_name_chars) {
-                break;
-            }
-            out.push_back(' ');
-        }
-        space = false;
-        if (++chars > max_client_name_chars) {
-            break;
-        }
-        out.append(raw.substr(i, len));
-        i += len;
-    }
-    return out;
-}
-
 std::optional<std::string> string_member(const boost::json::object& o, std::string_view key) {
     if (auto it = o.find(key); it != o.end() && it->value().is_string()) {
         return std::string(it->value().as_string());
@@ -104,7 +44,7 @@ std::optional<std::string> string_member(const boost::json::object& o, std::stri
 } // namespace
 
 std::string redirect_uri_problem(std::string_view uri) {
-    std::string shown = "redirect_uris entry `" + std::string(uri.substr(0, 200)) + "`";
+    std::string shown = "redirect_uris entry `" + truncate_utf8(uri, 200) + "`";
     if (uri.empty()) {
         return "redirect_uris must not contain an empty string";
     }
@@ -196,7 +136,7 @@ Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_vie
         return invalid("client_id is missing; it must equal the document's URL " + url.url);
     }
     if (client_id->value().as_string() != url.url) {
-        return invalid("client_id `" + std::string(client_id->value().as_string()).substr(0, 300) +
+        return invalid("client_id `" + truncate_utf8(client_id->value().as_string(), 300) +
                        "` does not equal the URL the document was fetched from, " + url.url);
     }
     out.client_id = url.url;
@@ -239,7 +179,8 @@ Result<ClientMetadata> validate_document(const ClientIdUrl& url, std::string_vie
         }
     }
 
-    out.client_name = sanitize_name(string_member(doc, "client_name").value_or(""));
+    out.client_name =
+        clean_display_text(string_member(doc, "client_name").value_or(""), max_client_name_chars);
     if (out.client_name.empty()) {
         out.client_name = url.host;
         out.notes.push_back("client_name is missing or empty; the host name " + url.host +

@@ -6,6 +6,7 @@
 #include "cli/settings.hpp"
 #include "cli/with_repositories.hpp"
 #include "core/strings.hpp"
+#include "core/unicode.hpp"
 #include "oauth/scopes.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
 #include "storage/migrations.hpp"
@@ -92,6 +93,17 @@ boost::json::object document_json(const cimd::DocumentRecord& d, std::int64_t no
 
 std::int64_t now() {
     return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+/// Disables a client and spends its unused deep links: a partner the operator turned off must
+/// not log anyone in with a link it handed out before. False when there is no such client.
+Result<bool> disable_client(storage::Repositories& r, const std::string& client_id) {
+    auto changed = r.clients().set_active(client_id, false, now());
+    if (!changed || !*changed) {
+        return changed;
+    }
+    RETURN_IF_ERROR(r.browser().retire_deep_links_of_client(client_id, now()));
+    return true;
 }
 
 /// A blocklist entry: an https client URL (exactly), or a host name (it and its subdomains).
@@ -181,7 +193,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             OAuthClient c;
             c.client_id = o.client_id;
-            c.name = o.name;
+            c.name = clean_display_text(o.name, 100); // shown on consent pages and in emails
             c.redirect_uris = o.redirect_uris;
             c.scopes = sorted_unique(scopes);
             c.created_at = c.updated_at = now();
@@ -274,7 +286,8 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         toggle->add_option("client_id", o.client_id, "The client id")->required();
         toggle->callback([&, enable] {
             exit_code = with_repositories(config, [&](storage::Repositories& r) {
-                auto changed = r.clients().set_active(o.client_id, enable, now());
+                auto changed = enable ? r.clients().set_active(o.client_id, true, now())
+                                      : disable_client(r, o.client_id);
                 if (!changed || !*changed) {
                     std::cerr << "error: no client " << o.client_id << "\n";
                     return 1;
@@ -356,6 +369,12 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 std::cerr << "error: no client " << o.client_id << "\n";
                 return 1;
             }
+            // Withdrawn deep links stay withdrawn: turning the capability on again later must
+            // not revive a link handed out before.
+            if (o.endpoint == "deep_links" && o.limit != "on" &&
+                !r.browser().retire_deep_links_of_client(o.client_id, now())) {
+                return 1;
+            }
             std::cout << o.client_id << " " << o.endpoint << " " << o.limit << "\n";
             return 0;
         });
@@ -419,7 +438,9 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 }
                 auto match = r.documents().find_block(url->url, url->host);
                 if (match && *match && (*match)->entry == entry) {
-                    (void)r.clients().set_active(c.client_id, false, now());
+                    if (!disable_client(r, c.client_id)) {
+                        return 1;
+                    }
                     std::cout << "disabled " << c.client_id << "\n";
                 }
             }

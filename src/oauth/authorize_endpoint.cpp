@@ -4,6 +4,7 @@
 #include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
+#include "http/error_envelope.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
 #include "ratelimit/fixed_window.hpp"
@@ -35,6 +36,15 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
         return error_page("The request has no client_id.");
     }
     auto client = clients_.find_client_now(*client_id, request.remote_address);
+    if (!client && client.error().code == ErrorCode::unavailable) {
+        // Our own capacity (every metadata fetch slot busy), not the app's fault: say so, and
+        // when to retry.
+        auto busy = web::message_page(503, "Please try again in a moment",
+                                      "We are busy checking other apps. Reload this page in a "
+                                      "few seconds to continue.");
+        busy.set_header("Retry-After", std::to_string(http::unavailable_retry_after_seconds));
+        return busy;
+    }
     if (!client) {
         return error_page(client.error().code == ErrorCode::rate_limited
                               ? client.error().message

@@ -1,5 +1,6 @@
 #include "oauth/token_endpoint.hpp"
 
+#include "core/unicode.hpp"
 #include "http/body.hpp"
 #include "http/error_envelope.hpp"
 
@@ -92,10 +93,7 @@ http::Response handle_token(TokenService& service, const http::Request& request)
         auto issued = service.refresh(refresh);
         return issued ? success(*issued) : oauth_error(issued.error());
     }
-    std::string shown = **grant_type;
-    if (shown.size() > 64) {
-        shown = shown.substr(0, 64) + "…";
-    }
+    std::string shown = truncate_utf8(**grant_type, 64);
     return oauth_error(
         make_error(ErrorCode::unsupported_grant_type, "Unsupported grant_type: " + shown));
 }

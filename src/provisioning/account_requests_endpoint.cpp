@@ -1,5 +1,6 @@
 #include "provisioning/account_requests_endpoint.hpp"
 
+#include "core/unicode.hpp"
 #include "http/api_version.hpp"
 #include "http/body.hpp"
 
@@ -28,10 +29,11 @@ Result<AccountRequest> read_request(const boost::json::object& body, const http:
     if (!name) {
         return name.error();
     }
-    out.name = name->value_or("");
-    if (out.name.size() > max_name_length) {
+    if (name->value_or("").size() > max_name_length) {
         return make_error(ErrorCode::invalid_request, "name must be at most 150 characters");
     }
+    // Display text reaches emails and pages: one line, no invisible characters.
+    out.name = clean_display_text(name->value_or(""), max_name_length);
     auto client_id = http::string_field(body, "client_id");
     if (!client_id) {
         return client_id.error();
@@ -86,7 +88,10 @@ Result<AccountRequest> read_request(const boost::json::object& body, const http:
             return make_error(ErrorCode::invalid_request,
                               "configuration.organization_name must be at most 128 characters");
         }
-        out.organization_name = *organization;
+        if (auto cleaned = clean_display_text(**organization, max_organization_name_length);
+            !cleaned.empty()) {
+            out.organization_name = cleaned;
+        }
     }
     return out;
 }

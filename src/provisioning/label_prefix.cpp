@@ -1,6 +1,7 @@
 #include "provisioning/label_prefix.hpp"
 
 #include "core/strings.hpp"
+#include "core/unicode.hpp"
 
 #include <boost/json.hpp>
 
@@ -13,36 +14,11 @@ bool is_unicode_space(char32_t c) {
            c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
-/// Unicode 15 category Cf.
-bool is_format(char32_t c) {
-    struct Range {
-        char32_t first, last;
-    };
-    static constexpr Range ranges[] = {
-        {0x00ad, 0x00ad},   {0x0600, 0x0605},   {0x061c, 0x061c},   {0x06dd, 0x06dd},
-        {0x070f, 0x070f},   {0x0890, 0x0891},   {0x08e2, 0x08e2},   {0x180e, 0x180e},
-        {0x200b, 0x200f},   {0x202a, 0x202e},   {0x2060, 0x2064},   {0x2066, 0x206f},
-        {0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
-        {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0001, 0xe0001},
-        {0xe0020, 0xe007f},
-    };
-    for (const auto& r : ranges) {
-        if (c >= r.first && c <= r.last) {
-            return true;
-        }
-    }
-    return false;
-}
-
 Error invalid(std::string message) {
     return make_error(ErrorCode::invalid_label_prefix, std::move(message));
 }
 
 } // namespace
-
-bool is_control_or_format(char32_t c) {
-    return is_control(c) || is_format(c) || c == 0x2028 || c == 0x2029;
-}
 
 std::u32string_view trim_unicode_space(std::u32string_view text) {
     while (!text.empty() && is_unicode_space(text.front())) {
@@ -71,7 +47,7 @@ Result<std::optional<std::string>> parse_label_prefix(const boost::json::value* 
         return invalid("label_prefix must be 25 characters or fewer");
     }
     for (char32_t c : trimmed) {
-        if (is_control_or_format(c)) {
+        if (is_invisible(c)) {
             return invalid("label_prefix must not contain control or format characters");
         }
     }

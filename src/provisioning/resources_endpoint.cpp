@@ -1,5 +1,6 @@
 #include "provisioning/resources_endpoint.hpp"
 
+#include "core/unicode.hpp"
 #include "http/api_version.hpp"
 #include "http/body.hpp"
 #include "http/error_envelope.hpp"
@@ -50,7 +51,7 @@ Result<CreateResource> read_create(const boost::json::object& body) {
     }
     if (*service) {
         if (!is_known_service(**service)) {
-            std::string shown = (*service)->substr(0, 64);
+            std::string shown = truncate_utf8(**service, 64);
             return make_error(ErrorCode::unknown_service, "Unknown service_id: " + shown);
         }
         out.service_id = **service;
@@ -82,7 +83,9 @@ Result<CreateResource> read_create(const boost::json::object& body) {
                               "configuration.project_name must be at most 200 characters without "
                               "control characters");
         }
-        out.project_name = *name;
+        if (auto cleaned = clean_display_text(**name, max_project_name_length); !cleaned.empty()) {
+            out.project_name = cleaned;
+        }
     }
     return out;
 }

@@ -166,6 +166,14 @@ public:
             });
     }
 
+    Result<void> retire_deep_links_of_client(std::string_view client_id,
+                                             std::int64_t now) override {
+        RETURN_IF_ERROR(execute(
+            c_, "UPDATE deep_links SET used_at = $1 WHERE client_id = $2 AND used_at IS NULL",
+            {now, std::string(client_id)}));
+        return {};
+    }
+
     Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) override {
         auto rows = query(
             c_,

@@ -154,6 +154,30 @@ public:
         return rows->at(0).integer(0);
     }
 
+    Result<void> decrement(std::string_view bucket, std::int64_t window_start) override {
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "UPDATE rate_limit_counters SET count = count - 1 WHERE bucket = $1 "
+                    "AND window_start = $2 AND count > 0",
+                    {std::string(bucket), window_start}));
+        RETURN_IF_ERROR(execute(c_,
+                                "DELETE FROM rate_limit_counters WHERE bucket = $1 AND "
+                                "window_start = $2 AND count <= 0",
+                                {std::string(bucket), window_start}));
+        return {};
+    }
+
+    Result<std::int64_t> current(std::string_view bucket, std::int64_t window_start) override {
+        auto rows = query(c_,
+                          "SELECT count FROM rate_limit_counters WHERE bucket = $1 AND "
+                          "window_start = $2",
+                          {std::string(bucket), window_start});
+        if (!rows) {
+            return rows.error();
+        }
+        return rows->empty() ? 0 : rows->at(0).integer(0);
+    }
+
     Result<void> purge_before(std::int64_t window_start) override {
         RETURN_IF_ERROR(
             execute(c_, "DELETE FROM rate_limit_counters WHERE window_start < $1", {window_start}));

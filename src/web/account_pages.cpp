@@ -1,5 +1,6 @@
 #include "web/account_pages.hpp"
 
+#include "accounts/email_address.hpp"
 #include "accounts/welcome_email.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/password.hpp"
@@ -7,6 +8,7 @@
 #include "ratelimit/fixed_window.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
+#include "web/login_throttle.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
 
@@ -15,11 +17,8 @@ namespace {
 
 constexpr std::size_t min_password_length = 10;
 constexpr std::size_t max_password_length = 256;
-constexpr std::int64_t login_attempts_per_window = 20; ///< per address, per 15 minutes
-
-http::Response storage_trouble() {
-    return storage_trouble_page();
-}
+constexpr std::int64_t login_attempts_per_window = 20; ///< set-password tries per address, 15 min
+const LoginLimits login_limits;
 
 } // namespace
 
@@ -77,7 +76,7 @@ http::Response AccountPages::link_expired(const Visitor& visitor, bool sent) {
 http::Response AccountPages::show_login(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     std::string next = safe_next(http::query_param(request, "next").value_or("/dashboard"));
     if (visitor->user) {
@@ -105,16 +104,21 @@ http::Response AccountPages::log_in(const http::Request& request) {
     std::int64_t now = c_.clock.now();
     bool throttled = false;
     std::optional<accounts::User> user;
+    // An address that does not parse names nobody, but costs the same work below.
+    auto parsed = accounts::parse_email(email);
+    std::string account = parsed ? parsed->key : email;
     auto read =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto counted =
-                ratelimit::count_in_window(r.rate_limits(), "login:" + request.remote_address, 900,
-                                           login_attempts_per_window, now);
-            if (!counted) {
-                return counted.error();
+            auto reserved = reserve_login_attempt(r.rate_limits(), login_limits, account,
+                                                  request.remote_address, now);
+            if (!reserved) {
+                return reserved.error();
             }
-            throttled = counted->over_limit;
-            auto found = r.accounts().find_user_by_email(accounts::normalize_email(email));
+            throttled = !*reserved;
+            if (throttled || !parsed) {
+                return {};
+            }
+            auto found = r.accounts().find_user_by_email(parsed->key);
             if (!found) {
                 return found.error();
             }
@@ -122,7 +126,7 @@ http::Response AccountPages::log_in(const http::Request& request) {
             return {};
         });
     if (!read) {
-        return storage_trouble();
+        return storage_trouble_page(read.error());
     }
     if (throttled) {
         return login_page(*visitor, next, email,
@@ -140,9 +144,16 @@ http::Response AccountPages::log_in(const http::Request& request) {
                           "welcome email first.",
                           401);
     }
+    auto refunded = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        return refund_login_attempt(r.rate_limits(), login_limits, account, request.remote_address,
+                                    now);
+    });
+    if (!refunded) {
+        return storage_trouble_page(refunded.error());
+    }
     auto cookie = c_.sessions.log_in(request, user->id);
     if (!cookie) {
-        return storage_trouble();
+        return storage_trouble_page(cookie.error());
     }
     auto response = redirect(next);
     response.set_header("Set-Cookie", *cookie);
@@ -157,7 +168,7 @@ http::Response AccountPages::log_out(const http::Request& request) {
     const boost::json::object* form = &std::get<FormPost>(post).fields;
     auto cookie = c_.sessions.log_out(request);
     if (!cookie) {
-        return storage_trouble();
+        return storage_trouble_page(cookie.error());
     }
     auto response = redirect("/login?next=" + url_encode(safe_next(form_field(*form, "next"))));
     response.set_header("Set-Cookie", *cookie);
@@ -167,7 +178,7 @@ http::Response AccountPages::log_out(const http::Request& request) {
 http::Response AccountPages::show_set_password(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     std::string token = http::query_param(request, "token").value_or("");
     // Look, do not consume: the link is spent only when a password is set.
@@ -247,7 +258,7 @@ http::Response AccountPages::set_password(const http::Request& request) {
             return {};
         });
     if (!checked) {
-        return storage_trouble();
+        return storage_trouble_page(checked.error());
     }
     if (throttled) {
         return message_page(429, "Too many attempts", "Wait a few minutes, then try again.");
@@ -257,7 +268,8 @@ http::Response AccountPages::set_password(const http::Request& request) {
     }
     auto hashed = crypto::hash_password(password);
     if (!hashed) {
-        return storage_trouble();
+        return storage_trouble_page(
+            make_error(ErrorCode::unavailable, "", "Argon2id hashing failed (out of memory?)"));
     }
     std::optional<std::string> user_id;
     auto done =
@@ -277,14 +289,14 @@ http::Response AccountPages::set_password(const http::Request& request) {
             return r.browser().delete_sessions_of(*user_id);
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     if (!user_id) {
         return link_expired(*visitor, false);
     }
     auto cookie = c_.sessions.log_in(request, *user_id);
     if (!cookie) {
-        return storage_trouble();
+        return storage_trouble_page(cookie.error());
     }
     auto response = redirect("/dashboard");
     response.set_header("Set-Cookie", *cookie);
@@ -298,17 +310,20 @@ http::Response AccountPages::resend_link(const http::Request& request) {
     }
     const Visitor* visitor = &std::get<FormPost>(post).visitor;
     const boost::json::object* form = &std::get<FormPost>(post).fields;
-    std::string email = accounts::normalize_email(form_field(*form, "email"));
+    std::string typed = form_field(*form, "email");
+    auto parsed = accounts::parse_email(typed);
+    // Counted per identity, so other spellings of one address share its 3 links an hour.
+    std::string counted_as = parsed ? parsed->key : typed;
     std::int64_t now = c_.clock.now();
     (void)c_.uow.run(
         storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             // Same answer whether or not the account exists; at most 3 links per address per hour.
             auto counted = ratelimit::count_in_window(
-                r.rate_limits(), "password_link:" + crypto::sha256_hex(email), 3600, 3, now);
-            if (!counted || counted->over_limit || !accounts::is_valid_email(email)) {
+                r.rate_limits(), "password_link:" + crypto::sha256_hex(counted_as), 3600, 3, now);
+            if (!counted || counted->over_limit || !parsed) {
                 return {};
             }
-            auto user = r.accounts().find_user_by_email(email);
+            auto user = r.accounts().find_user_by_email(parsed->key);
             if (!user || !*user) {
                 return {};
             }
@@ -344,6 +359,16 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
             }
             link = *consumed;
             if (link) {
+                // A link outlives nothing its partner lost: a disabled partner, or one whose
+                // deep-link capability was withdrawn, logs no one in.
+                auto client = r.clients().find(link->client_id);
+                if (!client) {
+                    return client.error();
+                }
+                if (!*client || !(*client)->is_active || !(*client)->can_issue_deep_links) {
+                    link.reset();
+                    return {};
+                }
                 auto user = r.accounts().find_user(link->user_id);
                 if (!user) {
                     return user.error();
@@ -353,7 +378,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     if (!link) {
         return redirect("/login?error=expired_or_invalid_token");
@@ -365,7 +390,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     auto cookie = c_.sessions.log_in(request, link->user_id);
     if (!cookie) {
-        return storage_trouble();
+        return storage_trouble_page(cookie.error());
     }
     std::string target = link->path && is_safe_path(*link->path) ? *link->path
                          : link->project_id ? "/project/" + std::to_string(*link->project_id)

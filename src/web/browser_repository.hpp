@@ -97,6 +97,9 @@ public:
     /// Marks a live link used and returns it; nullopt when unknown, used or expired.
     virtual Result<std::optional<DeepLink>> consume_deep_link(std::string_view token_hash,
                                                               std::int64_t now) = 0;
+    /// Spends every unused deep link a partner issued (the partner was disabled or blocked).
+    virtual Result<void> retire_deep_links_of_client(std::string_view client_id,
+                                                     std::int64_t now) = 0;
 
     virtual Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) = 0;
     virtual Result<std::vector<KeyView>> live_keys_of_user(std::string_view user_id) = 0;

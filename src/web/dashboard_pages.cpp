@@ -16,10 +16,6 @@
 namespace provisiond::web {
 namespace {
 
-http::Response storage_trouble() {
-    return storage_trouble_page();
-}
-
 /// True when the user is an owner or admin of the organization.
 Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id,
                          std::string_view organization_id) {
@@ -90,7 +86,7 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
             return {};
         });
     if (!read) {
-        return storage_trouble();
+        return storage_trouble_page(read.error());
     }
     PageData data;
     data.set("title", "Dashboard");
@@ -174,7 +170,7 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
 http::Response DashboardPages::show(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     if (!visitor->user) {
         return redirect("/login?next=%2Fdashboard");
@@ -185,7 +181,7 @@ http::Response DashboardPages::show(const http::Request& request) {
 http::Response DashboardPages::show_project(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble();
+        return storage_trouble_page(visitor.error());
     }
     std::string id = request.path_params.empty() ? "" : request.path_params.front();
     if (!visitor->user) {
@@ -240,7 +236,7 @@ http::Response DashboardPages::create_key(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     if (!found) {
         return message_page(400, "Choose one of your projects",
@@ -264,7 +260,7 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
                        ? Result<void>()
                        : make_error(ErrorCode::unavailable, "revoke failed");
         });
-    return done ? redirect("/dashboard") : storage_trouble();
+    return done ? redirect("/dashboard") : storage_trouble_page(done.error());
 }
 
 http::Response DashboardPages::disconnect_app(const http::Request& request) {
@@ -282,7 +278,7 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
             }
             return {};
         });
-    return done ? redirect("/dashboard") : storage_trouble();
+    return done ? redirect("/dashboard") : storage_trouble_page(done.error());
 }
 
 http::Response DashboardPages::create_verification_token(const http::Request& request) {
@@ -313,7 +309,7 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
             return r.verification_tokens().insert(token);
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     if (!allowed) {
         return message_page(
@@ -352,7 +348,7 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
             return revoked ? Result<void>() : Result<void>(revoked.error());
         });
     if (!done) {
-        return storage_trouble();
+        return storage_trouble_page(done.error());
     }
     return allowed
                ? redirect("/dashboard")

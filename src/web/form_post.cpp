@@ -10,7 +10,7 @@ std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions,
                                                    const http::Request& request) {
     auto visitor = sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page();
+        return storage_trouble_page(visitor.error());
     }
     auto form = http::parse_body(request);
     if (!form || !sessions.csrf_ok(request, form_field(*form, "csrf"))) {

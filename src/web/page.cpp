@@ -1,5 +1,6 @@
 #include "web/page.hpp"
 
+#include "http/error_envelope.hpp"
 #include "web/assets.hpp"
 
 namespace provisiond::web {
@@ -61,9 +62,12 @@ http::Response message_page(unsigned status, std::string title, std::string mess
     return render_page("message", data, {status, {}});
 }
 
-http::Response storage_trouble_page() {
-    return message_page(503, "Something went wrong",
-                        "We could not complete this step. Please try again in a moment.");
+http::Response storage_trouble_page(const Error& error) {
+    auto page = message_page(503, "Something went wrong",
+                             "We could not complete this step. Please try again in a moment.");
+    page.debug = error.debug.empty() ? error.message : error.debug;
+    page.set_header("Retry-After", std::to_string(http::unavailable_retry_after_seconds));
+    return page;
 }
 
 http::Response form_expired_page() {

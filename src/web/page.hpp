@@ -2,6 +2,7 @@
 // Renders a page: a template inside the layout, HTML-escaped by default, with the headers every
 // page carries (CSP, frame-ancestors 'none', no-store). docs/PAGES.md.
 
+#include "core/error.hpp"
 #include "http/message.hpp"
 
 #include <kainjow/mustache.hpp>
@@ -28,8 +29,9 @@ http::Response redirect(std::string location);
 http::Response message_page(unsigned status, std::string title, std::string message,
                             std::string link = "", std::string link_text = "");
 
-/// 503: storage did not answer.
-http::Response storage_trouble_page();
+/// 503: storage (or another dependency) did not answer. The error's detail goes to the access
+/// log with the request id, never to the page.
+http::Response storage_trouble_page(const Error& error);
 /// 403: a form without the right CSRF token.
 http::Response form_expired_page();
 

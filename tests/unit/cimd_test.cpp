@@ -88,6 +88,17 @@ TEST(ClientMetadata, KeepsWhatIsSafeAndSaysWhatWasDropped) {
     EXPECT_EQ(m->verification_token, "phvt_abc");
 }
 
+TEST(ClientMetadata, ClientNameLosesEveryInvisibleCharacter) {
+    // Tag characters, the Mongolian vowel separator and interlinear annotation anchors were kept
+    // by the old hand-kept table; the shared rule (core/unicode.hpp) removes them.
+    auto url = *parse_client_id_url("https://partner.example/client.json");
+    auto m = validate_document(url, R"({"client_id":"https://partner.example/client.json",
+        "client_name":"Pay\udb40\udc41\u180e\ufff9Pal\u202e\u200b\n\nVerified",
+        "redirect_uris":["https://partner.example/cb"]})");
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->client_name, "PayPal Verified");
+}
+
 TEST(ClientMetadata, RejectionsNameTheProblem) {
     auto url = *parse_client_id_url("https://partner.example/client.json");
     auto expect = [&](std::string body, std::string needle) {
