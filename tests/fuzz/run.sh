@@ -11,14 +11,15 @@ mkdir -p "$OUT" "$OUT/corpus"
 CXX=${FUZZ_CXX:-clang++-14}
 SOURCES=(
   "$ROOT/src/cimd/client_id_url.cpp" "$ROOT/src/cimd/client_metadata.cpp" "$ROOT/src/cimd/address_policy.cpp"
-  "$ROOT/src/oauth/scopes.cpp" "$ROOT/src/core/strings.cpp" "$ROOT/src/core/error.cpp" "$ROOT/src/core/url.cpp"
+  "$ROOT/src/oauth/scopes.cpp" "$ROOT/src/core/strings.cpp" "$ROOT/src/core/unicode.cpp" "$ROOT/src/core/error.cpp"
+  "$ROOT/src/core/url.cpp"
   cimd_fuzz.cpp
 )
 BIN="$OUT/cimd_fuzz"
 if [[ ! -x "$BIN" ]] || [[ -n "$(find "${SOURCES[@]}" "$ROOT/src/cimd" -newer "$BIN" 2>/dev/null | head -1)" ]]; then
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$ROOT/src" -DBOOST_JSON_DYN_LINK -DBOOST_URL_DYN_LINK "${SOURCES[@]}" \
-    -lboost_json -lboost_url -o "$BIN"
+    -lboost_json -lboost_url -lunistring -o "$BIN"
 fi
 # New inputs go to the build directory; the checked-in corpus stays as it is.
 exec "$BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=6000 -timeout=10 -rss_limit_mb=1024 \
