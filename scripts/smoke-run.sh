@@ -62,6 +62,16 @@ for _ in $(seq 1 100); do
 done
 grep -l "To: jane@example.com" "$tmp"/data/outbox/*.eml >/dev/null 2>&1 || fail "no welcome email for jane@example.com in the outbox"
 
+# A page form posts back to the same origin (the CSRF Origin check must know the bound port):
+# a wrong password is 401, not 403.
+page=$(curl -s -c "$tmp/cookies" "$base/login")
+csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$page" | head -n1)
+[[ -n "$csrf" ]] || fail "GET /login has no csrf field"
+status=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/cookies" -H "Origin: $base" \
+  --data-urlencode email=jane@example.com --data-urlencode password=not-the-password \
+  --data-urlencode "csrf=$csrf" "$base/login")
+[[ "$status" == 401 ]] || fail "POST /login with a wrong password answered $status, expected 401"
+
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?

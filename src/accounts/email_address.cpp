@@ -94,11 +94,14 @@ std::optional<std::string> domain_key(const std::string& domain) {
     std::string ascii(out);
     for (char& c : ascii) {
         auto u = static_cast<unsigned char>(c);
-        if (u >= 0x80) {
-            return std::nullopt;
-        }
         if (u >= 'A' && u <= 'Z') {
             c = static_cast<char>(u - 'A' + 'a');
+        }
+        // Without STD3 rules UTS #46 maps compatibility forms such as U+FF20 (fullwidth @) and
+        // U+FF1C to ASCII '@' and '<': a host name holds letters, digits, '-' and '.' only.
+        bool host_char = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        if (!host_char) {
+            return std::nullopt;
         }
     }
     return ascii;

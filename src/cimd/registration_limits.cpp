@@ -1,6 +1,7 @@
 #include "cimd/registration_limits.hpp"
 
 #include "crypto/crypto.hpp"
+#include "http/client_address.hpp"
 #include "ratelimit/fixed_window.hpp"
 
 #include <string>
@@ -38,7 +39,7 @@ Result<void> charge_new_registration(ratelimit::RateLimitRepository& counters,
                                      std::string_view remote, std::string_view host,
                                      std::int64_t now) {
     constexpr const char* too_many = "Too many new client registrations. Try again later.";
-    std::string address(remote);
+    std::string address = http::limit_key(remote); // an IPv6 /64 is one budget
     return charge_all(counters,
                       {{"cimd_new:ip_minute:" + address, 60, 5, too_many},
                        {"cimd_new:ip_hour:" + address, 3600, 10, too_many},
@@ -54,7 +55,7 @@ Result<void> charge_registration_check(ratelimit::RateLimitRepository& counters,
     return charge_all(counters,
                       {{"cimd_check:client:" + crypto::sha256_hex(client_id), 3600, 30,
                         "Too many registration checks for this client. Try again later."},
-                       {"cimd_check:ip:" + std::string(remote), 3600, 120,
+                       {"cimd_check:ip:" + http::limit_key(remote), 3600, 120,
                         "Too many registration checks from this address. Try again later."}},
                       now);
 }

@@ -21,18 +21,30 @@ int with_repositories(const Config& config,
             << config.database << "`.\n";
         return 1;
     }
-    auto db = app::open_migrated_database(config, 1, nullptr);
+    std::vector<std::string> warnings;
+    auto db = app::open_migrated_database(config, 1, nullptr, &warnings);
     if (!db) {
         std::cerr << "error: " << db.error().message << "\n";
         return 1;
+    }
+    for (const auto& warning : warnings) {
+        std::cerr << "warning: migration: " << warning << "\n"; // said once: the migration is done
     }
     storage::SqlUnitOfWork uow(**db);
     int code = 0;
     auto done =
         uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             code = work(r);
+            if (code != 0) {
+                // A command that failed half-way changes nothing (e.g. a client disabled but
+                // its deep links still live).
+                return make_error(ErrorCode::conflict, "command failed; rolled back");
+            }
             return {};
         });
+    if (code != 0) {
+        return code;
+    }
     if (!done) {
         std::cerr << "error: " << done.error().message << " (" << done.error().debug << ")\n";
         return 1;

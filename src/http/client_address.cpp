@@ -89,6 +89,21 @@ std::vector<unsigned char> bytes_of(const asio_ip::address& address) {
 
 } // namespace
 
+std::string canonical_ip(std::string_view address) {
+    auto parsed = parse_address(address);
+    return parsed ? parsed->to_string() : std::string(address);
+}
+
+std::string limit_key(std::string_view address) {
+    auto parsed = parse_address(address);
+    if (!parsed || parsed->is_v4()) {
+        return std::string(address);
+    }
+    auto bytes = parsed->to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio_ip::address_v6(bytes).to_string() + "/64";
+}
+
 Result<TrustedProxies> TrustedProxies::parse(const std::vector<std::string>& entries) {
     TrustedProxies out;
     for (const auto& raw : entries) {

@@ -34,6 +34,15 @@ private:
     std::vector<Network> networks_;
 };
 
+/// An IP address as every limit and log line names it: an IPv4-mapped IPv6 peer (a dual-stack
+/// listener's `::ffff:10.0.0.5`) is its IPv4 address; anything not an address is returned as is.
+std::string canonical_ip(std::string_view address);
+
+/// The key per-address limits count under: an IPv4 address itself, an IPv6 address's /64 (one
+/// subscriber or host usually holds a whole /64, so counting single IPv6 addresses would give
+/// an attacker 2^64 budgets).
+std::string limit_key(std::string_view address);
+
 /// Which header a trusted proxy puts the client's address in.
 enum class ForwardedHeader { x_forwarded_for, forwarded };
 std::optional<ForwardedHeader> parse_forwarded_header(std::string_view name);

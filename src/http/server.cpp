@@ -54,31 +54,16 @@ bool is_resource_exhaustion(const boost::system::error_code& ec) {
 }
 
 /// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no reliable
-/// length; read on, its body would be taken for the next request (smuggling). True when the
-/// header is present and its final coding is not `chunked`.
+/// length; read on, its body would be taken for the next request (smuggling). Beast's own framing
+/// decides, since that is what we will read by: a Transfer-Encoding header is refused unless
+/// Beast frames the body as chunked (it does not for `chunked, chunked`, `chunked, identity`,
+/// `xchunked`…), and whenever Content-Length comes with it (a proxy in front may pick either).
 bool has_unframed_transfer_encoding(const bhttp::request_parser<bhttp::string_body>& parser) {
     const auto& header = parser.get();
-    auto values = header.equal_range(bhttp::field::transfer_encoding);
-    if (values.first == values.second) {
+    if (header.find(bhttp::field::transfer_encoding) == header.end()) {
         return false;
     }
-    std::string last;
-    for (auto it = values.first; it != values.second; ++it) {
-        std::string_view value = it->value();
-        auto comma = value.rfind(',');
-        std::string_view coding = comma == std::string_view::npos ? value : value.substr(comma + 1);
-        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
-            coding.remove_prefix(1);
-        }
-        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
-            coding.remove_suffix(1);
-        }
-        last = std::string(coding);
-    }
-    for (auto& c : last) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return last != "chunked";
+    return !parser.chunked() || header.find(bhttp::field::content_length) != header.end();
 }
 
 } // namespace
@@ -252,7 +237,7 @@ awaitable<void> Server::State::accept_loop() {
         }
         boost::system::error_code peer_ec;
         auto peer = socket.remote_endpoint(peer_ec);
-        std::string address = peer_ec ? "" : peer.address().to_string();
+        std::string address = peer_ec ? "" : canonical_ip(peer.address().to_string());
         if (active.load() >= config.limits.max_connections || !admit(address)) {
             boost::system::error_code ignored;
             socket.close(ignored); // over a connection limit: refuse rather than queue
@@ -298,7 +283,7 @@ bool Server::State::admit(const std::string& address) {
     auto parsed = asio::ip::make_address(address, ec);
     bool proxy = !ec && trusted_proxies.contains(parsed); // a proxy carries everyone's connections
     std::lock_guard lock(connections_mutex);
-    auto [it, inserted] = connections_by_address.try_emplace(address, 0);
+    auto [it, inserted] = connections_by_address.try_emplace(limit_key(address), 0);
     if (cap > 0 && !proxy && it->second >= cap) {
         return false;
     }
@@ -308,7 +293,7 @@ bool Server::State::admit(const std::string& address) {
 
 void Server::State::release(const std::string& address) {
     std::lock_guard lock(connections_mutex);
-    auto it = connections_by_address.find(address);
+    auto it = connections_by_address.find(limit_key(address));
     if (it != connections_by_address.end() && --it->second <= 0) {
         connections_by_address.erase(it);
     }
@@ -341,7 +326,7 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
     {
         boost::system::error_code ec;
         auto ep = socket.remote_endpoint(ec);
-        remote = ec ? "" : ep.address().to_string();
+        remote = ec ? "" : canonical_ip(ep.address().to_string());
     }
     beast::tcp_stream stream(std::move(socket));
     auto connection = std::make_shared<Connection>();
@@ -401,8 +386,8 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
             request.remote_address = client_of(remote, parser);
             if (has_unframed_transfer_encoding(parser)) {
                 early = transport_error(request.path, ErrorCode::invalid_request,
-                                        "Transfer-Encoding must end with chunked (RFC 9112 "
-                                        "section 6.3)");
+                                        "Transfer-Encoding must end with chunked, and "
+                                        "without Content-Length (RFC 9112 section 6.3)");
             } else if (auto length = parser.content_length();
                        length && *length > config.limits.max_body_bytes) {
                 early =

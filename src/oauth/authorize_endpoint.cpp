@@ -4,6 +4,7 @@
 #include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
+#include "http/client_address.hpp"
 #include "http/error_envelope.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
@@ -37,11 +38,12 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     }
     auto client = clients_.find_client_now(*client_id, request.remote_address);
     if (!client && client.error().code == ErrorCode::unavailable) {
-        // Our own capacity (every metadata fetch slot busy), not the app's fault: say so, and
-        // when to retry.
+        // Our side (every metadata fetch slot busy, or storage not answering), not the app's
+        // fault: say so, and when to retry; the detail goes to the access log.
         auto busy = web::message_page(503, "Please try again in a moment",
-                                      "We are busy checking other apps. Reload this page in a "
-                                      "few seconds to continue.");
+                                      "We could not check this app just now. Reload this page "
+                                      "in a few seconds to continue.");
+        busy.debug = client.error().debug.empty() ? client.error().message : client.error().debug;
         busy.set_header("Retry-After", std::to_string(http::unavailable_retry_after_seconds));
         return busy;
     }
@@ -105,9 +107,9 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     auto stored =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             // Each request stores a row before anyone logs in: bound them per address.
-            auto counted =
-                ratelimit::count_in_window(r.rate_limits(), "authorize:" + request.remote_address,
-                                           60, authorize_requests_per_minute, now);
+            auto counted = ratelimit::count_in_window(
+                r.rate_limits(), "authorize:" + http::limit_key(request.remote_address), 60,
+                authorize_requests_per_minute, now);
             if (!counted) {
                 return counted.error();
             }

@@ -74,10 +74,12 @@ Result<std::vector<std::string>> rekey_email_identities(Connection& c) {
             warnings.push_back(
                 describe(u) + " keeps its old email key " + escaped(u.old_key) +
                 ": the address cannot be parsed (" + parsed.error().message +
-                "). Requests that give a valid spelling with that key still reach this account; "
-                "correct the stored address by hand (UPDATE users SET email = '<address>' WHERE "
-                "id = '" +
-                u.id + "') if its owner should receive email.");
+                "). Until it is corrected nobody can log in to or reach this account (every "
+                "address "
+                "that comes in is parsed first): correct it by hand, e.g. for an ASCII address "
+                "UPDATE users SET email = '<address>', email_normalized = '<address in lower "
+                "case>' WHERE id = '" +
+                u.id + "';");
         }
         users.push_back(std::move(u));
     }

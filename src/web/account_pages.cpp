@@ -5,6 +5,7 @@
 #include "crypto/crypto.hpp"
 #include "crypto/password.hpp"
 #include "http/body.hpp"
+#include "http/client_address.hpp"
 #include "ratelimit/fixed_window.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
@@ -242,9 +243,9 @@ http::Response AccountPages::set_password(const http::Request& request) {
     bool throttled = false;
     auto checked =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto counted = ratelimit::count_in_window(r.rate_limits(),
-                                                      "set_password:" + request.remote_address, 900,
-                                                      login_attempts_per_window, c_.clock.now());
+            auto counted = ratelimit::count_in_window(
+                r.rate_limits(), "set_password:" + http::limit_key(request.remote_address), 900,
+                login_attempts_per_window, c_.clock.now());
             if (!counted) {
                 return counted.error();
             }
@@ -312,15 +313,25 @@ http::Response AccountPages::resend_link(const http::Request& request) {
     const boost::json::object* form = &std::get<FormPost>(post).fields;
     std::string typed = form_field(*form, "email");
     auto parsed = accounts::parse_email(typed);
-    // Counted per identity, so other spellings of one address share its 3 links an hour.
+    // Counted per identity (other spellings of one address share its budget): 3 links an hour
+    // from one client address, 10 in all, so someone else asking for links cannot use up the
+    // owner's.
     std::string counted_as = parsed ? parsed->key : typed;
+    std::string identity = crypto::sha256_hex(counted_as);
     std::int64_t now = c_.clock.now();
     (void)c_.uow.run(
         storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             // Same answer whether or not the account exists; at most 3 links per address per hour.
-            auto counted = ratelimit::count_in_window(
-                r.rate_limits(), "password_link:" + crypto::sha256_hex(counted_as), 3600, 3, now);
-            if (!counted || counted->over_limit || !parsed) {
+            auto from_here = ratelimit::count_in_window(r.rate_limits(),
+                                                        "password_link:" + identity + ":" +
+                                                            http::limit_key(request.remote_address),
+                                                        3600, 3, now);
+            if (!from_here || from_here->over_limit) {
+                return {};
+            }
+            auto in_all = ratelimit::count_in_window(r.rate_limits(), "password_link:" + identity,
+                                                     3600, 10, now);
+            if (!in_all || in_all->over_limit || !parsed) {
                 return {};
             }
             auto user = r.accounts().find_user_by_email(parsed->key);

@@ -29,7 +29,7 @@ bool is_plain_http_loopback(std::string_view url) {
 
 BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config)
     : uow_(uow), clock_(clock), config_(config),
-      secure_(!is_plain_http_loopback(config.public_url)), origin_(origin_of(config.public_url)),
+      secure_(!is_plain_http_loopback(config.public_url)),
       // Over https the __Host- prefix pins the cookies to our host and path: a sibling subdomain
       // cannot plant one (plain-http loopback cannot use the prefix, which requires Secure).
       session_name_(std::string(secure_ ? "__Host-" : "") + std::string(session_cookie)),
@@ -108,7 +108,9 @@ Result<std::string> BrowserSessions::log_out(const http::Request& request) {
 bool BrowserSessions::csrf_ok(const http::Request& request, std::string_view form_token) const {
     // A foreign Origin is refused. "null" (privacy-sensitive contexts) proves nothing, so then a
     // browser's Sec-Fetch-Site, when sent, must say same-origin; the token decides the rest.
-    if (auto origin = request.header("origin"); origin && *origin != origin_) {
+    // Read at each check: with --listen HOST:0 the public URL gets its port only once bound.
+    if (auto origin = request.header("origin");
+        origin && *origin != origin_of(config_.public_url)) {
         if (*origin != "null") {
             return false;
         }

@@ -47,7 +47,6 @@ private:
     const Clock& clock_;
     const Config& config_;
     bool secure_;
-    std::string origin_;
     std::string session_name_;
     std::string csrf_name_;
 };

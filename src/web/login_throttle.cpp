@@ -1,6 +1,7 @@
 #include "web/login_throttle.hpp"
 
 #include "crypto/crypto.hpp"
+#include "http/client_address.hpp"
 
 #include <string>
 
@@ -9,11 +10,12 @@ namespace {
 
 std::string pair_bucket(std::string_view account, std::string_view address) {
     // Hashed: the bucket need not spell out a person's address.
-    return "login_failed:" + crypto::sha256_hex(std::string(account) + "\n" + std::string(address));
+    return "login_failed:" +
+           crypto::sha256_hex(std::string(account) + "\n" + http::limit_key(address));
 }
 
 std::string address_bucket(std::string_view address) {
-    return "login_failed_address:" + std::string(address);
+    return "login_failed_address:" + http::limit_key(address); // an IPv6 /64 is one budget
 }
 
 } // namespace

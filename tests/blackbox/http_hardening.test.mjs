@@ -127,6 +127,20 @@ describe('request smuggling: Transfer-Encoding must end in chunked (RFC 9112 §6
     });
   }
 
+  // Beast frames by the first `chunked`; a proxy may frame by the last, or by Content-Length.
+  for (const head of [
+    'Transfer-Encoding: chunked, chunked\r\nContent-Length: 5\r\n',
+    'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n',
+    'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n',
+  ]) {
+    test(`${head.replace(/\r\n/g, ' | ')}→ one 400, closed`, async () => {
+      const r = await rawSocket(server, `POST ${TOKEN_PATH} HTTP/1.1\r\nHost: x\r\n${head}\r\n0\r\n\r\n${smuggled}`);
+      assert.equal(statusOfRaw(r.text), 400, r.text);
+      assert.equal(r.closed, true);
+      assert.equal((r.text.match(/HTTP\/1\.1 /g) || []).length, 1, `exactly one response:\n${r.text}`);
+    });
+  }
+
   test('positive control: a well-formed chunked body is read', async () => {
     const body = 'grant_type=password';
     const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;

@@ -212,3 +212,17 @@ describe('login limits hold under concurrent guesses', () => {
     assert.equal(failuresFrom(A), PER_ACCOUNT_AND_ADDRESS);
   });
 });
+
+// =============================================================================================
+describe('an IPv6 client is counted by its /64', () => {
+  test('10 failures from 10 addresses of one /64 block the 11th address of that /64; another /64 still logs in', async () => {
+    await avoidWindowBoundary(WINDOW, 60);
+    const target = await userWithPassword();
+    const inPrefix = (i) => `2001:db8:77:1:${(i + 1).toString(16)}::1`;
+    const results = await Promise.all(Array.from({ length: PER_ACCOUNT_AND_ADDRESS }, (_, i) => attempt(target.email, WRONG, inPrefix(i))));
+    results.forEach((r, i) => assertFailed(r, `failure from ${inPrefix(i)}`));
+    assertThrottled(await attempt(target.email, DEFAULT_PASSWORD, '2001:db8:77:1:ffff::9'), 'the same /64, a fresh address');
+    assert.equal(failuresFrom('2001:db8:77:1::/64'), PER_ACCOUNT_AND_ADDRESS);
+    await assertLoggedIn(target, '2001:db8:77:2::1', 'another /64');
+  });
+});

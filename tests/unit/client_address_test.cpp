@@ -71,3 +71,19 @@ TEST(ClientAddress, ForwardedHeaderForms) {
     EXPECT_EQ(client_address("::ffff:127.0.0.1", {"192.0.2.60"}, xff, t), "192.0.2.60")
         << "an IPv4-mapped peer is its IPv4 address";
 }
+
+TEST(ClientAddress, CanonicalIpAndLimitKeys) {
+    EXPECT_EQ(canonical_ip("::ffff:10.0.0.5"), "10.0.0.5");
+    EXPECT_EQ(canonical_ip("2001:DB8::1"), "2001:db8::1");
+    EXPECT_EQ(canonical_ip("not an address"), "not an address");
+    EXPECT_EQ(limit_key("203.0.113.9"), "203.0.113.9");
+    // One IPv6 /64 is one budget: a host holds the whole prefix.
+    EXPECT_EQ(limit_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    EXPECT_EQ(limit_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+    EXPECT_NE(limit_key("2001:db8:1:3::1"), limit_key("2001:db8:1:2::1"));
+}
+
+TEST(TrustedProxies, AnIpv4MappedPeerMatchesItsIpv4Network) {
+    auto t = trust({"10.0.0.0/8"});
+    EXPECT_TRUE(t.contains(boost::asio::ip::make_address(canonical_ip("::ffff:10.0.0.5"))));
+}

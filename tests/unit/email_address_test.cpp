@@ -148,3 +148,10 @@ TEST(EmailAddress, DomainsLibidn2RefusesAreRefused) {
         EXPECT_EQ(refusal(raw), "email domain is not a valid domain name") << raw;
     }
 }
+
+TEST(EmailAddress, CompatibilityFormsCannotSmuggleSeparatorsIntoTheDomain) {
+    // Without STD3 rules UTS #46 maps U+FF20 to '@' and U+FF1C to '<'.
+    EXPECT_EQ(refusal("jane@ex\uff20ample.com"), "email domain is not a valid domain name");
+    EXPECT_EQ(refusal("jane@ex\uff1cample.com"), "email domain is not a valid domain name");
+    EXPECT_EQ(refusal("jane@ex\ufe6bample.com"), "email domain is not a valid domain name");
+}
