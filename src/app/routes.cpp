@@ -95,6 +95,21 @@ void register_routes(http::Router& router, Endpoints& e) {
                [](Request&) { return web::static_file("provisiond.css"); });
     router.add("GET", "/", Envelope::flat, [](Request&) { return web::redirect("/dashboard"); });
 
+    // A person who follows a bad link gets a page; programs (and every API path) keep JSON.
+    router.set_not_found([](Request& r) {
+        bool api = r.path.rfind("/api/", 0) == 0 || r.path.rfind("/oauth/", 0) == 0 ||
+                   r.path.rfind("/.well-known/", 0) == 0 || r.path.rfind("/_", 0) == 0;
+        auto accept = r.header("accept");
+        if (!api && (r.method == "GET" || r.method == "HEAD") && accept &&
+            accept->find("text/html") != std::string_view::npos) {
+            return web::message_page(404, "Page not found",
+                                     "There is nothing at this address. Check the link, or go "
+                                     "to your dashboard.",
+                                     "/dashboard", "Go to your dashboard");
+        }
+        return http::route_not_found(r);
+    });
+
     router.add("GET", "/_health", Envelope::flat,
                [](Request&) { return http::json_response(200, R"({"status":"ok"})"); });
     router.add("GET", "/_ready", Envelope::flat, [&uow = e.uow](Request&) {

@@ -58,10 +58,10 @@ boost::json::object client_json(const OAuthClient& c, const PartnerLimits& defau
                                              {"provision_resources", c.can_provision_resources},
                                              {"deep_links", c.can_issue_deep_links}}},
         {"rate_limits_per_hour", limits},
-        {"created_at", c.created_at}};
+        {"created_at", c.created_at},
+        {"verified", c.verified()}};
     if (c.kind == "cimd") {
         out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : nullptr;
-        out["verified"] = c.organization_id.has_value();
         out["organization_id"] =
             c.organization_id ? boost::json::value(*c.organization_id) : nullptr;
     }
@@ -238,9 +238,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             for (const auto& c : *all) {
                 std::cout << c.client_id << "\t" << c.name << "\t"
                           << (c.is_active ? "active" : "disabled") << "\t" << c.kind
-                          << (c.kind == "cimd" ? (c.organization_id ? "\tverified" : "\tunverified")
-                                               : "")
-                          << "\n";
+                          << (c.verified() ? "\tverified" : "\tunverified") << "\n";
             }
             if (all->empty()) {
                 std::cout << "no clients registered; add one with `provisiond clients add`\n";
@@ -376,6 +374,30 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 return 1;
             }
             std::cout << o.client_id << " " << o.endpoint << " " << o.limit << "\n";
+            return 0;
+        });
+    });
+
+    auto* vouch = clients->add_subcommand(
+        "set-verified", "Vouch for a client (on) or withdraw it (off): the consent page shows "
+                        "\"Verified partner\" for a client the operator vouched for");
+    add_settings(*vouch, config, SettingScope::storage);
+    vouch->add_option("client_id", o.client_id, "The client id")->required();
+    vouch->add_option("state", o.limit, "on or off")->required();
+    vouch->callback([&] {
+        if (o.limit != "on" && o.limit != "off") {
+            std::cerr << "error: state must be on or off\n";
+            exit_code = 2;
+            return;
+        }
+        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            auto changed =
+                r.clients().set_capability(o.client_id, "verified", o.limit == "on", now());
+            if (!changed || !*changed) {
+                std::cerr << "error: no client " << o.client_id << "\n";
+                return 1;
+            }
+            std::cout << o.client_id << " verified " << o.limit << "\n";
             return 0;
         });
     });

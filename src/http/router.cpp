@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include "core/unicode.hpp"
+
 #include <exception>
 
 namespace provisiond::http {
@@ -93,8 +95,13 @@ Response Router::dispatch(Request& request) const {
         r.set_header("Allow", allowed);
         return r;
     }
-    return error_response(Envelope::flat, make_error(ErrorCode::route_not_found,
-                                                     "No such endpoint: " + request.path));
+    return not_found_ ? not_found_(request) : route_not_found(request);
+}
+
+Response route_not_found(const Request& request) {
+    return error_response(Envelope::flat,
+                          make_error(ErrorCode::route_not_found,
+                                     "No such endpoint: " + truncate_utf8(request.path, 200)));
 }
 
 } // namespace provisiond::http

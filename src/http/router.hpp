@@ -13,6 +13,9 @@ namespace provisiond::http {
 
 using Handler = std::function<Response(Request&)>;
 
+/// The API's 404 for a path no route matches: the flat envelope, naming the path.
+Response route_not_found(const Request& request);
+
 class Router {
 public:
     /// Registers `handler`; `envelope` is the error shape used for 404/405/413/… on this route.
@@ -21,6 +24,9 @@ public:
     /// Finds and runs the handler; answers 404/405 itself. Never throws: a handler's exception
     /// becomes a 500 in the route's envelope.
     Response dispatch(Request& request) const;
+
+    /// Answers requests that no route matches (default: route_not_found's JSON 404).
+    void set_not_found(Handler handler) { not_found_ = std::move(handler); }
 
     /// The error envelope for a path (for failures before a handler runs, e.g. 413).
     Envelope envelope_for(std::string_view path) const;
@@ -36,6 +42,7 @@ private:
                       std::vector<std::string>* params);
 
     std::vector<Route> routes_;
+    Handler not_found_;
 };
 
 } // namespace provisiond::http

@@ -23,10 +23,14 @@ struct OAuthClient {
     bool can_create_accounts = true;
     bool can_provision_resources = true;
     bool can_issue_deep_links = false; ///< granted by the operator (`clients set-capability`)
+    bool operator_verified = false;    ///< vouched for by the operator (`clients set-verified`)
     /// Per-endpoint hourly limit overrides; -1 means unlimited.
     std::map<std::string, std::int64_t> rate_limits;
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
+
+    /// Shown as verified: the operator vouched for it, or a verification token linked it.
+    bool verified() const { return operator_verified || organization_id.has_value(); }
 };
 
 } // namespace provisiond::oauth

@@ -14,7 +14,8 @@ public:
     virtual Result<std::vector<OAuthClient>> list() = 0;
     /// False when no such client.
     virtual Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) = 0;
-    /// Turns one capability ("create_accounts", "provision_resources", "deep_links") on or off;
+    /// Turns one capability ("create_accounts", "provision_resources", "deep_links") or the
+    /// operator's "verified" mark on or off;
     /// false when no such client.
     virtual Result<bool> set_capability(std::string_view client_id, std::string_view capability,
                                         bool on, std::int64_t now) = 0;

@@ -47,6 +47,7 @@ public:
         RETURN_IF_ERROR(
             execute(c_, "DELETE FROM authorization_requests WHERE expires_at <= $1", {now}));
         RETURN_IF_ERROR(execute(c_, "DELETE FROM deep_links WHERE expires_at <= $1", {now}));
+        RETURN_IF_ERROR(execute(c_, "DELETE FROM reveals WHERE expires_at <= $1", {now}));
         return {};
     }
 
@@ -163,6 +164,27 @@ public:
             [](const Row& r) {
                 return DeepLink{r.text(0), r.text(1),          r.text(2),    r.optional_integer(3),
                                 r.text(4), r.optional_text(5), r.integer(6), r.integer(7)};
+            });
+    }
+
+    Result<void> insert_reveal(const Reveal& reveal) override {
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO reveals (key_hash, user_id, kind, box, expires_at) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    {reveal.key_hash, reveal.user_id, reveal.kind, reveal.box, reveal.expires_at}));
+        return {};
+    }
+
+    Result<std::optional<Reveal>> take_reveal(std::string_view key_hash, std::string_view user_id,
+                                              std::int64_t now) override {
+        return first<Reveal>(
+            query(c_,
+                  "DELETE FROM reveals WHERE key_hash = $1 AND user_id = $2 AND expires_at > $3 "
+                  "RETURNING key_hash, user_id, kind, box, expires_at",
+                  {std::string(key_hash), std::string(user_id), now}),
+            [](const Row& r) {
+                return Reveal{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4)};
             });
     }
 

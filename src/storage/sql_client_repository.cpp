@@ -11,7 +11,7 @@ using oauth::OAuthClient;
 constexpr std::string_view client_columns =
     "client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
     "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id, "
-    "can_issue_deep_links";
+    "can_issue_deep_links, operator_verified";
 
 std::map<std::string, std::int64_t> limits_from_json(std::string_view text) {
     std::map<std::string, std::int64_t> out;
@@ -74,6 +74,7 @@ OAuthClient client_from(const Row& r) {
     c.logo_uri = r.optional_text(11);
     c.organization_id = r.optional_text(12);
     c.can_issue_deep_links = r.integer(13) != 0;
+    c.operator_verified = r.integer(14) != 0;
     return c;
 }
 
@@ -135,6 +136,7 @@ public:
         std::string column = capability == "create_accounts"       ? "can_create_accounts"
                              : capability == "provision_resources" ? "can_provision_resources"
                              : capability == "deep_links"          ? "can_issue_deep_links"
+                             : capability == "verified"            ? "operator_verified"
                                                                    : "";
         if (column.empty()) {
             return make_error(ErrorCode::invalid_request, "unknown capability");

@@ -182,25 +182,8 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
         return storage_trouble_page(visitor.error());
     }
     std::string token = http::query_param(request, "token").value_or("");
-    // Look, do not consume: the link is spent only when a password is set.
-    std::optional<accounts::User> user;
-    bool live = false;
-    if (!token.empty() && token.size() <= 128) {
-        (void)c_.uow.run(
-            storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-                auto owner =
-                    r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
-                if (owner && *owner) {
-                    auto found = r.accounts().find_user(**owner);
-                    if (found && *found) {
-                        user = **found;
-                        live = true;
-                    }
-                }
-                return {};
-            });
-    }
-    if (!live) {
+    auto user = link_owner(token);
+    if (!user) {
         return link_expired(*visitor, false);
     }
     PageData data;
@@ -211,6 +194,25 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
     auto response = render_page("set_password", data);
     c_.sessions.finish(response, *visitor);
     return response;
+}
+
+std::optional<accounts::User> AccountPages::link_owner(const std::string& token) {
+    std::optional<accounts::User> user;
+    if (token.empty() || token.size() > 128) {
+        return user;
+    }
+    // Look, do not consume: the link is spent only when a password is set.
+    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+        auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+        if (owner && *owner) {
+            auto found = r.accounts().find_user(**owner);
+            if (found && *found) {
+                user = **found;
+            }
+        }
+        return {};
+    });
+    return user;
 }
 
 http::Response AccountPages::set_password(const http::Request& request) {
@@ -228,6 +230,10 @@ http::Response AccountPages::set_password(const http::Request& request) {
         data.set("csrf", visitor->csrf);
         data.set("token", token);
         data.set("error", error);
+        // Say again whose password this is (the page read "Choose a password for ." before).
+        if (auto user = link_owner(token)) {
+            data.set("email", user->email);
+        }
         auto response = render_page("set_password", data, {400, {}});
         c_.sessions.finish(response, *visitor);
         return response;

@@ -1,7 +1,11 @@
 #pragma once
 // Login, logout, and setting a password from the welcome email's link (docs/PAGES.md).
 
+#include "accounts/account.hpp"
 #include "web/web_context.hpp"
+
+#include <optional>
+#include <string>
 
 namespace provisiond::web {
 
@@ -23,6 +27,9 @@ private:
                               const std::string& email, const std::string& error, unsigned status);
     /// The "link expired or used" page, with its "send a new link" form (`sent`: after sending).
     http::Response link_expired(const Visitor& visitor, bool sent);
+    /// The person a live set-password link belongs to (looked at, not spent); nullopt when the
+    /// link is unknown, used or expired, or storage does not answer.
+    std::optional<accounts::User> link_owner(const std::string& token);
     WebContext c_;
     std::string decoy_hash_; ///< verified against when the account does not exist (equal timing)
 };

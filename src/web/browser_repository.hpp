@@ -45,6 +45,16 @@ struct DeepLink {
     std::int64_t expires_at = 0;
 };
 
+/// A secret sealed for the page after a redirect (crypto/one_time_seal.hpp), keyed by the SHA-256
+/// of the sealing key that only the creator's browser holds.
+struct Reveal {
+    std::string key_hash;
+    std::string user_id;
+    std::string kind; ///< "personal_api_key" | "verification_token"
+    std::string box;
+    std::int64_t expires_at = 0;
+};
+
 struct ProjectView {
     accounts::Project project;
     std::string organization_name;
@@ -97,6 +107,11 @@ public:
     /// Marks a live link used and returns it; nullopt when unknown, used or expired.
     virtual Result<std::optional<DeepLink>> consume_deep_link(std::string_view token_hash,
                                                               std::int64_t now) = 0;
+    virtual Result<void> insert_reveal(const Reveal& reveal) = 0;
+    /// Deletes and returns the user's live reveal with this key hash: a second look finds nothing.
+    virtual Result<std::optional<Reveal>>
+    take_reveal(std::string_view key_hash, std::string_view user_id, std::int64_t now) = 0;
+
     /// Spends every unused deep link a partner issued (the partner was disabled or blocked).
     virtual Result<void> retire_deep_links_of_client(std::string_view client_id,
                                                      std::int64_t now) = 0;

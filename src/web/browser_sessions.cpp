@@ -33,7 +33,16 @@ BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, c
       // Over https the __Host- prefix pins the cookies to our host and path: a sibling subdomain
       // cannot plant one (plain-http loopback cannot use the prefix, which requires Secure).
       session_name_(std::string(secure_ ? "__Host-" : "") + std::string(session_cookie)),
-      csrf_name_(std::string(secure_ ? "__Host-" : "") + std::string(csrf_cookie)) {}
+      csrf_name_(std::string(secure_ ? "__Host-" : "") + std::string(csrf_cookie)),
+      reveal_name_(std::string(secure_ ? "__Host-" : "") + std::string(reveal_cookie)) {}
+
+std::string BrowserSessions::reveal_cookie_header(std::string_view key) const {
+    return cookie_header(reveal_name_, key, {secure_, "Strict", key.empty() ? 0 : 300});
+}
+
+std::optional<std::string> BrowserSessions::reveal_key(const http::Request& request) const {
+    return read_cookie(request, reveal_name_);
+}
 
 Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     Visitor visitor;

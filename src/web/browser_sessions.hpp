@@ -16,6 +16,7 @@ namespace provisiond::web {
 
 inline constexpr std::string_view session_cookie = "provisiond_session";
 inline constexpr std::string_view csrf_cookie = "provisiond_csrf";
+inline constexpr std::string_view reveal_cookie = "provisiond_reveal";
 
 struct Visitor {
     std::optional<accounts::User> user;
@@ -37,6 +38,11 @@ public:
     Result<std::string> log_in(const http::Request& request, std::string_view user_id);
     /// Ends the session; the Set-Cookie value that clears the cookie.
     Result<std::string> log_out(const http::Request& request);
+    /// The Set-Cookie value that hands the browser the key of a sealed secret for the next page
+    /// view (SameSite=Strict, a few minutes); an empty value clears it.
+    std::string reveal_cookie_header(std::string_view key) const;
+    /// The key of a sealed secret the browser holds, if any.
+    std::optional<std::string> reveal_key(const http::Request& request) const;
     /// True when the form's token equals the cookie's and the Origin, if sent, is ours.
     bool csrf_ok(const http::Request& request, std::string_view form_token) const;
     /// Adds the CSRF cookie to a response when the visitor got a new one.
@@ -49,6 +55,7 @@ private:
     bool secure_;
     std::string session_name_;
     std::string csrf_name_;
+    std::string reveal_name_;
 };
 
 } // namespace provisiond::web

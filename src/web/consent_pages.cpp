@@ -113,7 +113,7 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     data.set("client_id_encoded", url_encode(pending->client.client_id));
     data.set("client_host", host_of(pending->client.client_id));
     data.set("redirect_host", host_of(pending->redirect_uri));
-    data.set("verified", pending->client.organization_id.has_value());
+    data.set("verified", pending->client.verified());
     data.set("email", visitor->user->email);
     PageData scopes{PageData::type::list};
     for (const auto& s : pending->scopes) {

@@ -1,7 +1,9 @@
 #include "web/dashboard_pages.hpp"
 
 #include "core/iso8601.hpp"
+#include "core/unicode.hpp"
 #include "crypto/crypto.hpp"
+#include "crypto/one_time_seal.hpp"
 #include "http/body.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
@@ -167,6 +169,41 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     return response;
 }
 
+Result<std::string> DashboardPages::seal_for_next_view(storage::Repositories& r,
+                                                       const std::string& user_id, std::string kind,
+                                                       std::string_view secret) {
+    auto sealed = crypto::seal_once(secret);
+    RETURN_IF_ERROR(
+        r.browser().insert_reveal({crypto::sha256_hex(sealed.key), user_id, std::move(kind),
+                                   sealed.box, c_.clock.now() + reveal_seconds}));
+    return sealed.key;
+}
+
+Result<void> DashboardPages::take_sealed(storage::Repositories& r, const std::string& user_id,
+                                         const std::string& key, Shown& shown) {
+    auto reveal = r.browser().take_reveal(crypto::sha256_hex(key), user_id, c_.clock.now());
+    if (!reveal) {
+        return reveal.error();
+    }
+    if (!*reveal) {
+        return {}; // already shown (a reload), expired, or another user's
+    }
+    auto secret = crypto::open_sealed((*reveal)->box, key);
+    if (secret && (*reveal)->kind == "personal_api_key") {
+        shown.created_key = *secret;
+    } else if (secret && (*reveal)->kind == "verification_token") {
+        shown.created_token = *secret;
+    }
+    return {};
+}
+
+http::Response DashboardPages::redirect_revealing(const std::string& key) {
+    // POST-redirect-GET: a reload of the page that shows the secret creates nothing.
+    auto response = redirect("/dashboard");
+    response.set_header("Set-Cookie", c_.sessions.reveal_cookie_header(key));
+    return response;
+}
+
 http::Response DashboardPages::show(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
@@ -175,7 +212,21 @@ http::Response DashboardPages::show(const http::Request& request) {
     if (!visitor->user) {
         return redirect("/login?next=%2Fdashboard");
     }
-    return render(*visitor, {});
+    Shown shown;
+    auto key = c_.sessions.reveal_key(request);
+    if (key && !key->empty()) {
+        auto taken = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return take_sealed(r, visitor->user->id, *key, shown);
+        });
+        if (!taken) {
+            return storage_trouble_page(taken.error());
+        }
+    }
+    auto response = render(*visitor, shown);
+    if (key) {
+        response.set_header("Set-Cookie", c_.sessions.reveal_cookie_header(""));
+    }
+    return response;
 }
 
 http::Response DashboardPages::show_project(const http::Request& request) {
@@ -200,14 +251,17 @@ http::Response DashboardPages::create_key(const http::Request& request) {
         return *response;
     }
     auto& [visitor, form] = std::get<0>(got);
-    std::string label = form_field(form, "label");
-    if (label.empty() || label.size() > 40) {
+    // A display string like any other: one line, no invisible characters (core/unicode.hpp).
+    std::string typed = form_field(form, "label");
+    std::string label = clean_display_text(typed, 40);
+    if (label.empty() || typed.size() > 4 * 40) {
         return message_page(400, "Give the key a label",
                             "A short label (at most 40 characters) tells your keys apart.",
                             "/dashboard", "Back to the dashboard");
     }
     std::string project_text = form_field(form, "project_id");
     std::string key = oauth::mint_prefixed_secret(oauth::personal_api_key_prefix);
+    std::string reveal;
     bool found = false;
     std::int64_t now = c_.clock.now();
     auto done =
@@ -231,7 +285,13 @@ http::Response DashboardPages::create_key(const http::Request& request) {
                 record.organization_id = p.project.organization_id;
                 record.project_id = p.project.id;
                 record.created_at = now;
-                return r.provisioning().insert_personal_api_key(record);
+                RETURN_IF_ERROR(r.provisioning().insert_personal_api_key(record));
+                auto sealed = seal_for_next_view(r, visitor.user->id, "personal_api_key", key);
+                if (!sealed) {
+                    return sealed.error();
+                }
+                reveal = *sealed;
+                return {};
             }
             return {};
         });
@@ -243,7 +303,7 @@ http::Response DashboardPages::create_key(const http::Request& request) {
                             "Go back and pick a project from the list.", "/dashboard",
                             "Back to the dashboard");
     }
-    return render(visitor, {key, std::nullopt, std::nullopt});
+    return redirect_revealing(reveal);
 }
 
 http::Response DashboardPages::revoke_key(const http::Request& request) {
@@ -290,6 +350,7 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
     std::string organization = form_field(form, "organization_id");
     std::string value = oauth::mint_prefixed_secret(verification_prefix);
     bool allowed = false;
+    std::string reveal;
     auto done =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             auto admin = is_admin_of(r, visitor.user->id, organization);
@@ -306,7 +367,13 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
             token.token_hash = crypto::sha256_hex(value);
             token.hint = oauth::mask_secret(value, verification_prefix);
             token.created_at = c_.clock.now();
-            return r.verification_tokens().insert(token);
+            RETURN_IF_ERROR(r.verification_tokens().insert(token));
+            auto sealed = seal_for_next_view(r, visitor.user->id, "verification_token", value);
+            if (!sealed) {
+                return sealed.error();
+            }
+            reveal = *sealed;
+            return {};
         });
     if (!done) {
         return storage_trouble_page(done.error());
@@ -317,7 +384,7 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
             "Verification tokens are managed by the organization's owners and admins.",
             "/dashboard", "Back to the dashboard");
     }
-    return render(visitor, {std::nullopt, value, std::nullopt});
+    return redirect_revealing(reveal);
 }
 
 http::Response DashboardPages::revoke_verification_token(const http::Request& request) {

@@ -30,6 +30,17 @@ private:
         std::optional<std::int64_t> focused_project;
     };
     http::Response render(const Visitor& visitor, const Shown& shown);
+    /// How long a created secret waits, sealed, for the page after the redirect.
+    static constexpr std::int64_t reveal_seconds = 300;
+    /// Seals a secret just created for the next page view (crypto/one_time_seal.hpp); returns
+    /// the key for the browser's cookie.
+    Result<std::string> seal_for_next_view(storage::Repositories& r, const std::string& user_id,
+                                           std::string kind, std::string_view secret);
+    /// Opens and deletes the user's sealed secret, if the key finds one, into `shown`.
+    Result<void> take_sealed(storage::Repositories& r, const std::string& user_id,
+                             const std::string& key, Shown& shown);
+    /// 302 to /dashboard, handing the browser the key of the sealed secret.
+    http::Response redirect_revealing(const std::string& key);
     /// The signed-in visitor of a form post with a valid CSRF token, or the response to send.
     std::variant<std::pair<Visitor, boost::json::object>, http::Response>
     form_visitor(const http::Request& request);

@@ -241,6 +241,9 @@ function backToOldKeys(s, rewrite = () => {}) {
   try {
     d.exec('BEGIN');
     d.prepare('DELETE FROM schema_migrations WHERE version >= ?').run(MIGRATION);
+    // Undo what the migrations after 0006 added, so that they apply again cleanly.
+    d.exec('DROP TABLE IF EXISTS reveals'); // 0008
+    d.exec('ALTER TABLE oauth_clients DROP COLUMN operator_verified'); // 0007
     rewrite(d);
     for (const u of d.prepare('SELECT id, email FROM users').all()) {
       d.prepare('UPDATE users SET email_normalized = ? WHERE id = ?').run(oldKey(u.email), u.id);

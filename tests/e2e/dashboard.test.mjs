@@ -85,6 +85,13 @@ describe('personal API keys', () => {
       assert.equal(rows[0].organization_id, user.orgId);
       assert.deepEqual(dbFind(server, key), [], 'the key is nowhere in the clear');
 
+      // POST-redirect-GET: the key is shown on /dashboard, once; a reload creates and shows nothing.
+      assert.equal(new URL(page.url()).pathname, '/dashboard', `after Create key: ${page.url()}`);
+      await page.reload();
+      assert.equal(q(server, 'SELECT id FROM personal_api_keys WHERE user_id = ?', user.userId).length, before + 1, 'a reload creates no key');
+      assert.ok(!(await bodyText(page)).includes(key), 'a reload does not show the key again');
+      assert.equal(q(server, 'SELECT key_hash FROM reveals').length, 0, 'the sealed copy is gone after one view');
+
       // Shown once: a fresh load of the dashboard lists the label, not the value.
       await visit(page, `${server.url}/dashboard`);
       const again = await bodyText(page);
@@ -105,6 +112,29 @@ describe('personal API keys', () => {
 });
 
 describe('connected apps', () => {
+  test('at phone width (390 px) every row keeps its action: Disconnect is visible, named for its app, and works; nothing scrolls sideways', async () => {
+    const user = await userWithPassword(server, smtp, { clientId });
+    const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await visit(page, `${server.url}/login`);
+      await logIn(page, user.email, user.password);
+      await visit(page, `${server.url}/dashboard`);
+      const button = page.getByRole('button', { name: `Disconnect ${PARTNER_NAME}`, exact: true });
+      assert.equal(await button.count(), 1, 'one Disconnect button, named for the app');
+      assert.ok(await button.isVisible(), 'Disconnect is visible at 390 px');
+      const box = await button.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `inside the viewport: ${JSON.stringify(box)}`);
+      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(scroll <= 390, `no horizontal scrolling: scrollWidth ${scroll}`);
+      await screenshot(page, 'dashboard-phone');
+      await navigation(page, () => button.click());
+      const fams = q(server, 'SELECT revoked_at FROM token_families WHERE client_id = ? AND user_id = ?', clientId, user.userId);
+      assert.ok(fams.length >= 1 && fams.every((f) => f.revoked_at !== null), 'disconnected');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   test('Disconnect revokes that partner\'s tokens for this user (refresh → invalid_grant) and no one else\'s', async () => {
     const client2 = await registerPartner(server, { name: 'Beta Connect', redirectUri: cb.redirectUri });
     const user = await userWithPassword(server, smtp, { clientId }); // tokens for PARTNER_NAME

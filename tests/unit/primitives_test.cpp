@@ -3,6 +3,7 @@
 #include "core/iso8601.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
+#include "crypto/one_time_seal.hpp"
 #include "crypto/password.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
@@ -171,4 +172,21 @@ TEST(Strings, Utf8Validation) {
     EXPECT_FALSE(parse_positive_integer("-1"));
     EXPECT_FALSE(parse_positive_integer("1e3"));
     EXPECT_FALSE(parse_positive_integer("99999999999999999999"));
+}
+
+TEST(OneTimeSeal, OpensOnlyWithItsOwnKeyAndUntamperedBox) {
+    const std::string secret = "phx_" + std::string(43, 'k');
+    auto sealed = crypto::seal_once(secret);
+    EXPECT_EQ(sealed.key.size(), 43u);
+    EXPECT_EQ(sealed.box.find(secret), std::string::npos);
+    EXPECT_EQ(crypto::open_sealed(sealed.box, sealed.key), secret);
+    auto other = crypto::seal_once(secret);
+    EXPECT_NE(other.box, sealed.box) << "a fresh key and nonce each time";
+    EXPECT_FALSE(crypto::open_sealed(sealed.box, other.key)) << "another key";
+    std::string tampered = *crypto::base64_decode(sealed.box);
+    tampered.back() ^= 1;
+    EXPECT_FALSE(crypto::open_sealed(crypto::base64_encode(tampered), sealed.key));
+    EXPECT_FALSE(crypto::open_sealed("not base64!", sealed.key));
+    EXPECT_FALSE(crypto::open_sealed(sealed.box, "short"));
+    EXPECT_FALSE(crypto::open_sealed("", sealed.key));
 }
