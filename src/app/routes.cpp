@@ -97,8 +97,11 @@ void register_routes(http::Router& router, Endpoints& e) {
 
     // A person who follows a bad link gets a page; programs (and every API path) keep JSON.
     router.set_not_found([](Request& r) {
-        bool api = r.path.rfind("/api/", 0) == 0 || r.path.rfind("/oauth/", 0) == 0 ||
-                   r.path.rfind("/.well-known/", 0) == 0 || r.path.rfind("/_", 0) == 0;
+        auto under = [&r](std::string_view prefix) {
+            return r.path == prefix || r.path.rfind(std::string(prefix) + "/", 0) == 0;
+        };
+        bool api =
+            under("/api") || under("/oauth") || under("/.well-known") || r.path.rfind("/_", 0) == 0;
         auto accept = r.header("accept");
         if (!api && (r.method == "GET" || r.method == "HEAD") && accept &&
             accept->find("text/html") != std::string_view::npos) {

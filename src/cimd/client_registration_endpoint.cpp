@@ -25,7 +25,7 @@ boost::json::object report_json(std::string_view client_id, const RegistrationRe
         out["logo_uri"] =
             c.logo_uri ? boost::json::value(*c.logo_uri) : boost::json::value(nullptr);
         out["scopes"] = std::move(scopes);
-        out["verified"] = c.organization_id.has_value();
+        out["verified"] = c.verified();
         out["organization_id"] = c.organization_id ? boost::json::value(*c.organization_id)
                                                    : boost::json::value(nullptr);
         out["provisioning"] =

@@ -4,8 +4,6 @@
 
 #include <sodium.h>
 
-#include <stdexcept>
-
 namespace provisiond::crypto {
 namespace {
 
@@ -24,8 +22,10 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 } // namespace
 
 Sealed seal_once(std::string_view secret) {
+    // Idempotent; secretbox itself needs no initialisation (our randomness is OpenSSL's), so a
+    // failure here cannot weaken it and must not throw inside a storage transaction.
     if (sodium_init() < 0) {
-        throw std::runtime_error("libsodium failed to initialise");
+        // Nothing to do: see above. (The call only prepares libsodium's own randomness.)
     }
     std::string key = random_bytes(crypto_secretbox_KEYBYTES);
     std::string nonce = random_bytes(crypto_secretbox_NONCEBYTES);
@@ -43,8 +43,7 @@ std::optional<std::string> open_sealed(std::string_view box_text, std::string_vi
     auto key = base64url_decode(key_text);
     auto box = base64_decode(box_text);
     if (!key || !box || key->size() != crypto_secretbox_KEYBYTES ||
-        box->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
-        sodium_init() < 0) {
+        box->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
         return std::nullopt;
     }
     std::string plain(box->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');

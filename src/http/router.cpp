@@ -95,7 +95,14 @@ Response Router::dispatch(Request& request) const {
         r.set_header("Allow", allowed);
         return r;
     }
-    return not_found_ ? not_found_(request) : route_not_found(request);
+    if (!not_found_) {
+        return route_not_found(request);
+    }
+    try {
+        return not_found_(request);
+    } catch (const std::exception& e) {
+        return error_response(Envelope::flat, make_error(ErrorCode::internal, "", e.what()));
+    }
 }
 
 Response route_not_found(const Request& request) {

@@ -1,6 +1,7 @@
 #include "web/dashboard_pages.hpp"
 
 #include "core/iso8601.hpp"
+#include "core/strings.hpp"
 #include "core/unicode.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/one_time_seal.hpp"
@@ -172,6 +173,8 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
 Result<std::string> DashboardPages::seal_for_next_view(storage::Repositories& r,
                                                        const std::string& user_id, std::string kind,
                                                        std::string_view secret) {
+    // Unviewed boxes (the page after the redirect never came) go as new ones arrive.
+    RETURN_IF_ERROR(r.browser().purge_expired(c_.clock.now()));
     auto sealed = crypto::seal_once(secret);
     RETURN_IF_ERROR(
         r.browser().insert_reveal({crypto::sha256_hex(sealed.key), user_id, std::move(kind),
@@ -179,14 +182,12 @@ Result<std::string> DashboardPages::seal_for_next_view(storage::Repositories& r,
     return sealed.key;
 }
 
-Result<void> DashboardPages::take_sealed(storage::Repositories& r, const std::string& user_id,
-                                         const std::string& key, Shown& shown) {
+Result<std::optional<Reveal>> DashboardPages::take_sealed(storage::Repositories& r,
+                                                          const std::string& user_id,
+                                                          const std::string& key, Shown& shown) {
     auto reveal = r.browser().take_reveal(crypto::sha256_hex(key), user_id, c_.clock.now());
-    if (!reveal) {
-        return reveal.error();
-    }
-    if (!*reveal) {
-        return {}; // already shown (a reload), expired, or another user's
+    if (!reveal || !*reveal) {
+        return reveal; // an error; or already shown (a reload), expired, or another user's
     }
     auto secret = crypto::open_sealed((*reveal)->box, key);
     if (secret && (*reveal)->kind == "personal_api_key") {
@@ -194,7 +195,7 @@ Result<void> DashboardPages::take_sealed(storage::Repositories& r, const std::st
     } else if (secret && (*reveal)->kind == "verification_token") {
         shown.created_token = *secret;
     }
-    return {};
+    return reveal;
 }
 
 http::Response DashboardPages::redirect_revealing(const std::string& key) {
@@ -213,16 +214,30 @@ http::Response DashboardPages::show(const http::Request& request) {
         return redirect("/login?next=%2Fdashboard");
     }
     Shown shown;
-    auto key = c_.sessions.reveal_key(request);
+    std::optional<Reveal> taken;
+    // Only a GET shows it: a HEAD would spend the secret on a body nobody reads.
+    auto key = request.method == "GET" ? c_.sessions.reveal_key(request) : std::nullopt;
     if (key && !key->empty()) {
-        auto taken = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-            return take_sealed(r, visitor->user->id, *key, shown);
+        auto took = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            auto got = take_sealed(r, visitor->user->id, *key, shown);
+            if (!got) {
+                return Result<void>(got.error());
+            }
+            taken = *got;
+            return Result<void>();
         });
-        if (!taken) {
-            return storage_trouble_page(taken.error());
+        if (!took) {
+            return storage_trouble_page(took.error());
         }
     }
     auto response = render(*visitor, shown);
+    if (taken && response.status != 200) {
+        // The page failed: put the box back so that the next view still shows the secret.
+        (void)c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return r.browser().insert_reveal(*taken);
+        });
+        return response;
+    }
     if (key) {
         response.set_header("Set-Cookie", c_.sessions.reveal_cookie_header(""));
     }
@@ -253,8 +268,8 @@ http::Response DashboardPages::create_key(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     // A display string like any other: one line, no invisible characters (core/unicode.hpp).
     std::string typed = form_field(form, "label");
-    std::string label = clean_display_text(typed, 40);
-    if (label.empty() || typed.size() > 4 * 40) {
+    std::string label = clean_display_text(typed, 41);
+    if (label.empty() || decode_utf8(label).size() > 40) {
         return message_page(400, "Give the key a label",
                             "A short label (at most 40 characters) tells your keys apart.",
                             "/dashboard", "Back to the dashboard");

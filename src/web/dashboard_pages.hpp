@@ -37,8 +37,8 @@ private:
     Result<std::string> seal_for_next_view(storage::Repositories& r, const std::string& user_id,
                                            std::string kind, std::string_view secret);
     /// Opens and deletes the user's sealed secret, if the key finds one, into `shown`.
-    Result<void> take_sealed(storage::Repositories& r, const std::string& user_id,
-                             const std::string& key, Shown& shown);
+    Result<std::optional<Reveal>> take_sealed(storage::Repositories& r, const std::string& user_id,
+                                              const std::string& key, Shown& shown);
     /// 302 to /dashboard, handing the browser the key of the sealed secret.
     http::Response redirect_revealing(const std::string& key);
     /// The signed-in visitor of a form post with a valid CSRF token, or the response to send.

@@ -109,6 +109,10 @@ test('Create key answers with a redirect; the key is shown on the next view only
   const sealed = q(server, 'SELECT box FROM reveals');
   assert.equal(sealed.length, 1);
 
+  // A HEAD (a link checker, a prefetch) does not spend it.
+  const head = await web.request('HEAD', '/dashboard');
+  assert.equal(head.status, 200);
+  assert.equal(q(server, 'SELECT box FROM reveals').length, 1, 'HEAD leaves the box');
   const shown = await web.get('/dashboard');
   const m = /phx_[A-Za-z0-9]{43}/.exec(shown.pageText);
   assert.ok(m, `the key is shown once: ${shown.pageText.slice(0, 800)}`);
@@ -116,6 +120,11 @@ test('Create key answers with a redirect; the key is shown on the next view only
   assert.equal(q(server, 'SELECT count(*) AS n FROM personal_api_keys WHERE key_hash = ?', sha256hex(m[0]))[0].n, 1);
   assert.equal(web.cookie('provisiond_reveal'), undefined, 'the cookie is cleared');
   assert.equal(q(server, 'SELECT box FROM reveals').length, 0, 'the box is deleted on the first view');
+
+  // A label over 40 characters is refused, not cut.
+  const long = await web.submit(formWithButton(shown.forms, 'Create key'), { label: 'x'.repeat(41) });
+  assert.equal(long.status, 400, long.pageText.slice(0, 200));
+  assert.match(long.pageText, /at most 40 characters/);
 
   // A replayed cookie (or a reload) finds nothing; nothing new is created.
   web.setCookie('provisiond_reveal', revealCookie);
