@@ -106,6 +106,31 @@ Result<bool> disable_client(storage::Repositories& r, const std::string& client_
     return true;
 }
 
+/// Turns one of a client's switches (a capability, or the operator's "verified" mark) on or off
+/// and prints what it did; the exit code. `state` must be "on" or "off".
+int set_switch(const Config& config, const std::string& client_id, const std::string& name,
+               const std::string& state) {
+    if (state != "on" && state != "off") {
+        std::cerr << "error: state must be on or off\n";
+        return 2;
+    }
+    return with_repositories(config, [&](storage::Repositories& r) {
+        auto changed = r.clients().set_capability(client_id, name, state == "on", now());
+        if (!changed || !*changed) {
+            std::cerr << "error: no client " << client_id << "\n";
+            return 1;
+        }
+        // Withdrawn deep links stay withdrawn: turning the capability on again later must not
+        // revive a link handed out before.
+        if (name == "deep_links" && state != "on" &&
+            !r.browser().retire_deep_links_of_client(client_id, now())) {
+            return 1;
+        }
+        std::cout << client_id << " " << name << " " << state << "\n";
+        return 0;
+    });
+}
+
 /// A blocklist entry: an https client URL (exactly), or a host name (it and its subdomains).
 std::string check_block_entry(std::string_view entry, std::string& kind) {
     if (cimd::looks_like_document_url(entry)) {
@@ -355,27 +380,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             exit_code = 2;
             return;
         }
-        if (o.limit != "on" && o.limit != "off") {
-            std::cerr << "error: state must be on or off\n";
-            exit_code = 2;
-            return;
-        }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
-            auto changed =
-                r.clients().set_capability(o.client_id, o.endpoint, o.limit == "on", now());
-            if (!changed || !*changed) {
-                std::cerr << "error: no client " << o.client_id << "\n";
-                return 1;
-            }
-            // Withdrawn deep links stay withdrawn: turning the capability on again later must
-            // not revive a link handed out before.
-            if (o.endpoint == "deep_links" && o.limit != "on" &&
-                !r.browser().retire_deep_links_of_client(o.client_id, now())) {
-                return 1;
-            }
-            std::cout << o.client_id << " " << o.endpoint << " " << o.limit << "\n";
-            return 0;
-        });
+        exit_code = set_switch(config, o.client_id, o.endpoint, o.limit);
     });
 
     auto* vouch = clients->add_subcommand(
@@ -384,23 +389,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     add_settings(*vouch, config, SettingScope::storage);
     vouch->add_option("client_id", o.client_id, "The client id")->required();
     vouch->add_option("state", o.limit, "on or off")->required();
-    vouch->callback([&] {
-        if (o.limit != "on" && o.limit != "off") {
-            std::cerr << "error: state must be on or off\n";
-            exit_code = 2;
-            return;
-        }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
-            auto changed =
-                r.clients().set_capability(o.client_id, "verified", o.limit == "on", now());
-            if (!changed || !*changed) {
-                std::cerr << "error: no client " << o.client_id << "\n";
-                return 1;
-            }
-            std::cout << o.client_id << " verified " << o.limit << "\n";
-            return 0;
-        });
-    });
+    vouch->callback([&] { exit_code = set_switch(config, o.client_id, "verified", o.limit); });
 
     auto* check = clients->add_subcommand(
         "check",
