@@ -168,7 +168,6 @@ public:
     }
 
     Result<void> insert_reveal(const Reveal& reveal) override {
-
         RETURN_IF_ERROR(
             execute(c_,
                     "INSERT INTO reveals (key_hash, user_id, kind, box, expires_at) "
