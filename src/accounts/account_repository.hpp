@@ -24,6 +24,8 @@ public:
     virtual Result<Project> insert_project(std::string_view organization_id, std::string_view name,
                                            std::string_view api_token, std::int64_t now) = 0;
     virtual Result<std::optional<Project>> find_project(std::int64_t id) = 0;
+    /// The project whose current token (phc_…) this is; a rotated-away token finds nothing.
+    virtual Result<std::optional<Project>> find_project_by_token(std::string_view api_token) = 0;
     /// Replaces the project token; false when the project does not exist.
     virtual Result<bool> set_project_token(std::int64_t id, std::string_view api_token) = 0;
     /// Every project in every organization the user belongs to, ordered by id.

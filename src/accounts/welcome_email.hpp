@@ -1,5 +1,8 @@
 #pragma once
+// The emails of an account's life: the welcome email, a new set-password link, and a password
+// reset. Each is words only (outbox::EmailContent); outbox/email_template.hpp renders both parts.
 
+#include "config/config.hpp"
 #include "outbox/email.hpp"
 
 namespace provisiond::accounts {
@@ -19,16 +22,25 @@ struct WelcomeEmailInput {
 };
 
 /// The message a newly provisioned user receives: who created the account, and how to get in.
-outbox::Email compose_welcome_email(const WelcomeEmailInput& input, std::int64_t now);
+outbox::Email compose_welcome_email(const WelcomeEmailInput& input, const Config& config,
+                                    std::int64_t now);
 
-} // namespace provisiond::accounts
+/// Why someone is sent a set-password link.
+enum class PasswordLinkReason {
+    new_link, ///< asked for from the "link expired" page
+    reset,    ///< "Forgot password?" on the login page
+};
 
-namespace provisiond::accounts {
+struct PasswordLinkInput {
+    std::string user_id;
+    std::string recipient;
+    std::string set_password_url; ///< ends in set_password_token_placeholder
+    std::string login_url;
+    std::int64_t link_lifetime_hours = 72;
+    PasswordLinkReason reason = PasswordLinkReason::new_link;
+};
 
-/// A fresh set-password link, asked for from the "link expired" page.
-outbox::Email compose_password_link_email(const std::string& user_id, const std::string& recipient,
-                                          const std::string& set_password_url,
-                                          const std::string& login_url,
-                                          std::int64_t link_lifetime_hours, std::int64_t now);
+outbox::Email compose_password_link_email(const PasswordLinkInput& input, const Config& config,
+                                          std::int64_t now);
 
 } // namespace provisiond::accounts

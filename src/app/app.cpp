@@ -10,6 +10,8 @@
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
 #include "storage/sqlite/sqlite_connection.hpp"
+#include "webhooks/secrets_key.hpp"
+#include "webhooks/webhook_worker.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -98,6 +100,11 @@ int serve(Config config) {
         log.app->critical("{}", proxies.error().message);
         return 2;
     }
+    auto look = web::PageLook::load(config.branding);
+    if (!look) {
+        log.app->critical("{}", look.error().message);
+        return 2;
+    }
     std::vector<std::string> applied;
     std::vector<std::string> warnings;
     auto db = open_migrated_database(config, static_cast<std::size_t>(config.database_connections),
@@ -139,16 +146,19 @@ int serve(Config config) {
     provisioning::ResourcesEndpoint resources_endpoint(resources, uow, clock);
 
     web::BrowserSessions sessions(uow, clock, config);
-    web::WebContext web_context{uow, clock, config, sessions};
+    web::Pages pages(std::move(*look));
+    web::WebContext web_context{uow, clock, config, sessions, pages};
     web::AccountPages account_pages(web_context);
     web::ConsentPages consent_pages(web_context);
     web::DashboardPages dashboard(web_context);
+    web::PasswordPages password_pages(web_context);
     oauth::AuthorizeEndpoint authorize(web_context, registrar);
 
     http::Router router;
     Endpoints endpoints{
-        account_requests, tokens,        resources_endpoint, registrar, uow,      clock,
-        config,           account_pages, consent_pages,      dashboard, authorize};
+        account_requests, tokens,        resources_endpoint, registrar, uow,       clock,
+        config,           account_pages, consent_pages,      dashboard, authorize, pages,
+        password_pages};
     register_routes(router, endpoints);
 
     std::unique_ptr<outbox::Sender> sender;
@@ -161,6 +171,18 @@ int serve(Config config) {
     }
     outbox::OutboxWorker mailer(uow, clock, *sender, log.app,
                                 config.lifetimes.password_link_seconds);
+
+    // The secrets key opens the signing secrets of `webhooks add` endpoints; without the file
+    // (no endpoint was ever added) only --webhook-url is served.
+    webhooks::WorkerSettings hook_settings{config.webhooks.url, config.webhooks.secret,
+                                           std::nullopt, config.webhooks.retry_base_seconds, 10000};
+    if (auto key = webhooks::load_secrets_key(config.secrets_key_path(), false)) {
+        hook_settings.secrets_key = *key;
+    } else if (key.error().code != ErrorCode::not_found) {
+        log.app->critical("{}", key.error().message);
+        return 2;
+    }
+    webhooks::WebhookWorker hooks(uow, clock, std::move(hook_settings), log.app);
 
     // Connections may not eat the descriptors that the database, metadata fetches and mail need.
     int fetch_workers = 2 + std::max(1, config.threads / 2);
@@ -196,10 +218,12 @@ int serve(Config config) {
         PROVISIOND_VERSION, host, server.port(), config.public_url, config.region, config.database,
         config.threads);
     mailer.start();
+    hooks.start();
     server.run();
     stop_fetches = true;
     registrar.stop();
     mailer.stop();
+    hooks.stop();
     log.app->info("stopped");
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "app/routes.hpp"
 
+#include "app/openapi.hpp"
 #include "cimd/client_registration_endpoint.hpp"
 #include "oauth/metadata_endpoint.hpp"
 #include "oauth/revocation_endpoint.hpp"
@@ -49,6 +50,11 @@ void register_routes(http::Router& router, Endpoints& e) {
             return oauth::handle_introspect(e.uow, e.clock, e.config, r);
         });
     }
+    router.add("GET", "/api/agentic/openapi.json", Envelope::flat, [](Request&) {
+        auto response = http::json_response(200, std::string(openapi_document()));
+        response.set_header("Cache-Control", "public, max-age=300");
+        return response;
+    });
     router.add("GET", "/.well-known/oauth-authorization-server", Envelope::oauth,
                [&e](Request&) { return oauth::handle_metadata(e.config); });
     router.add("GET", "/oauth/authorize", Envelope::flat,
@@ -67,6 +73,16 @@ void register_routes(http::Router& router, Endpoints& e) {
                [&e](Request& r) { return e.account_pages.set_password(r); });
     router.add("POST", "/account/set-password/resend", Envelope::flat,
                [&e](Request& r) { return e.account_pages.resend_link(r); });
+    router.add("GET", "/account/forgot-password", Envelope::flat,
+               [&e](Request& r) { return e.password_pages.show_forgot(r); });
+    router.add("POST", "/account/forgot-password", Envelope::flat,
+               [&e](Request& r) { return e.password_pages.send_reset_link(r); });
+    router.add("GET", "/account", Envelope::flat,
+               [&e](Request& r) { return e.password_pages.show_account(r); });
+    router.add("POST", "/account/password", Envelope::flat,
+               [&e](Request& r) { return e.password_pages.change_password(r); });
+    router.add("POST", "/account/sign-out-everywhere", Envelope::flat,
+               [&e](Request& r) { return e.password_pages.sign_out_everywhere(r); });
     router.add("GET", "/agentic/login", Envelope::flat,
                [&e](Request& r) { return e.account_pages.deep_link_login(r); });
     router.add("GET", "/api/agentic/authorize", Envelope::flat,
@@ -83,6 +99,12 @@ void register_routes(http::Router& router, Endpoints& e) {
                [&e](Request& r) { return e.dashboard.show_project(r); });
     router.add("POST", "/dashboard/keys", Envelope::flat,
                [&e](Request& r) { return e.dashboard.create_key(r); });
+    router.add("GET", "/dashboard/keys/revoke", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.confirm_revoke_key(r); });
+    router.add("GET", "/dashboard/apps/disconnect", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.confirm_disconnect_app(r); });
+    router.add("GET", "/dashboard/verification-tokens/revoke", Envelope::flat,
+               [&e](Request& r) { return e.dashboard.confirm_revoke_verification_token(r); });
     router.add("POST", "/dashboard/keys/revoke", Envelope::flat,
                [&e](Request& r) { return e.dashboard.revoke_key(r); });
     router.add("POST", "/dashboard/apps/disconnect", Envelope::flat,
@@ -91,12 +113,14 @@ void register_routes(http::Router& router, Endpoints& e) {
                [&e](Request& r) { return e.dashboard.create_verification_token(r); });
     router.add("POST", "/dashboard/verification-tokens/revoke", Envelope::flat,
                [&e](Request& r) { return e.dashboard.revoke_verification_token(r); });
-    router.add("GET", "/static/provisiond.css", Envelope::flat,
-               [](Request&) { return web::static_file("provisiond.css"); });
+    for (std::string name : {"provisiond.css", "brand.css", "brand-logo"}) {
+        router.add("GET", "/static/" + name, Envelope::flat,
+                   [&pages = e.pages, name](Request&) { return pages.static_file(name); });
+    }
     router.add("GET", "/", Envelope::flat, [](Request&) { return web::redirect("/dashboard"); });
 
     // A person who follows a bad link gets a page; programs (and every API path) keep JSON.
-    router.set_not_found([](Request& r) {
+    router.set_not_found([&pages = e.pages](Request& r) {
         auto under = [&r](std::string_view prefix) {
             return r.path == prefix || r.path.rfind(std::string(prefix) + "/", 0) == 0;
         };
@@ -105,10 +129,7 @@ void register_routes(http::Router& router, Endpoints& e) {
         auto accept = r.header("accept");
         if (!api && (r.method == "GET" || r.method == "HEAD") && accept &&
             accept->find("text/html") != std::string_view::npos) {
-            return web::message_page(404, "Page not found",
-                                     "There is nothing at this address. Check the link, or go "
-                                     "to your dashboard.",
-                                     "/dashboard", "Go to your dashboard");
+            return pages.not_found();
         }
         return http::route_not_found(r);
     });

@@ -9,6 +9,7 @@
 #include "web/account_pages.hpp"
 #include "web/consent_pages.hpp"
 #include "web/dashboard_pages.hpp"
+#include "web/password_pages.hpp"
 
 namespace provisiond::app {
 
@@ -24,6 +25,8 @@ struct Endpoints {
     web::ConsentPages& consent_pages;
     web::DashboardPages& dashboard;
     oauth::AuthorizeEndpoint& authorize;
+    const web::Pages& pages;
+    web::PasswordPages& password_pages;
 };
 
 /// Every route: the public API under /api/agentic/… with the /api/provisioning/… aliases, the

@@ -2,6 +2,7 @@
 
 #include "cimd/registration_limits.hpp"
 #include "crypto/crypto.hpp"
+#include "webhooks/event.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -395,6 +396,16 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
             record.created_at = *previous ? (*previous)->created_at : now;
             record.updated_at = now;
             RETURN_IF_ERROR(r.documents().save(record));
+            if (!*previous) {
+                // A partner's first document: it registered itself.
+                RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+                    "partner.registered",
+                    {{"partner",
+                      {{"client_id", client.client_id}, {"name", client.name}, {"kind", "cimd"}}},
+                     {"registered_by", "metadata_document"},
+                     {"verified", organization.has_value()}},
+                    now)));
+            }
             auto saved = r.clients().find(url.url);
             if (!saved) {
                 return saved.error();

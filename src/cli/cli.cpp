@@ -4,6 +4,7 @@
 #include "cli/clients_command.hpp"
 #include "cli/settings.hpp"
 #include "cli/verification_tokens_command.hpp"
+#include "cli/webhooks_command.hpp"
 #include "storage/migrations.hpp"
 
 #include <cstdlib>
@@ -102,6 +103,8 @@ int run(int argc, char** argv) {
     add_clients_command(app, config, clients_options, exit_code);
     VerificationTokenOptions token_options;
     add_verification_tokens_command(app, config, token_options, exit_code);
+    WebhookOptions webhook_options;
+    add_webhooks_command(app, config, webhook_options, exit_code);
 
     std::string config_path = find_config_path(argc, argv);
     if (!config_path.empty()) {

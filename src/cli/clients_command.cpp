@@ -11,6 +11,7 @@
 #include "ratelimit/partner_rate_limiter.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
+#include "webhooks/event.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -103,6 +104,12 @@ Result<bool> disable_client(storage::Repositories& r, const std::string& client_
         return changed;
     }
     RETURN_IF_ERROR(r.browser().retire_deep_links_of_client(client_id, now()));
+    // Every user's grant to this partner stops working (no user_id: all of them).
+    boost::json::object data{{"client_id", client_id},
+                             {"user_id", nullptr},
+                             {"reason", webhooks::revoke_reason::client_disabled}};
+    RETURN_IF_ERROR(
+        r.webhooks().enqueue(webhooks::make_event("grant.revoked", std::move(data), now())));
     return true;
 }
 
@@ -229,6 +236,15 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                                   ? "a client with this id already exists"
                                   : inserted.error().debug)
                           << "\n";
+                return 1;
+            }
+            auto announced = r.webhooks().enqueue(webhooks::make_event(
+                "partner.registered",
+                {{"partner", {{"client_id", c.client_id}, {"name", c.name}, {"kind", c.kind}}},
+                 {"registered_by", "operator"}},
+                now()));
+            if (!announced) {
+                std::cerr << "error: " << announced.error().debug << "\n";
                 return 1;
             }
             std::cout << "registered client " << c.client_id << " (" << c.name << ")\n";
@@ -442,6 +458,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             if (!all) {
                 return 1;
             }
+            boost::json::array disabled;
             for (const auto& c : *all) {
                 auto url = cimd::parse_client_id_url(c.client_id);
                 if (c.kind != "cimd" || !url || !c.is_active) {
@@ -452,10 +469,18 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                     if (!disable_client(r, c.client_id)) {
                         return 1;
                     }
+                    disabled.push_back(boost::json::value(c.client_id));
                     std::cout << "disabled " << c.client_id << "\n";
                 }
             }
-            return 0;
+            auto announced = r.webhooks().enqueue(
+                webhooks::make_event("partner.blocked",
+                                     {{"entry", entry},
+                                      {"kind", kind},
+                                      {"reason", o.reason},
+                                      {"disabled_clients", std::move(disabled)}},
+                                     now()));
+            return announced ? 0 : 1;
         });
     });
 

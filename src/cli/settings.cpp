@@ -28,6 +28,10 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "database", c.database,
             "Path of the SQLite database file (`serve` and `migrate` create it if missing; every "
             "other command refuses a missing file)");
+    setting(cmd, "secrets-key-file", c.webhooks.secrets_key_file,
+            "File holding the key that seals webhook signing secrets in the database (created by "
+            "`webhooks add`, mode 0600; back it up with the database). Default: "
+            "<database>-secrets.key");
     if (scope == SettingScope::storage) {
         return;
     }
@@ -120,6 +124,35 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
         "account_requests per hour for metadata-document clients linked to an organization by a "
         "verification token (unverified ones get --limit-account-requests)");
     add_cimd_settings(cmd, c);
+    add_branding_settings(cmd, c);
+    setting(cmd, "webhook-url", c.webhooks.url,
+            "Send every webhook event (Standard Webhooks) to this URL; more endpoints, each with "
+            "an event filter: `provisiond webhooks add`");
+    setting(cmd, "webhook-secret", c.webhooks.secret,
+            "Signing secret of --webhook-url: whsec_ + base64 of 16-64 random bytes, e.g. "
+            "whsec_$(openssl rand -base64 32) (prefer PROVISIOND_WEBHOOK_SECRET to a flag)");
+    setting(cmd, "webhook-retry-seconds", c.webhooks.retry_base_seconds,
+            "A failed webhook delivery is retried after this many seconds, doubling each time, at "
+            "most hourly, until the endpoint answers 2xx");
+}
+
+void add_branding_settings(CLI::App& cmd, Config& c) {
+    auto& b = c.branding;
+    setting(cmd, "brand-name", b.product_name,
+            "Your product's name, shown in every page's title, header and footer and in every "
+            "email");
+    setting(cmd, "brand-logo", b.logo_file,
+            "A logo file (.png, .jpg, .webp or .svg, at most 256 KiB, about 28 px high on pages) "
+            "shown before the product name on pages and at the top of emails. Default: a neutral "
+            "mark");
+    setting(cmd, "brand-accent", b.accent,
+            "Accent colour of buttons, links and the focus ring, as #rrggbb; must reach 3:1 "
+            "against white (button text switches to black when white would fall under 4.5:1)");
+    setting(cmd, "support-email", b.support_email,
+            "Where people write for help; shown in page footers and emails when set");
+    setting(cmd, "dashboard-url", b.dashboard_url,
+            "Your product's dashboard, linked from the page header and from welcome emails. "
+            "Default: <public-url>/dashboard");
 }
 
 void add_cimd_settings(CLI::App& cmd, Config& c) {

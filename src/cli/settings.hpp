@@ -20,6 +20,9 @@ void add_settings(CLI::App& command, Config& config, SettingScope scope);
 /// The settings of metadata-document fetches (`serve`, `clients check`).
 void add_cimd_settings(CLI::App& command, Config& config);
 
+/// The operator's product name, logo, accent colour, support address and dashboard URL.
+void add_branding_settings(CLI::App& command, Config& config);
+
 /// Reads `key = value` lines (# comments, blank lines; optional quotes around the value).
 /// Returns an error message or "".
 std::string read_config_file(const std::string& path, std::map<std::string, std::string>& out);

@@ -45,6 +45,23 @@ struct CimdSettings {
     std::int64_t default_ttl_seconds = 3600;
 };
 
+/// The operator's own product, shown on every page and in every email (docs/PAGES.md).
+struct Branding {
+    std::string product_name = "provisiond";
+    std::string logo_file; ///< PNG, JPEG, WebP or SVG, at most 256 KiB; empty: a neutral mark
+    std::string accent = "#1f5eff"; ///< #rrggbb, at least 3:1 against white
+    std::string support_email;      ///< shown in page footers and emails when set
+    std::string dashboard_url;      ///< the product's dashboard; empty: this server's /dashboard
+};
+
+/// Webhooks (Standard Webhooks; docs/WEBHOOKS.md): the endpoint of the settings, and retries.
+struct WebhookSettings {
+    std::string url;                      ///< --webhook-url: every event goes here; empty: none
+    std::string secret;                   ///< --webhook-secret: "whsec_" + base64, needed with url
+    std::int64_t retry_base_seconds = 10; ///< first retry after this, doubling, at most 1 h
+    std::string secrets_key_file; ///< seals `webhooks add` secrets; default <database>-secrets.key
+};
+
 struct Config {
     std::string listen = "127.0.0.1:8000";
     std::string public_url; ///< defaults to http://<listen>
@@ -72,9 +89,15 @@ struct Config {
     Lifetimes lifetimes;
     PartnerLimits partner_limits;
     CimdSettings cimd;
+    Branding branding;
+    WebhookSettings webhooks;
 
     /// The host URL (scheme://host[:port], no trailing slash) of a region ("US" or "EU").
     std::string host_for_region(std::string_view region) const;
+    /// The secrets key file (webhooks), defaulting to one next to the database.
+    std::string secrets_key_path() const;
+    /// Where emails and page headers send people for "your dashboard".
+    std::string dashboard_url_for_region(std::string_view region) const;
     /// Fills defaults that depend on other settings; returns an error message or "".
     std::string finalize();
     /// After binding `listen` with port 0: the URLs derived from it take the port the kernel

@@ -2,12 +2,25 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
 #include <cstdlib>
 
 namespace provisiond::crypto {
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
+             &length) == nullptr) {
+        std::fputs("fatal: HMAC-SHA256 failed\n", stderr);
+        std::abort();
+    }
+    return std::string(reinterpret_cast<const char*>(digest), length);
+}
 
 std::string sha256_raw(std::string_view data) {
     unsigned char digest[EVP_MAX_MD_SIZE];

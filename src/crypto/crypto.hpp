@@ -37,4 +37,7 @@ std::string random_uuid();
 /// Compares two byte strings in time that depends only on their lengths.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+/// HMAC-SHA256 of `data` under `key`: the 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
 } // namespace provisiond::crypto

@@ -21,13 +21,16 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 
 } // namespace
 
-Sealed seal_once(std::string_view secret) {
+std::optional<std::string> seal_with(std::string_view secret, std::string_view key_text) {
     // Idempotent; secretbox itself needs no initialisation (our randomness is OpenSSL's), so a
     // failure here cannot weaken it and must not throw inside a storage transaction.
     if (sodium_init() < 0) {
         // Nothing to do: see above. (The call only prepares libsodium's own randomness.)
     }
-    std::string key = random_bytes(crypto_secretbox_KEYBYTES);
+    auto key = base64url_decode(key_text);
+    if (!key || key->size() != crypto_secretbox_KEYBYTES) {
+        return std::nullopt;
+    }
     std::string nonce = random_bytes(crypto_secretbox_NONCEBYTES);
     std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + secret.size(), '\0');
     auto* out = reinterpret_cast<unsigned char*>(box.data());
@@ -35,8 +38,17 @@ Sealed seal_once(std::string_view secret) {
     crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES,
                           reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
                           reinterpret_cast<const unsigned char*>(nonce.data()),
-                          reinterpret_cast<const unsigned char*>(key.data()));
-    return {base64url_encode(key), base64_encode(box)};
+                          reinterpret_cast<const unsigned char*>(key->data()));
+    return base64_encode(box);
+}
+
+std::string new_seal_key() {
+    return base64url_encode(random_bytes(crypto_secretbox_KEYBYTES));
+}
+
+Sealed seal_once(std::string_view secret) {
+    std::string key = new_seal_key();
+    return {key, *seal_with(secret, key)};
 }
 
 std::optional<std::string> open_sealed(std::string_view box_text, std::string_view key_text) {

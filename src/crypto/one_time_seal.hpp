@@ -19,6 +19,13 @@ struct Sealed {
 /// Seals `secret` under a fresh key (libsodium's crypto_secretbox).
 Sealed seal_once(std::string_view secret);
 
+/// A fresh random key (43 base64url characters).
+std::string new_seal_key();
+
+/// Seals `secret` under a key from new_seal_key() (a standing key: the webhook signing secrets
+/// under the secrets key file); nullopt when the key is malformed.
+std::optional<std::string> seal_with(std::string_view secret, std::string_view key);
+
 /// Opens a box with its key; nullopt when either is malformed or they do not belong together.
 std::optional<std::string> open_sealed(std::string_view box, std::string_view key);
 

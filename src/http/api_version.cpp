@@ -1,5 +1,7 @@
 #include "http/api_version.hpp"
 
+#include "core/unicode.hpp"
+
 namespace provisiond::http {
 
 std::optional<Response> check_api_version(const Request& request) {
@@ -7,8 +9,13 @@ std::optional<Response> check_api_version(const Request& request) {
     if (version && *version == supported_api_version) {
         return std::nullopt;
     }
-    return error_response(
-        Envelope::flat, make_error(ErrorCode::invalid_api_version, "Supported API-Versions: 0.1d"));
+    // PostHog's sentence ends the message, for anyone who matches on it.
+    std::string message =
+        version ? "API-Version \"" + clean_display_text(*version, 32) +
+                      "\" is not supported; send API-Version: 0.1d. Supported API-Versions: 0.1d"
+                : "The API-Version header is missing; send API-Version: 0.1d. Supported "
+                  "API-Versions: 0.1d";
+    return error_response(Envelope::flat, make_error(ErrorCode::invalid_api_version, message));
 }
 
 } // namespace provisiond::http

@@ -22,10 +22,10 @@ constexpr std::size_t max_client_state_length = 1024;
 constexpr std::int64_t authorize_requests_per_minute = 60; ///< per address
 
 /// An error we must not redirect (unknown client, unregistered redirect URI): shown as a page.
-http::Response error_page(const std::string& message) {
-    return web::message_page(400, "This sign-in request is not valid",
-                             message +
-                                 " Go back to the app you came from; it needs fixing on its side.");
+http::Response error_page(const web::Pages& pages, const std::string& message) {
+    return pages.message(400, "This sign-in request is not valid",
+                         message +
+                             " Go back to the app you came from; it needs fixing on its side.");
 }
 
 } // namespace
@@ -34,43 +34,45 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     auto param = [&](std::string_view key) { return http::query_param(request, key); };
     auto client_id = param("client_id");
     if (!client_id || client_id->empty()) {
-        return error_page("The request has no client_id.");
+        return error_page(c_.pages, "The request has no client_id.");
     }
     auto client = clients_.find_client_now(*client_id, request.remote_address);
     if (!client && client.error().code == ErrorCode::unavailable) {
         // Our side (every metadata fetch slot busy, or storage not answering), not the app's
         // fault: say so, and when to retry; the detail goes to the access log.
-        auto busy = web::message_page(503, "Please try again in a moment",
-                                      "We could not check this app just now. Reload this page "
-                                      "in a few seconds to continue.");
+        auto busy = c_.pages.message(503, "Please try again in a moment",
+                                     "We could not check this app just now. Reload this page "
+                                     "in a few seconds to continue.");
         busy.debug = client.error().debug.empty() ? client.error().message : client.error().debug;
         busy.set_header("Retry-After", std::to_string(http::unavailable_retry_after_seconds));
         return busy;
     }
     if (!client) {
-        return error_page(client.error().code == ErrorCode::rate_limited
+        return error_page(c_.pages,
+                          client.error().code == ErrorCode::rate_limited
                               ? client.error().message
                               : "The app could not be identified: " + client.error().message);
     }
     if (!client->is_active) {
-        return error_page("This app is deactivated.");
+        return error_page(c_.pages, "This app is deactivated.");
     }
     auto redirect_uri = param("redirect_uri");
     const bool redirect_uri_sent = redirect_uri.has_value();
     if (!redirect_uri) {
         if (client->redirect_uris.size() != 1) {
-            return error_page("The request has no redirect_uri, and the app registered several.");
+            return error_page(c_.pages,
+                              "The request has no redirect_uri, and the app registered several.");
         }
         redirect_uri = client->redirect_uris.front();
     }
     // Exact string match against the registration or the metadata document (RFC 9700 §2.1).
     if (std::find(client->redirect_uris.begin(), client->redirect_uris.end(), *redirect_uri) ==
         client->redirect_uris.end()) {
-        return error_page("The redirect_uri is not one the app registered.");
+        return error_page(c_.pages, "The redirect_uri is not one the app registered.");
     }
     auto client_state = param("state");
     if (client_state && client_state->size() > max_client_state_length) {
-        return error_page("The state parameter is too long.");
+        return error_page(c_.pages, "The state parameter is too long.");
     }
     // From here on the redirect URI is trusted: errors go back to the app (RFC 6749 §4.1.2.1).
     auto fail = [&](std::string error, std::string description) {

@@ -13,14 +13,18 @@ Result<BearerContext> authenticate_bearer(storage::UnitOfWork& uow, const Clock&
         header.remove_prefix(1);
     }
     if (header.size() <= scheme.size() || !boost::algorithm::istarts_with(header, scheme)) {
-        return make_error(ErrorCode::unauthorized, "Missing bearer token");
+        return make_error(
+            ErrorCode::unauthorized,
+            "Missing bearer token: send Authorization: Bearer <access_token from /oauth/token>");
     }
     std::string_view token = header.substr(scheme.size());
     while (!token.empty() && (token.front() == ' ' || token.back() == ' ')) {
         token = token.front() == ' ' ? token.substr(1) : token.substr(0, token.size() - 1);
     }
     if (token.empty()) {
-        return make_error(ErrorCode::unauthorized, "Missing bearer token");
+        return make_error(
+            ErrorCode::unauthorized,
+            "Missing bearer token: send Authorization: Bearer <access_token from /oauth/token>");
     }
     const std::int64_t now = clock.now();
     std::optional<BearerContext> context;

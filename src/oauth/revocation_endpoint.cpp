@@ -4,6 +4,7 @@
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
 #include "http/error_envelope.hpp"
+#include "oauth/token_formats.hpp"
 
 #include <boost/json.hpp>
 
@@ -42,6 +43,61 @@ Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) 
         out.family = *family;
     }
     return out;
+}
+
+/// RFC 7662 for a personal API key (phx_…): active while not revoked, its owner still a member of
+/// its organization, and its project still there.
+Result<boost::json::object> describe_personal_api_key(storage::Repositories& r,
+                                                      const std::string& token) {
+    boost::json::object inactive{{"active", false}};
+    auto key = r.provisioning().find_personal_api_key(crypto::sha256_hex(token));
+    if (!key) {
+        return key.error();
+    }
+    if (!*key || (*key)->revoked_at) {
+        return inactive;
+    }
+    auto member = r.accounts().is_member((*key)->organization_id, (*key)->user_id);
+    if (!member) {
+        return member.error();
+    }
+    auto project = r.accounts().find_project((*key)->project_id);
+    if (!project) {
+        return project.error();
+    }
+    if (!*member || !*project) {
+        return inactive;
+    }
+    boost::json::object out{{"active", true},
+                            {"token_type", "personal_api_key"},
+                            {"scope", join((*key)->scopes, " ")},
+                            {"sub", (*key)->user_id},
+                            {"organization_id", (*key)->organization_id},
+                            {"project_id", (*key)->project_id},
+                            {"label", (*key)->label},
+                            {"iat", (*key)->created_at}};
+    if (!(*key)->client_id.empty()) {
+        out["client_id"] = (*key)->client_id; // the partner that had it created
+    }
+    return out;
+}
+
+/// RFC 7662 for a project token (phc_…): active while it is the project's current token.
+Result<boost::json::object> describe_project_token(storage::Repositories& r,
+                                                   const std::string& token) {
+    auto project = r.accounts().find_project_by_token(token);
+    if (!project) {
+        return project.error();
+    }
+    // A lookup by the unique index: the token is a public identifier (stored as is), so its
+    // timing tells nothing a caller could not learn by sending it to the product.
+    if (!*project || !crypto::constant_time_equal((*project)->api_token, token)) {
+        return boost::json::object{{"active", false}};
+    }
+    return boost::json::object{{"active", true},
+                               {"token_type", "project_token"},
+                               {"project_id", (*project)->id},
+                               {"organization_id", (*project)->organization_id}};
 }
 
 /// The `token` parameter (required) of a revocation or introspection request.
@@ -124,6 +180,26 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
     }
     std::int64_t now = clock.now();
     boost::json::object out{{"active", false}};
+    if (token->starts_with(personal_api_key_prefix) || token->starts_with(project_token_prefix)) {
+        auto read =
+            uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+                auto described = token->starts_with(personal_api_key_prefix)
+                                     ? describe_personal_api_key(r, *token)
+                                     : describe_project_token(r, *token);
+                if (!described) {
+                    return described.error();
+                }
+                out = std::move(*described);
+                return {};
+            });
+        if (!read) {
+            return http::error_response(http::Envelope::oauth, read.error());
+        }
+        if (out.at("active").as_bool()) {
+            out["iss"] = config.public_url;
+        }
+        return no_store(http::json_response(200, boost::json::serialize(out)));
+    }
     auto read =
         uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
             auto found = look_up(r, *token);

@@ -59,7 +59,9 @@ http::Response handle_token(TokenService& service, const http::Request& request)
         return oauth_error(grant_type.error());
     }
     if (!*grant_type || (*grant_type)->empty()) {
-        return oauth_error(make_error(ErrorCode::invalid_request, "grant_type is required"));
+        return oauth_error(
+            make_error(ErrorCode::invalid_request,
+                       "grant_type is required: authorization_code or refresh_token"));
     }
     // A client_secret from a public client (Nango sends a placeholder) is ignored: PKCE is the
     // proof.
@@ -94,8 +96,9 @@ http::Response handle_token(TokenService& service, const http::Request& request)
         return issued ? success(*issued) : oauth_error(issued.error());
     }
     std::string shown = truncate_utf8(**grant_type, 64);
-    return oauth_error(
-        make_error(ErrorCode::unsupported_grant_type, "Unsupported grant_type: " + shown));
+    return oauth_error(make_error(ErrorCode::unsupported_grant_type,
+                                  "Unsupported grant_type: " + shown +
+                                      "; use authorization_code or refresh_token"));
 }
 
 } // namespace provisiond::oauth

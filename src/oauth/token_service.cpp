@@ -4,6 +4,7 @@
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
+#include "webhooks/event.hpp"
 
 #include <algorithm>
 
@@ -43,7 +44,9 @@ Result<IssuedTokens> mint_pair(GrantRepository& grants, std::string_view family_
 
 Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
     if (!request.code || request.code->empty()) {
-        return make_error(ErrorCode::invalid_request, "code is required");
+        return make_error(ErrorCode::invalid_request,
+                          "code is required: the authorization code from account_requests "
+                          "(oauth.code) or from the consent redirect");
     }
     const std::string code_hash = crypto::sha256_hex(*request.code);
     const std::int64_t now = clock_.now();
@@ -72,8 +75,11 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
     if (code->consumed_at) {
         // RFC 6749 §4.1.2: a code used twice is a sign of theft; revoke what it produced.
         if (code->family_id) {
-            RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) {
-                return r.grants().revoke_family(*code->family_id, "code_replayed", now);
+            RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+                RETURN_IF_ERROR(r.grants().revoke_family(*code->family_id, "code_replayed", now));
+                return r.webhooks().enqueue(
+                    webhooks::grant_revoked(code->client_id, code->user_id, *code->family_id,
+                                            webhooks::revoke_reason::replay, now));
             }));
         }
         return invalid_grant(
@@ -86,13 +92,19 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
         return invalid_grant("Authorization code was not issued to this client");
     }
     if (!request.code_verifier || request.code_verifier->empty()) {
-        Error e = make_error(ErrorCode::unauthorized, "code_verifier is required for PKCE");
-        e.debug = "pkce_missing_verifier"; // mapped to 401 invalid_request at the edge
-        return e;
+        // 400 (RFC 6749 §5.2), where PostHog answers 401; the code survives either way.
+        return make_error(ErrorCode::invalid_request,
+                          "code_verifier is required for PKCE: send the verifier whose S256 "
+                          "challenge went with the account request (43-128 characters of "
+                          "[A-Za-z0-9-._~])");
     }
-    if (!is_valid_code_verifier(*request.code_verifier) ||
-        !verify_s256(*request.code_verifier, code->code_challenge)) {
-        return invalid_grant("PKCE code_verifier does not match");
+    if (!is_valid_code_verifier(*request.code_verifier)) {
+        return make_error(ErrorCode::invalid_request,
+                          "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]");
+    }
+    if (!verify_s256(*request.code_verifier, code->code_challenge)) {
+        return invalid_grant("PKCE code_verifier does not match: BASE64URL(SHA256(code_verifier)) "
+                             "must equal the code_challenge sent with the account request");
     }
     if (code->redirect_uri && request.redirect_uri != code->redirect_uri) {
         return invalid_grant(
@@ -135,6 +147,9 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
             if (*current && (*current)->family_id) {
                 RETURN_IF_ERROR(
                     r.grants().revoke_family(*(*current)->family_id, "code_replayed", now));
+                RETURN_IF_ERROR(r.webhooks().enqueue(
+                    webhooks::grant_revoked(code->client_id, code->user_id, *(*current)->family_id,
+                                            webhooks::revoke_reason::replay, now)));
             }
             RETURN_IF_ERROR(r.grants().revoke_family(family.id, "code_replayed", now));
             lost_race = invalid_grant(
@@ -169,7 +184,8 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
 
 Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
     if (!request.refresh_token || request.refresh_token->empty()) {
-        return make_error(ErrorCode::invalid_request, "refresh_token is required");
+        return make_error(ErrorCode::invalid_request,
+                          "refresh_token is required with grant_type=refresh_token");
     }
     const std::string presented_hash = crypto::sha256_hex(*request.refresh_token);
     const std::int64_t now = clock_.now();
@@ -275,6 +291,9 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
                 }
             }
             RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
+            RETURN_IF_ERROR(r.webhooks().enqueue(
+                webhooks::grant_revoked(live.client_id, live.user_id, live.id,
+                                        webhooks::revoke_reason::family_reuse, now)));
             refused =
                 invalid_grant("Refresh token was already used; the token family has been revoked");
             return {};

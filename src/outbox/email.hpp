@@ -12,11 +12,12 @@ namespace provisiond::outbox {
 /// A message waiting in (or delivered from) the outbox.
 struct Email {
     std::string id;
-    std::string kind;                   ///< "welcome"
+    std::string kind;                   ///< "welcome", "password_link", "password_reset"
     std::optional<std::string> user_id; ///< whose set-password link the sender mints
     std::string recipient;
     std::string subject;
     std::string body_text;
+    std::string body_html; ///< empty: a plain-text message (queued before HTML existed)
     std::int64_t created_at = 0;
     std::int64_t attempts = 0;
     std::int64_t next_attempt_at = 0;
@@ -28,7 +29,7 @@ public:
     virtual Result<void> enqueue(const Email& email) = 0;
     /// Up to `limit` undelivered messages whose next attempt is due.
     virtual Result<std::vector<Email>> due(std::int64_t now, std::int64_t limit) = 0;
-    /// Marks delivered and clears the body (it may hold a single-use link).
+    /// Marks delivered and clears both bodies (they may hold a single-use link).
     virtual Result<void> mark_delivered(std::string_view id, std::int64_t now) = 0;
     virtual Result<void> mark_failed(std::string_view id, std::string_view error,
                                      std::int64_t next_attempt_at) = 0;

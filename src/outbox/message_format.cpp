@@ -30,7 +30,66 @@ std::string rfc5322_date(std::int64_t seconds) {
     return buffer;
 }
 
+std::string text_part_headers() {
+    return "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n";
+}
+
+/// Appends `text` with CRLF line ends, ending in one.
+void append_crlf_lines(std::string& out, std::string_view text) {
+    for (char c : text) {
+        if (c == '\n') {
+            out += "\r\n";
+        } else if (c != '\r') {
+            out.push_back(c);
+        }
+    }
+    if (out.size() < 2 || out.substr(out.size() - 2) != "\r\n") {
+        out += "\r\n";
+    }
+}
+
 } // namespace
+
+std::string quoted_printable(std::string_view text) {
+    // RFC 2045 §6.7: lines of at most 76 characters, soft breaks ("=" at the end) inside long
+    // lines, "=" and every non-ASCII byte as =XX, and no space left bare at a line's end.
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    std::size_t column = 0;
+    auto put = [&](std::string_view piece) {
+        if (column + piece.size() > 75) {
+            out += "=\r\n";
+            column = 0;
+        }
+        out += piece;
+        column += piece.size();
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '\r') {
+            continue;
+        }
+        if (c == '\n') {
+            out += "\r\n";
+            column = 0;
+            continue;
+        }
+        bool at_line_end = i + 1 == text.size() || text[i + 1] == '\n' || text[i + 1] == '\r';
+        bool literal =
+            (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_line_end);
+        if (literal) {
+            char one = static_cast<char>(c);
+            put(std::string_view(&one, 1));
+        } else {
+            char escaped[3] = {'=', hex[c >> 4], hex[c & 15]};
+            put(std::string_view(escaped, 3));
+        }
+    }
+    if (column > 0) {
+        out += "\r\n";
+    }
+    return out;
+}
 
 std::string format_message(const std::string& from, const Email& email) {
     std::string out;
@@ -40,19 +99,22 @@ std::string format_message(const std::string& from, const Email& email) {
     out += "Date: " + rfc5322_date(email.created_at) + "\r\n";
     out += "Message-ID: <" + email.id + "@provisiond>\r\n";
     out += "MIME-Version: 1.0\r\n";
-    out += "Content-Type: text/plain; charset=utf-8\r\n";
-    out += "Content-Transfer-Encoding: 8bit\r\n";
-    out += "X-Provisiond-Kind: " + header_safe(email.kind) + "\r\n\r\n";
-    for (char c : email.body_text) {
-        if (c == '\n') {
-            out += "\r\n";
-        } else {
-            out.push_back(c);
-        }
+    out += "X-Provisiond-Kind: " + header_safe(email.kind) + "\r\n";
+    if (email.body_html.empty()) {
+        out += text_part_headers() + "\r\n";
+        append_crlf_lines(out, email.body_text);
+        return out;
     }
-    if (out.size() < 2 || out.substr(out.size() - 2) != "\r\n") {
-        out += "\r\n";
-    }
+    // "=_" never occurs in quoted-printable and the id is random: the boundary cannot collide.
+    std::string boundary = "=_provisiond_" + email.id;
+    out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+    out += "--" + boundary + "\r\n" + text_part_headers() + "\r\n";
+    append_crlf_lines(out, email.body_text);
+    out += "--" + boundary + "\r\n";
+    out += "Content-Type: text/html; charset=utf-8\r\n";
+    out += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+    out += quoted_printable(email.body_html);
+    out += "--" + boundary + "--\r\n";
     return out;
 }
 

@@ -34,7 +34,13 @@ Result<Email> OutboxWorker::render(const Email& queued) {
                                                        now, now + link_lifetime_seconds_);
     }));
     Email rendered = queued;
-    rendered.body_text.replace(at, accounts::set_password_token_placeholder.size(), token);
+    for (auto* body : {&rendered.body_text, &rendered.body_html}) {
+        for (auto found = body->find(accounts::set_password_token_placeholder);
+             found != std::string::npos;
+             found = body->find(accounts::set_password_token_placeholder, found)) {
+            body->replace(found, accounts::set_password_token_placeholder.size(), token);
+        }
+    }
     return rendered;
 }
 

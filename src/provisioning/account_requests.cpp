@@ -8,6 +8,7 @@
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
+#include "webhooks/event.hpp"
 
 namespace provisiond::provisioning {
 
@@ -69,7 +70,8 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
     checked.client = *client;
 
     if (!request.email || request.email->empty()) {
-        return invalid_request("email is required");
+        return invalid_request(
+            "email is required: the address of the person to create an account for");
     }
     // One mailbox, one account: every Unicode form, case and domain spelling of an address has
     // one key (accounts/email_address.hpp); controls and invisible characters are refused.
@@ -80,7 +82,9 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
     checked.email = std::move(email->display);
     checked.email_normalized = std::move(email->key);
     if (!request.id || request.id->empty()) {
-        return invalid_request("id is required");
+        return invalid_request(
+            "id is required: your own unique id for this request (sending the same "
+            "id again returns the same answer)");
     }
     if (request.id->size() > max_request_id_length) {
         return invalid_request("id must be at most 255 characters");
@@ -98,13 +102,16 @@ Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest&
     RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::account_requests));
 
     if (!request.code_challenge || request.code_challenge->empty()) {
-        return invalid_request("code_challenge is required for public clients");
+        return invalid_request("code_challenge is required for public clients: send "
+                               "BASE64URL(SHA256(code_verifier)) with code_challenge_method S256");
     }
     if (!oauth::is_valid_code_challenge(*request.code_challenge)) {
-        return invalid_request("code_challenge must be 43-128 characters using base64url charset");
+        return invalid_request("code_challenge must be 43-128 characters using base64url charset "
+                               "[A-Za-z0-9-_]: BASE64URL(SHA256(code_verifier)), without padding");
     }
     if (request.code_challenge_method.value_or("") != "S256") {
-        return invalid_request("Only S256 code_challenge_method is supported");
+        return invalid_request("Only S256 code_challenge_method is supported: send "
+                               "code_challenge_method S256");
     }
     checked.code_challenge = *request.code_challenge;
     auto scopes = oauth::resolve_requested_scopes(request.scopes, client->scopes);
@@ -232,9 +239,16 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repo
     mail.organization_name = org.name;
     mail.set_password_url = host + "/account/set-password?token=" +
                             std::string(accounts::set_password_token_placeholder);
-    mail.dashboard_url = host + "/dashboard";
+    mail.dashboard_url = config_.dashboard_url_for_region(checked.region);
     mail.link_lifetime_hours = config_.lifetimes.password_link_seconds / 3600;
-    RETURN_IF_ERROR(r.outbox().enqueue(accounts::compose_welcome_email(mail, now)));
+    RETURN_IF_ERROR(r.outbox().enqueue(accounts::compose_welcome_email(mail, config_, now)));
+    RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+        "account.created",
+        {{"user", {{"id", user.id}, {"email", user.email}, {"name", user.name}}},
+         {"organization", {{"id", org.id}, {"name", org.name}, {"region", org.region}}},
+         {"project", {{"id", project->id}, {"name", project->name}}},
+         {"partner", {{"client_id", checked.client.client_id}, {"name", checked.client.name}}}},
+        now)));
 
     auto minted = oauth::mint_code(r.grants(),
                                    {checked.client.client_id, user.id, org.id, project->id,

@@ -30,6 +30,9 @@ public:
     virtual Result<void> delete_service(std::int64_t project_id, std::string_view client_id) = 0;
 
     virtual Result<void> insert_personal_api_key(const PersonalApiKey& key) = 0;
+    /// The key with this SHA-256 (revoked ones too: introspection says they are inactive).
+    virtual Result<std::optional<PersonalApiKey>>
+    find_personal_api_key(std::string_view key_hash) = 0;
 };
 
 } // namespace provisiond::provisioning

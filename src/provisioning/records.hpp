@@ -47,6 +47,7 @@ struct PersonalApiKey {
     std::int64_t project_id = 0;
     std::string client_id;
     std::int64_t created_at = 0;
+    std::optional<std::int64_t> revoked_at;
 };
 
 } // namespace provisiond::provisioning

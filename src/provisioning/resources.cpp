@@ -4,6 +4,7 @@
 #include "crypto/crypto.hpp"
 #include "oauth/token_formats.hpp"
 #include "provisioning/label_prefix.hpp"
+#include "webhooks/event.hpp"
 
 #include <algorithm>
 
@@ -135,6 +136,13 @@ Result<ResourceCredentials> ResourceService::create(const oauth::BearerContext& 
                                : bind.error();
                 }
                 project = *created;
+                RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+                    "project.created",
+                    {{"project", {{"id", created->id}, {"name", created->name}}},
+                     {"organization_id", created->organization_id},
+                     {"user_id", caller.family.user_id},
+                     {"partner", {{"client_id", caller.client.client_id}}}},
+                    now)));
             }
             if (std::find(reach.begin(), reach.end(), project->id) == reach.end()) {
                 reach.push_back(project->id);
@@ -241,7 +249,13 @@ ResourceService::rotate(const oauth::BearerContext& caller, std::string_view res
         }
         out = ResourceCredentials{*project_id, service->value_or("analytics"), token,
                                   config_.host_for_region(org->region), *key};
-        return {};
+        return r.webhooks().enqueue(
+            webhooks::make_event("credentials.rotated",
+                                 {{"project_id", *project_id},
+                                  {"organization_id", (*project)->organization_id},
+                                  {"user_id", caller.family.user_id},
+                                  {"partner", {{"client_id", caller.client.client_id}}}},
+                                 now));
     });
     if (!done) {
         return done.error();
@@ -277,7 +291,12 @@ Result<std::int64_t> ResourceService::remove(const oauth::BearerContext& caller,
                 RETURN_IF_ERROR(r.grants().set_family_projects(family.id, reach));
             }
         }
-        return {};
+        return r.webhooks().enqueue(
+            webhooks::make_event("resource.removed",
+                                 {{"project_id", *project_id},
+                                  {"user_id", caller.family.user_id},
+                                  {"partner", {{"client_id", caller.client.client_id}}}},
+                                 now));
     });
     if (!done) {
         Error e = make_error(ErrorCode::remove_failed, "Failed to remove resource");

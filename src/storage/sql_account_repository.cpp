@@ -117,6 +117,20 @@ public:
         return std::optional<Project>{project_from(rows->front())};
     }
 
+    Result<std::optional<Project>> find_project_by_token(std::string_view api_token) override {
+        auto rows = query(c_,
+                          "SELECT id, organization_id, name, api_token, created_at FROM projects "
+                          "WHERE api_token = $1",
+                          {std::string(api_token)});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<Project>{};
+        }
+        return std::optional<Project>{project_from(rows->front())};
+    }
+
     Result<bool> set_project_token(std::int64_t id, std::string_view api_token) override {
         auto changed = execute(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
                                {std::string(api_token), id});

@@ -134,6 +134,35 @@ public:
         return {};
     }
 
+    Result<std::optional<PersonalApiKey>>
+    find_personal_api_key(std::string_view key_hash) override {
+        auto rows = query(c_,
+                          "SELECT id, key_hash, mask, label, scopes, user_id, organization_id, "
+                          "project_id, client_id, created_at, revoked_at FROM personal_api_keys "
+                          "WHERE key_hash = $1",
+                          {std::string(key_hash)});
+        if (!rows) {
+            return rows.error();
+        }
+        if (rows->empty()) {
+            return std::optional<PersonalApiKey>{};
+        }
+        const auto& r = rows->front();
+        PersonalApiKey k;
+        k.id = r.text(0);
+        k.key_hash = r.text(1);
+        k.mask = r.text(2);
+        k.label = r.text(3);
+        k.scopes = split_spaces(r.text(4));
+        k.user_id = r.text(5);
+        k.organization_id = r.text(6);
+        k.project_id = r.integer(7);
+        k.client_id = r.optional_text(8).value_or("");
+        k.created_at = r.integer(9);
+        k.revoked_at = r.optional_integer(10);
+        return std::optional<PersonalApiKey>{std::move(k)};
+    }
+
 private:
     Connection& c_;
 };
@@ -193,38 +222,41 @@ public:
     explicit SqlOutboxRepository(Connection& c) : c_(c) {}
 
     Result<void> enqueue(const outbox::Email& e) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "INSERT INTO outbox (id, kind, user_id, recipient, subject, "
-                                "body_text, created_at, attempts, next_attempt_at) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                                {e.id, e.kind, optional_text(e.user_id), e.recipient, e.subject,
-                                 e.body_text, e.created_at, e.attempts, e.next_attempt_at}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "INSERT INTO outbox (id, kind, user_id, recipient, subject, "
+                    "body_text, body_html, created_at, attempts, next_attempt_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    {e.id, e.kind, optional_text(e.user_id), e.recipient, e.subject, e.body_text,
+                     e.body_html, e.created_at, e.attempts, e.next_attempt_at}));
         return {};
     }
 
     Result<std::vector<outbox::Email>> due(std::int64_t now, std::int64_t limit) override {
-        auto rows = query(c_,
-                          "SELECT id, kind, user_id, recipient, subject, body_text, created_at, "
-                          "attempts, next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
-                          "next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
-                          {now, limit});
+        auto rows = query(
+            c_,
+            "SELECT id, kind, user_id, recipient, subject, body_text, body_html, "
+            "created_at, attempts, next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
+            "next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
+            {now, limit});
         if (!rows) {
             return rows.error();
         }
         std::vector<outbox::Email> out;
         for (const auto& r : *rows) {
             out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3),
-                                        r.text(4), r.text(5), r.integer(6), r.integer(7),
-                                        r.integer(8)});
+                                        r.text(4), r.text(5), r.text(6), r.integer(7), r.integer(8),
+                                        r.integer(9)});
         }
         return out;
     }
 
     Result<void> mark_delivered(std::string_view id, std::int64_t now) override {
-        RETURN_IF_ERROR(execute(c_,
-                                "UPDATE outbox SET delivered_at = $1, body_text = '', "
-                                "attempts = attempts + 1, last_error = NULL WHERE id = $2",
-                                {now, std::string(id)}));
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "UPDATE outbox SET delivered_at = $1, body_text = '', body_html = '', "
+                    "attempts = attempts + 1, last_error = NULL WHERE id = $2",
+                    {now, std::string(id)}));
         return {};
     }
 

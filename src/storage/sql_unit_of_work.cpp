@@ -12,7 +12,7 @@ public:
           rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)),
           documents_(make_sql_document_repository(c)),
           verification_tokens_(make_sql_verification_token_repository(c)),
-          browser_(make_sql_browser_repository(c)) {}
+          browser_(make_sql_browser_repository(c)), webhooks_(make_sql_webhook_repository(c)) {}
     accounts::AccountRepository& accounts() override { return *accounts_; }
     oauth::ClientRepository& clients() override { return *clients_; }
     oauth::GrantRepository& grants() override { return *grants_; }
@@ -24,6 +24,7 @@ public:
         return *verification_tokens_;
     }
     web::BrowserRepository& browser() override { return *browser_; }
+    webhooks::WebhookRepository& webhooks() override { return *webhooks_; }
 
 private:
     std::unique_ptr<accounts::AccountRepository> accounts_;
@@ -35,6 +36,7 @@ private:
     std::unique_ptr<cimd::DocumentRepository> documents_;
     std::unique_ptr<cimd::VerificationTokenRepository> verification_tokens_;
     std::unique_ptr<web::BrowserRepository> browser_;
+    std::unique_ptr<webhooks::WebhookRepository> webhooks_;
 };
 
 } // namespace

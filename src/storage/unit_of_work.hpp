@@ -12,6 +12,7 @@
 #include "ratelimit/rate_limit_repository.hpp"
 #include "storage/connection.hpp"
 #include "web/browser_repository.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <functional>
 
@@ -29,6 +30,7 @@ public:
     virtual cimd::DocumentRepository& documents() = 0;
     virtual cimd::VerificationTokenRepository& verification_tokens() = 0;
     virtual web::BrowserRepository& browser() = 0;
+    virtual webhooks::WebhookRepository& webhooks() = 0;
 };
 
 class UnitOfWork {

@@ -10,14 +10,16 @@
 #include "web/form.hpp"
 #include "web/form_post.hpp"
 #include "web/login_throttle.hpp"
+#include "web/notices.hpp"
 #include "web/page.hpp"
+#include "web/password_link.hpp"
+#include "web/password_rules.hpp"
 #include "web/pending_authorization.hpp"
+#include "webhooks/event.hpp"
 
 namespace provisiond::web {
 namespace {
 
-constexpr std::size_t min_password_length = 10;
-constexpr std::size_t max_password_length = 256;
 constexpr std::int64_t login_attempts_per_window = 20; ///< set-password tries per address, 15 min
 const LoginLimits login_limits;
 
@@ -29,7 +31,7 @@ AccountPages::AccountPages(WebContext context)
 
 http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next,
                                         const std::string& email, const std::string& error,
-                                        unsigned status) {
+                                        unsigned status, const std::string& notice) {
     PageData data;
     data.set("title", "Log in");
     data.set("csrf", visitor.csrf);
@@ -37,6 +39,9 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
     data.set("email", email);
     if (!error.empty()) {
         data.set("error", error);
+    }
+    if (!notice.empty()) {
+        data.set("notice", notice);
     }
     // When the login leads to a consent, say which account to use and for which partner.
     if (next.rfind("/api/agentic/authorize?", 0) == 0) {
@@ -58,7 +63,7 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
                 });
         }
     }
-    auto response = render_page("login", data, {status, {}});
+    auto response = c_.pages.render("login", data, {status, {}});
     c_.sessions.finish(response, visitor);
     return response;
 }
@@ -69,7 +74,7 @@ http::Response AccountPages::link_expired(const Visitor& visitor, bool sent) {
     data.set("csrf", visitor.csrf);
     data.set("sent", sent);
     // After "send a new link" the page itself is fine (200); an unusable link is 410 Gone.
-    auto response = render_page("link_expired", data, {sent ? 200u : 410u, {}});
+    auto response = c_.pages.render("link_expired", data, {sent ? 200u : 410u, {}});
     c_.sessions.finish(response, visitor);
     return response;
 }
@@ -77,7 +82,7 @@ http::Response AccountPages::link_expired(const Visitor& visitor, bool sent) {
 http::Response AccountPages::show_login(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     std::string next = safe_next(http::query_param(request, "next").value_or("/dashboard"));
     if (visitor->user) {
@@ -89,11 +94,11 @@ http::Response AccountPages::show_login(const http::Request& request) {
     } else if (http::query_param(request, "error") == "set_password_first") {
         error = "Set your password with the link in your welcome email first, then log in.";
     }
-    return login_page(*visitor, next, "", error, 200);
+    return login_page(*visitor, next, "", error, 200, notice_for(request));
 }
 
 http::Response AccountPages::log_in(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
@@ -127,7 +132,7 @@ http::Response AccountPages::log_in(const http::Request& request) {
             return {};
         });
     if (!read) {
-        return storage_trouble_page(read.error());
+        return c_.pages.storage_trouble(read.error());
     }
     if (throttled) {
         return login_page(*visitor, next, email,
@@ -150,11 +155,11 @@ http::Response AccountPages::log_in(const http::Request& request) {
                                     now);
     });
     if (!refunded) {
-        return storage_trouble_page(refunded.error());
+        return c_.pages.storage_trouble(refunded.error());
     }
     auto cookie = c_.sessions.log_in(request, user->id);
     if (!cookie) {
-        return storage_trouble_page(cookie.error());
+        return c_.pages.storage_trouble(cookie.error());
     }
     auto response = redirect(next);
     response.set_header("Set-Cookie", *cookie);
@@ -162,14 +167,14 @@ http::Response AccountPages::log_in(const http::Request& request) {
 }
 
 http::Response AccountPages::log_out(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
     const boost::json::object* form = &std::get<FormPost>(post).fields;
     auto cookie = c_.sessions.log_out(request);
     if (!cookie) {
-        return storage_trouble_page(cookie.error());
+        return c_.pages.storage_trouble(cookie.error());
     }
     auto response = redirect("/login?next=" + url_encode(safe_next(form_field(*form, "next"))));
     response.set_header("Set-Cookie", *cookie);
@@ -179,7 +184,7 @@ http::Response AccountPages::log_out(const http::Request& request) {
 http::Response AccountPages::show_set_password(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     std::string token = http::query_param(request, "token").value_or("");
     auto user = link_owner(token);
@@ -191,7 +196,7 @@ http::Response AccountPages::show_set_password(const http::Request& request) {
     data.set("title", "Set your password");
     data.set("token", token);
     data.set("email", user->email);
-    auto response = render_page("set_password", data);
+    auto response = c_.pages.render("set_password", data);
     c_.sessions.finish(response, *visitor);
     return response;
 }
@@ -216,7 +221,7 @@ std::optional<accounts::User> AccountPages::link_owner(const std::string& token)
 }
 
 http::Response AccountPages::set_password(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
@@ -234,15 +239,13 @@ http::Response AccountPages::set_password(const http::Request& request) {
         if (auto user = link_owner(token)) {
             data.set("email", user->email);
         }
-        auto response = render_page("set_password", data, {400, {}});
+        auto response = c_.pages.render("set_password", data, {400, {}});
         c_.sessions.finish(response, *visitor);
         return response;
     };
-    if (password.size() < min_password_length || password.size() > max_password_length) {
-        return again("Use at least 10 characters (and at most 256).");
-    }
-    if (password != form_field(*form, "password_confirm")) {
-        return again("The two passwords are not the same.");
+    if (auto problem = new_password_problem(password, form_field(*form, "password_confirm"));
+        !problem.empty()) {
+        return again(problem);
     }
     // Check the link (and the caller's pace) before the deliberately expensive hash.
     bool live = false;
@@ -265,17 +268,17 @@ http::Response AccountPages::set_password(const http::Request& request) {
             return {};
         });
     if (!checked) {
-        return storage_trouble_page(checked.error());
+        return c_.pages.storage_trouble(checked.error());
     }
     if (throttled) {
-        return message_page(429, "Too many attempts", "Wait a few minutes, then try again.");
+        return c_.pages.message(429, "Too many attempts", "Wait a few minutes, then try again.");
     }
     if (!live) {
         return link_expired(*visitor, false);
     }
     auto hashed = crypto::hash_password(password);
     if (!hashed) {
-        return storage_trouble_page(
+        return c_.pages.storage_trouble(
             make_error(ErrorCode::unavailable, "", "Argon2id hashing failed (out of memory?)"));
     }
     std::optional<std::string> user_id;
@@ -291,19 +294,22 @@ http::Response AccountPages::set_password(const http::Request& request) {
                 return {};
             }
             RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
+            RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+                "user.password_set", {{"user_id", *user_id}, {"via", "email_link"}},
+                c_.clock.now())));
             // Whoever was signed in as this person before (a deep link, a shared machine) is not
             // any more.
             return r.browser().delete_sessions_of(*user_id);
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     if (!user_id) {
         return link_expired(*visitor, false);
     }
     auto cookie = c_.sessions.log_in(request, *user_id);
     if (!cookie) {
-        return storage_trouble_page(cookie.error());
+        return c_.pages.storage_trouble(cookie.error());
     }
     auto response = redirect("/dashboard");
     response.set_header("Set-Cookie", *cookie);
@@ -311,46 +317,15 @@ http::Response AccountPages::set_password(const http::Request& request) {
 }
 
 http::Response AccountPages::resend_link(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
     const Visitor* visitor = &std::get<FormPost>(post).visitor;
     const boost::json::object* form = &std::get<FormPost>(post).fields;
-    std::string typed = form_field(*form, "email");
-    auto parsed = accounts::parse_email(typed);
-    // Counted per identity (other spellings of one address share its budget): 3 links an hour
-    // from one client address, 10 in all, so someone else asking for links cannot use up the
-    // owner's.
-    std::string counted_as = parsed ? parsed->key : typed;
-    std::string identity = crypto::sha256_hex(counted_as);
-    std::int64_t now = c_.clock.now();
-    (void)c_.uow.run(
-        storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            // Same answer whether or not the account exists; at most 3 links per address per hour.
-            auto from_here = ratelimit::count_in_window(r.rate_limits(),
-                                                        "password_link:" + identity + ":" +
-                                                            http::limit_key(request.remote_address),
-                                                        3600, 3, now);
-            if (!from_here || from_here->over_limit) {
-                return {};
-            }
-            auto in_all = ratelimit::count_in_window(r.rate_limits(), "password_link:" + identity,
-                                                     3600, 10, now);
-            if (!in_all || in_all->over_limit || !parsed) {
-                return {};
-            }
-            auto user = r.accounts().find_user_by_email(parsed->key);
-            if (!user || !*user) {
-                return {};
-            }
-            std::string host = c_.config.public_url;
-            return r.outbox().enqueue(accounts::compose_password_link_email(
-                (*user)->id, (*user)->email,
-                host + "/account/set-password?token=" +
-                    std::string(accounts::set_password_token_placeholder),
-                host + "/login", c_.config.lifetimes.password_link_seconds / 3600, now));
-        });
+    // The same page whether or not the address has an account (or storage answered).
+    (void)request_password_link(c_, request, form_field(*form, "email"),
+                                accounts::PasswordLinkReason::new_link);
     return link_expired(*visitor, true);
 }
 
@@ -395,7 +370,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     if (!link) {
         return redirect("/login?error=expired_or_invalid_token");
@@ -407,7 +382,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     auto cookie = c_.sessions.log_in(request, link->user_id);
     if (!cookie) {
-        return storage_trouble_page(cookie.error());
+        return c_.pages.storage_trouble(cookie.error());
     }
     std::string target = link->path && is_safe_path(*link->path) ? *link->path
                          : link->project_id ? "/project/" + std::to_string(*link->project_id)

@@ -24,7 +24,8 @@ public:
 
 private:
     http::Response login_page(const Visitor& visitor, const std::string& next,
-                              const std::string& email, const std::string& error, unsigned status);
+                              const std::string& email, const std::string& error, unsigned status,
+                              const std::string& notice = "");
     /// The "link expired or used" page, with its "send a new link" form (`sent`: after sending).
     http::Response link_expired(const Visitor& visitor, bool sent);
     /// The person a live set-password link belongs to (looked at, not spent); nullopt when the

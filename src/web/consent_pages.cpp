@@ -17,10 +17,10 @@
 namespace provisiond::web {
 namespace {
 
-http::Response expired_page() {
-    return message_page(400, "This authorization request has expired",
-                        "It was already answered, or it is too old. Go back to the app you came "
-                        "from and start again.");
+http::Response expired_page(const Pages& pages) {
+    return pages.message(400, "This authorization request has expired",
+                         "It was already answered, or it is too old. Go back to the app you came "
+                         "from and start again.");
 }
 
 std::string host_of(std::string_view url) {
@@ -62,7 +62,7 @@ std::string answer_url(const PendingAuthorization& pending,
 http::Response ConsentPages::show_consent(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
@@ -85,14 +85,14 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
             return {};
         });
     if (!read) {
-        return storage_trouble_page(read.error());
+        return c_.pages.storage_trouble(read.error());
     }
     if (!pending) {
-        return expired_page();
+        return expired_page(c_.pages);
     }
     if (!pending->client.is_active) {
-        return message_page(403, "This app is no longer available",
-                            "The partner app was deactivated. Nothing was shared.");
+        return c_.pages.message(403, "This app is no longer available",
+                                "The partner app was deactivated. Nothing was shared.");
     }
     if (!visitor->user) {
         return redirect("/login?next=" + url_encode(consent_path(state)));
@@ -101,8 +101,8 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
         return redirect("/agentic/account-mismatch?state=" + url_encode(state));
     }
     if (projects.empty()) {
-        return message_page(409, "You have no project yet",
-                            "Ask an administrator of your organization to add you to one.");
+        return c_.pages.message(409, "You have no project yet",
+                                "Ask an administrator of your organization to add you to one.");
     }
     PageData data;
     data.set("title", "Connect " + pending->client.name);
@@ -133,13 +133,13 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     }
     data.set("projects", list);
     data.set("several_projects", projects.size() > 1);
-    auto response = render_page("consent", data, {200, {origin_of(pending->redirect_uri)}});
+    auto response = c_.pages.render("consent", data, {200, {origin_of(pending->redirect_uri)}});
     c_.sessions.finish(response, *visitor);
     return response;
 }
 
 http::Response ConsentPages::decide(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
@@ -208,19 +208,19 @@ http::Response ConsentPages::decide(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     switch (outcome) {
     case Outcome::expired:
-        return expired_page();
+        return expired_page(c_.pages);
     case Outcome::mismatch:
         return redirect("/agentic/account-mismatch?state=" + url_encode(state));
     case Outcome::bad_project:
-        return message_page(400, "Choose one of your projects",
-                            "Go back and pick a project from the list.");
+        return c_.pages.message(400, "Choose one of your projects",
+                                "Go back and pick a project from the list.");
     case Outcome::inactive:
-        return message_page(403, "This app is no longer available",
-                            "The partner app was deactivated. Nothing was shared.");
+        return c_.pages.message(403, "This app is no longer available",
+                                "The partner app was deactivated. Nothing was shared.");
     case Outcome::done:
         break;
     }
@@ -235,7 +235,7 @@ http::Response ConsentPages::decide(const http::Request& request) {
 http::Response ConsentPages::show_mismatch(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
@@ -247,7 +247,7 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
         return {};
     });
     if (!pending || !pending->expected_email) {
-        return expired_page();
+        return expired_page(c_.pages);
     }
     if (!visitor->user || visitor->user->id == pending->expected_user_id) {
         return redirect(consent_path(state));
@@ -260,7 +260,7 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
     data.set("expected_email", *pending->expected_email);
     data.set("current_email", visitor->user->email);
     data.set("next", consent_path(state));
-    auto response = render_page("mismatch", data);
+    auto response = c_.pages.render("mismatch", data);
     c_.sessions.finish(response, *visitor);
     return response;
 }

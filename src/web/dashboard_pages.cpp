@@ -10,7 +10,10 @@
 #include "oauth/token_formats.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
+#include "web/notices.hpp"
+#include "web/organization_admin.hpp"
 #include "web/page.hpp"
+#include "webhooks/event.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -19,29 +22,13 @@
 namespace provisiond::web {
 namespace {
 
-/// True when the user is an owner or admin of the organization.
-Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id,
-                         std::string_view organization_id) {
-    auto projects = r.browser().projects_of_user(user_id);
-    if (!projects) {
-        return projects.error();
-    }
-    for (const auto& p : *projects) {
-        if (p.project.organization_id == organization_id &&
-            (p.role == "owner" || p.role == "admin")) {
-            return true;
-        }
-    }
-    return false;
-}
-
 constexpr std::string_view verification_prefix = "phvt_";
 
 } // namespace
 
 std::variant<std::pair<Visitor, boost::json::object>, http::Response>
 DashboardPages::form_visitor(const http::Request& request) {
-    auto post = accept_form(c_.sessions, request);
+    auto post = accept_form(c_, request);
     if (auto* refused = std::get_if<http::Response>(&post)) {
         return *refused;
     }
@@ -89,13 +76,16 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
             return {};
         });
     if (!read) {
-        return storage_trouble_page(read.error());
+        return c_.pages.storage_trouble(read.error());
     }
     PageData data;
     data.set("title", "Dashboard");
     data.set("main_class", "wide");
     data.set("signed_in_email", user.email);
     data.set("csrf", visitor.csrf);
+    if (!shown.notice.empty()) {
+        data.set("notice", shown.notice);
+    }
     if (shown.created_key) {
         data.set("created_key", *shown.created_key);
     }
@@ -160,12 +150,13 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     for (const auto& a : apps) {
         PageData item;
         item.set("client_id", a.client_id);
+        item.set("client_id_param", url_encode(a.client_id));
         item.set("name", a.name);
         app_list.push_back(item);
     }
     data.set("has_apps", !apps.empty());
     data.set("apps", app_list);
-    auto response = render_page("dashboard", data);
+    auto response = c_.pages.render("dashboard", data);
     c_.sessions.finish(response, visitor);
     return response;
 }
@@ -208,12 +199,13 @@ http::Response DashboardPages::redirect_revealing(const std::string& key) {
 http::Response DashboardPages::show(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     if (!visitor->user) {
         return redirect("/login?next=%2Fdashboard");
     }
     Shown shown;
+    shown.notice = notice_for(request);
     std::optional<Reveal> taken;
     // Only a GET shows it: a HEAD would spend the secret on a body nobody reads.
     auto key = request.method == "GET" ? c_.sessions.reveal_key(request) : std::nullopt;
@@ -227,7 +219,7 @@ http::Response DashboardPages::show(const http::Request& request) {
             return Result<void>();
         });
         if (!took) {
-            return storage_trouble_page(took.error());
+            return c_.pages.storage_trouble(took.error());
         }
     }
     auto response = render(*visitor, shown);
@@ -247,7 +239,7 @@ http::Response DashboardPages::show(const http::Request& request) {
 http::Response DashboardPages::show_project(const http::Request& request) {
     auto visitor = c_.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c_.pages.storage_trouble(visitor.error());
     }
     std::string id = request.path_params.empty() ? "" : request.path_params.front();
     if (!visitor->user) {
@@ -270,9 +262,9 @@ http::Response DashboardPages::create_key(const http::Request& request) {
     std::string typed = form_field(form, "label");
     std::string label = clean_display_text(typed, 41);
     if (label.empty() || decode_utf8(label).size() > 40) {
-        return message_page(400, "Give the key a label",
-                            "A short label (at most 40 characters) tells your keys apart.",
-                            "/dashboard", "Back to the dashboard");
+        return c_.pages.message(400, "Give the key a label",
+                                "A short label (at most 40 characters) tells your keys apart.",
+                                "/dashboard", "Back to the dashboard");
     }
     std::string project_text = form_field(form, "project_id");
     std::string key = oauth::mint_prefixed_secret(oauth::personal_api_key_prefix);
@@ -311,12 +303,12 @@ http::Response DashboardPages::create_key(const http::Request& request) {
             return {};
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     if (!found) {
-        return message_page(400, "Choose one of your projects",
-                            "Go back and pick a project from the list.", "/dashboard",
-                            "Back to the dashboard");
+        return c_.pages.message(400, "Choose one of your projects",
+                                "Go back and pick a project from the list.", "/dashboard",
+                                "Back to the dashboard");
     }
     return redirect_revealing(reveal);
 }
@@ -335,7 +327,8 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
                        ? Result<void>()
                        : make_error(ErrorCode::unavailable, "revoke failed");
         });
-    return done ? redirect("/dashboard") : storage_trouble_page(done.error());
+    return done ? redirect("/dashboard?notice=key_revoked")
+                : c_.pages.storage_trouble(done.error());
 }
 
 http::Response DashboardPages::disconnect_app(const http::Request& request) {
@@ -346,14 +339,20 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     auto done =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto n = r.browser().disconnect_app(visitor.user->id, form_field(form, "client_id"),
-                                                c_.clock.now());
+            std::string client_id = form_field(form, "client_id");
+            auto n = r.browser().disconnect_app(visitor.user->id, client_id, c_.clock.now());
             if (!n) {
                 return n.error();
             }
-            return {};
+            if (*n == 0) {
+                return {}; // nothing was connected: nothing to report
+            }
+            return r.webhooks().enqueue(webhooks::grant_revoked(client_id, visitor.user->id, "",
+                                                                webhooks::revoke_reason::disconnect,
+                                                                c_.clock.now()));
         });
-    return done ? redirect("/dashboard") : storage_trouble_page(done.error());
+    return done ? redirect("/dashboard?notice=app_disconnected")
+                : c_.pages.storage_trouble(done.error());
 }
 
 http::Response DashboardPages::create_verification_token(const http::Request& request) {
@@ -391,10 +390,10 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
             return {};
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     if (!allowed) {
-        return message_page(
+        return c_.pages.message(
             403, "Only administrators can do this",
             "Verification tokens are managed by the organization's owners and admins.",
             "/dashboard", "Back to the dashboard");
@@ -430,11 +429,11 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
             return revoked ? Result<void>() : Result<void>(revoked.error());
         });
     if (!done) {
-        return storage_trouble_page(done.error());
+        return c_.pages.storage_trouble(done.error());
     }
     return allowed
-               ? redirect("/dashboard")
-               : message_page(
+               ? redirect("/dashboard?notice=token_revoked")
+               : c_.pages.message(
                      403, "Only administrators can do this",
                      "Verification tokens are managed by the organization's owners and admins.");
 }

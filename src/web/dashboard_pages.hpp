@@ -18,6 +18,10 @@ public:
     http::Response show(const http::Request& request);
     http::Response show_project(const http::Request& request);
     http::Response create_key(const http::Request& request);
+    /// GET confirmation pages: what the action will revoke, a button that does it, and Cancel.
+    http::Response confirm_revoke_key(const http::Request& request);
+    http::Response confirm_disconnect_app(const http::Request& request);
+    http::Response confirm_revoke_verification_token(const http::Request& request);
     http::Response revoke_key(const http::Request& request);
     http::Response disconnect_app(const http::Request& request);
     http::Response create_verification_token(const http::Request& request);
@@ -28,7 +32,18 @@ private:
         std::optional<std::string> created_key;
         std::optional<std::string> created_token;
         std::optional<std::int64_t> focused_project;
+        std::string notice;
     };
+    /// What a confirmation page says and posts.
+    struct Confirmation {
+        std::string heading;
+        std::vector<std::pair<std::string, std::string>> facts; ///< shown as code when named
+        std::string consequence;
+        std::string action; ///< the POST path
+        std::vector<std::pair<std::string, std::string>> fields;
+        std::string button;
+    };
+    http::Response confirm_page(const Visitor& visitor, const Confirmation& confirmation);
     http::Response render(const Visitor& visitor, const Shown& shown);
     /// How long a created secret waits, sealed, for the page after the redirect.
     static constexpr std::int64_t reveal_seconds = 300;

@@ -6,17 +6,30 @@
 
 namespace provisiond::web {
 
-std::variant<FormPost, http::Response> accept_form(BrowserSessions& sessions,
+std::variant<FormPost, http::Response> accept_form(const WebContext& c,
                                                    const http::Request& request) {
-    auto visitor = sessions.identify(request);
+    auto visitor = c.sessions.identify(request);
     if (!visitor) {
-        return storage_trouble_page(visitor.error());
+        return c.pages.storage_trouble(visitor.error());
     }
     auto form = http::parse_body(request);
-    if (!form || !sessions.csrf_ok(request, form_field(*form, "csrf"))) {
-        return form_expired_page();
+    if (!form || !c.sessions.csrf_ok(request, form_field(*form, "csrf"))) {
+        return c.pages.form_expired();
     }
     return FormPost{std::move(*visitor), std::move(*form)};
+}
+
+std::variant<Visitor, http::Response> signed_in_visitor(const WebContext& c,
+                                                        const http::Request& request) {
+    auto visitor = c.sessions.identify(request);
+    if (!visitor) {
+        return c.pages.storage_trouble(visitor.error());
+    }
+    if (!visitor->user) {
+        std::string here = request.path + (request.query.empty() ? "" : "?" + request.query);
+        return redirect("/login?next=" + url_encode(here));
+    }
+    return std::move(*visitor);
 }
 
 } // namespace provisiond::web

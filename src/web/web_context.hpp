@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "storage/unit_of_work.hpp"
 #include "web/browser_sessions.hpp"
+#include "web/page.hpp"
 
 namespace provisiond::web {
 
@@ -13,6 +14,7 @@ struct WebContext {
     const Clock& clock;
     const Config& config;
     BrowserSessions& sessions;
+    const Pages& pages;
 };
 
 } // namespace provisiond::web

@@ -263,8 +263,8 @@ describe('validation', () => {
   test('missing email → 400 invalid_request "email is required" (id echoed, nothing created)', async () => {
     const before = count(server, 'SELECT COUNT(*) FROM users');
     const { res, requestId } = await accountRequest(server, { clientId, email: undefined });
-    assertTypedError(res, 400, 'invalid_request', { id: requestId, message: 'email is required' });
-    assert.deepEqual(res.json, { id: requestId, type: 'error', error: { code: 'invalid_request', message: 'email is required' } });
+    assertTypedError(res, 400, 'invalid_request', { id: requestId, message: 'email is required: the address of the person to create an account for' });
+    assert.deepEqual(res.json, { id: requestId, type: 'error', error: { code: 'invalid_request', message: 'email is required: the address of the person to create an account for' } });
     assert.equal(count(server, 'SELECT COUNT(*) FROM users'), before);
   });
 
@@ -386,7 +386,7 @@ describe('validation', () => {
     const email = uniqueEmail('nover');
     const { res } = await accountRequest(server, { clientId, email, apiVersion: false });
     assert.equal(res.status, 400, res.text);
-    assert.deepEqual(res.json, { error: { code: 'invalid_api_version', message: 'Supported API-Versions: 0.1d' } });
+    assert.deepEqual(res.json, { error: { code: 'invalid_api_version', message: 'The API-Version header is missing; send API-Version: 0.1d. Supported API-Versions: 0.1d' } });
     assert.equal(count(server, 'SELECT COUNT(*) FROM users WHERE email_normalized = ?', email), 0);
   });
 });

@@ -242,6 +242,10 @@ function backToOldKeys(s, rewrite = () => {}) {
     d.exec('BEGIN');
     d.prepare('DELETE FROM schema_migrations WHERE version >= ?').run(MIGRATION);
     // Undo what the migrations after 0006 added, so that they apply again cleanly.
+    d.exec('DROP TABLE IF EXISTS webhook_deliveries'); // 0010
+    d.exec('DROP TABLE IF EXISTS webhook_events'); // 0010
+    d.exec('DROP TABLE IF EXISTS webhook_endpoints'); // 0010
+    d.exec('ALTER TABLE outbox DROP COLUMN body_html'); // 0009
     d.exec('DROP TABLE IF EXISTS reveals'); // 0008
     d.exec('ALTER TABLE oauth_clients DROP COLUMN operator_verified'); // 0007
     rewrite(d);

@@ -6,7 +6,16 @@ import {
   setLimit, startServer, uniqueEmail, avoidHourBoundary, count,
 } from './harness.mjs';
 
-const FLAT_VERSION_ERROR = { error: { code: 'invalid_api_version', message: 'Supported API-Versions: 0.1d' } };
+// The message says what was wrong and what to send, and ends with PostHog's own sentence.
+const versionError = (sent) => ({
+  error: {
+    code: 'invalid_api_version',
+    message: sent === false
+      ? 'The API-Version header is missing; send API-Version: 0.1d. Supported API-Versions: 0.1d'
+      : `API-Version "${sent}" is not supported; send API-Version: 0.1d. Supported API-Versions: 0.1d`,
+  },
+});
+const FLAT_VERSION_ERROR = versionError(false);
 
 let server;
 let clientId;
@@ -26,7 +35,7 @@ describe('public error table', () => {
   test('invalid_request 400 (typed envelope on account_requests)', async () => {
     const { res, requestId } = await accountRequest(server, { clientId, email: undefined });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.json, { id: requestId, type: 'error', error: { code: 'invalid_request', message: 'email is required' } });
+    assert.deepEqual(res.json, { id: requestId, type: 'error', error: { code: 'invalid_request', message: 'email is required: the address of the person to create an account for' } });
   });
 
   test('unauthorized 401 (typed on account_requests; status envelope on resources)', async () => {
@@ -99,7 +108,7 @@ describe('public error table', () => {
 
   test('unsupported_grant_type 400', async () => {
     const r = await api(server, 'POST', TOKEN_PATH, { form: { grant_type: 'password', username: 'a', password: 'b' }, apiVersion: false });
-    assert.deepEqual([r.status, r.json], [400, { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type: password' }]);
+    assert.deepEqual([r.status, r.json], [400, { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type: password; use authorization_code or refresh_token' }]);
   });
 });
 
@@ -118,7 +127,7 @@ describe('API-Version (flat envelope)', () => {
       for (const [name, method, path, opts] of cases()) {
         const r = await api(server, method, path, { ...opts, apiVersion: version === false ? false : version });
         assert.equal(r.status, 400, `${name}: ${r.text}`);
-        assert.deepEqual(r.json, FLAT_VERSION_ERROR, name);
+        assert.deepEqual(r.json, versionError(version), name);
       }
       assert.equal(count(server, 'SELECT COUNT(*) FROM users'), usersBefore);
       assert.equal(count(server, 'SELECT COUNT(*) FROM personal_api_keys'), keyBefore);

@@ -80,10 +80,10 @@ describe('rotation', () => {
     assert.equal(familyOf(server, rt).revoked_at, null);
   });
 
-  test('missing refresh_token → 400 invalid_request "refresh_token is required"', async () => {
+  test('missing refresh_token → 400 invalid_request "refresh_token is required …"', async () => {
     const res = await api(server, 'POST', TOKEN_PATH, { form: { grant_type: 'refresh_token' }, apiVersion: false });
     assert.equal(res.status, 400, res.text);
-    assert.deepEqual(res.json, { error: 'invalid_request', error_description: 'refresh_token is required' });
+    assert.deepEqual(res.json, { error: 'invalid_request', error_description: 'refresh_token is required with grant_type=refresh_token' });
     assert.equal(res.headers['cache-control'], 'no-store');
   });
 

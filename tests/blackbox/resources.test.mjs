@@ -304,7 +304,7 @@ describe('bearer authentication', () => {
     for (const r of await Promise.all(calls)) {
       assert.equal(r.status, 401, r.text);
       assert.equal(r.json.status, 'error');
-      assert.deepEqual(r.json.error, { code: 'unauthorized', message: 'Missing bearer token' });
+      assert.deepEqual(r.json.error, { code: 'unauthorized', message: 'Missing bearer token: send Authorization: Bearer <access_token from /oauth/token>' });
     }
   });
 
@@ -354,7 +354,7 @@ describe('bearer authentication', () => {
     const a = await account();
     const r = await api(server, 'POST', `${P}/resources`, { body: {}, headers: bearer(a.access), apiVersion: false });
     assert.equal(r.status, 400, r.text);
-    assert.deepEqual(r.json, { error: { code: 'invalid_api_version', message: 'Supported API-Versions: 0.1d' } });
+    assert.deepEqual(r.json, { error: { code: 'invalid_api_version', message: 'The API-Version header is missing; send API-Version: 0.1d. Supported API-Versions: 0.1d' } });
     assert.equal(count(server, 'SELECT COUNT(*) FROM personal_api_keys WHERE project_id = ?', a.project), 0);
   });
 });

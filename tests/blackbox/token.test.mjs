@@ -117,9 +117,9 @@ describe('successful exchange', () => {
 });
 
 describe('errors', () => {
-  test('missing code → 400 invalid_request "code is required"', async () => {
+  test('missing code → 400 invalid_request "code is required: …"', async () => {
     const res = await api(server, 'POST', TOKEN_PATH, { form: { grant_type: 'authorization_code', code_verifier: 'x'.repeat(43) }, apiVersion: false });
-    assertOAuthError(res, 400, 'invalid_request', 'code is required');
+    assertOAuthError(res, 400, 'invalid_request', 'code is required: the authorization code from account_requests (oauth.code) or from the consent redirect');
   });
 
   test('unknown code → 400 invalid_grant "Invalid or expired authorization code"', async () => {
@@ -127,10 +127,11 @@ describe('errors', () => {
     assertOAuthError(res, 400, 'invalid_grant', 'Invalid or expired authorization code');
   });
 
-  test('missing code_verifier → 401 invalid_request "code_verifier is required for PKCE"; the code survives', async () => {
+  // 400 as RFC 6749 §5.2 says (PostHog answers 401); the message names the rule.
+  test('missing code_verifier → 400 invalid_request "code_verifier is required for PKCE: …"; the code survives', async () => {
     const { code, verifier } = await freshCode();
     const res = await exchangeCode(server, code, undefined);
-    assertOAuthError(res, 401, 'invalid_request', 'code_verifier is required for PKCE');
+    assertOAuthError(res, 400, 'invalid_request', 'code_verifier is required for PKCE: send the verifier whose S256 challenge went with the account request (43-128 characters of [A-Za-z0-9-._~])');
     assert.equal(q1(server, 'SELECT consumed_at FROM authorization_codes WHERE code_hash = ?', sha256hex(code)).consumed_at, null);
     const ok = await exchangeCode(server, code, verifier);
     assert.equal(ok.status, 200, ok.text);
@@ -140,7 +141,7 @@ describe('errors', () => {
     const { code, verifier } = await freshCode();
     for (let i = 0; i < 3; i++) {
       const res = await exchangeCode(server, code, pkce().verifier);
-      assertOAuthError(res, 400, 'invalid_grant', 'PKCE code_verifier does not match');
+      assertOAuthError(res, 400, 'invalid_grant', 'PKCE code_verifier does not match: BASE64URL(SHA256(code_verifier)) must equal the code_challenge sent with the account request');
     }
     assert.equal(count(server, 'SELECT COUNT(*) FROM token_families f JOIN authorization_codes c ON c.family_id = f.id WHERE c.code_hash = ?', sha256hex(code)), 0);
     const ok = await exchangeCode(server, code, verifier);
@@ -151,12 +152,12 @@ describe('errors', () => {
     const p = pkce();
     const { code } = await freshCode({ pkcePair: p });
     const res = await exchangeCode(server, code, p.challenge);
-    assertOAuthError(res, 400, 'invalid_grant', 'PKCE code_verifier does not match');
+    assertOAuthError(res, 400, 'invalid_grant', 'PKCE code_verifier does not match: BASE64URL(SHA256(code_verifier)) must equal the code_challenge sent with the account request');
   });
 
   test('unsupported grant_type → 400 unsupported_grant_type "Unsupported grant_type: client_credentials"', async () => {
     const res = await api(server, 'POST', TOKEN_PATH, { form: { grant_type: 'client_credentials' }, apiVersion: false });
-    assertOAuthError(res, 400, 'unsupported_grant_type', 'Unsupported grant_type: client_credentials');
+    assertOAuthError(res, 400, 'unsupported_grant_type', 'Unsupported grant_type: client_credentials; use authorization_code or refresh_token');
   });
 
   test('missing grant_type → 400 (invalid_request or unsupported_grant_type)', async () => {

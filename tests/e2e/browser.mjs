@@ -1,9 +1,11 @@
 // Headless Chromium (Debian's `chromium` package) driven by playwright-core, and page helpers.
 //
 // One browser per test file (launchBrowser in `before`, closeBrowser in `after`), one context per
-// test (newContext). SCREENSHOTS=1 saves named screenshots into docs/screenshots/<name>.png.
+// test (newContext). SCREENSHOTS=1 saves named screenshots into docs/screenshots/<name>-desktop.png
+// and <name>-phone.png. checkAccessibility runs axe-core on a page.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -11,6 +13,9 @@ import { REPO } from './e2e.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || join(REPO, 'docs/screenshots');
+/** The widths the pages are made for: a laptop and a phone. */
+export const DESKTOP_VIEWPORT = { width: 1280, height: 900 };
+export const PHONE_VIEWPORT = { width: 390, height: 844 };
 
 let browser = null;
 
@@ -47,10 +52,64 @@ export async function newPage(opts) {
   return { ctx, page };
 }
 
+/**
+ * With SCREENSHOTS=1: <name>-desktop.png of the page as it is (the context's viewport), then
+ * <name>-phone.png at 390×844; the viewport is restored afterwards. The page is not reloaded, so a
+ * page shown once (a new key) is taken at both widths.
+ */
 export async function screenshot(page, name) {
   if (process.env.SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-desktop.png`), fullPage: true });
+  const previous = page.viewportSize();
+  await page.setViewportSize(PHONE_VIEWPORT);
+  try {
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-phone.png`), fullPage: true });
+  } finally {
+    if (previous) await page.setViewportSize(previous);
+  }
+}
+
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+let axeSource = null;
+
+/**
+ * Assert that the page, as it is now, has no serious or critical axe-core violation and does not
+ * scroll sideways (document.documentElement.scrollWidth <= window.innerWidth). axe is injected
+ * with page.evaluate, which the pages' CSP (default-src 'none') does not block; a <script> tag
+ * would be. `label` names the page in the failure message.
+ */
+export async function checkAccessibility(page, label) {
+  axeSource ??= readFileSync(AXE_PATH, 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  });
+  const problems = violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.targets.slice(0, 3).join(', ')}`
+      + `${v.targets.length > 3 ? ` and ${v.targets.length - 3} more` : ''}`);
+
+  // Sideways scrolling, and the elements that stick out past the right edge (the first few).
+  const scroll = await page.evaluate(() => {
+    const vw = window.innerWidth;
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? `#${el.id}` : '')
+      + [...el.classList].map((c) => `.${c}`).join('');
+    const wide = [...document.body.querySelectorAll('*')]
+      .filter((el) => el.getBoundingClientRect().right > vw + 0.5)
+      .slice(0, 5)
+      .map((el) => `${name(el)} (right edge ${Math.round(el.getBoundingClientRect().right)})`);
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, wide };
+  });
+  if (scroll.scrollWidth > scroll.innerWidth) {
+    problems.push(`horizontal scrolling: scrollWidth ${scroll.scrollWidth} > innerWidth ${scroll.innerWidth}`
+      + `${scroll.wide.length ? `; too wide: ${scroll.wide.join(', ')}` : ''}`);
+  }
+  assert.ok(problems.length === 0,
+    `${label} (${page.url()}, ${scroll.innerWidth} px wide): ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
 }
 
 /**

@@ -100,9 +100,13 @@ describe('CSRF', () => {
     assert403(await web.submit(logout, { csrf: rand43() }), 'logout with a wrong csrf');
     assert.equal((await web.get('/dashboard')).status, 200, 'still logged in');
 
-    // disconnect
-    const disc = formWithButton(dash.forms, 'Disconnect');
-    assert.ok(disc, 'a Disconnect form (the partner holds tokens)');
+    // disconnect: the dashboard links to a confirmation page, whose form does it
+    const disconnectLink = dash.text.match(/href="(\/dashboard\/apps\/disconnect\?client_id=[^"]+)"/);
+    assert.ok(disconnectLink, 'a Disconnect link on the dashboard (the partner holds tokens)');
+    const confirm = await web.get(disconnectLink[1].replaceAll('&amp;', '&'));
+    assert.equal(confirm.status, 200, confirm.pageText.slice(0, 300));
+    const disc = formWithButton(confirm.forms, /^Disconnect /);
+    assert.ok(disc, 'a Disconnect form on the confirmation page');
     assert403(await web.submit(disc, { csrf: undefined }), 'disconnect without csrf');
     assert.equal(count(server, 'SELECT COUNT(*) FROM token_families WHERE user_id = ? AND revoked_at IS NOT NULL', user.userId), 0, 'nothing revoked');
 

@@ -183,10 +183,14 @@ TEST_F(Services, WrongVerifierDoesNotBurnTheCode) {
     auto wrong = exchange(code, other.verifier);
     ASSERT_FALSE(wrong);
     EXPECT_EQ(wrong.error().code, ErrorCode::invalid_grant);
-    EXPECT_EQ(wrong.error().message, "PKCE code_verifier does not match");
+    EXPECT_TRUE(wrong.error().message.starts_with("PKCE code_verifier does not match"));
     auto missing = exchange(code, "");
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().code, ErrorCode::unauthorized);
+    EXPECT_EQ(missing.error().code, ErrorCode::invalid_request);
+    auto malformed = exchange(code, "short");
+    ASSERT_FALSE(malformed);
+    EXPECT_EQ(malformed.error().message,
+              "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]");
     auto ok = exchange(code, pkce.verifier);
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->account->available_teams.size(), 1U);

@@ -1,0 +1,62 @@
+#include "web/password_link.hpp"
+
+#include "accounts/email_address.hpp"
+#include "crypto/crypto.hpp"
+#include "http/client_address.hpp"
+#include "ratelimit/fixed_window.hpp"
+
+namespace provisiond::web {
+namespace {
+
+constexpr std::int64_t links_per_hour_from_one_address = 3;
+constexpr std::int64_t links_per_hour = 10;
+
+} // namespace
+
+Result<void> request_password_link(const WebContext& c, const http::Request& request,
+                                   const std::string& typed_email,
+                                   accounts::PasswordLinkReason reason) {
+    auto parsed = accounts::parse_email(typed_email);
+    std::string identity = crypto::sha256_hex(parsed ? parsed->key : typed_email);
+    std::int64_t now = c.clock.now();
+    return c.uow.run(
+        storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            auto from_here = ratelimit::count_in_window(r.rate_limits(),
+                                                        "password_link:" + identity + ":" +
+                                                            http::limit_key(request.remote_address),
+                                                        3600, links_per_hour_from_one_address, now);
+            if (!from_here) {
+                return from_here.error();
+            }
+            if (from_here->over_limit) {
+                return {};
+            }
+            auto in_all = ratelimit::count_in_window(r.rate_limits(), "password_link:" + identity,
+                                                     3600, links_per_hour, now);
+            if (!in_all) {
+                return in_all.error();
+            }
+            if (in_all->over_limit || !parsed) {
+                return {};
+            }
+            auto user = r.accounts().find_user_by_email(parsed->key);
+            if (!user) {
+                return user.error();
+            }
+            if (!*user) {
+                return {};
+            }
+            const std::string& host = c.config.public_url;
+            accounts::PasswordLinkInput mail;
+            mail.user_id = (*user)->id;
+            mail.recipient = (*user)->email;
+            mail.set_password_url = host + "/account/set-password?token=" +
+                                    std::string(accounts::set_password_token_placeholder);
+            mail.login_url = host + "/login";
+            mail.link_lifetime_hours = c.config.lifetimes.password_link_seconds / 3600;
+            mail.reason = reason;
+            return r.outbox().enqueue(accounts::compose_password_link_email(mail, c.config, now));
+        });
+}
+
+} // namespace provisiond::web
