@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include "app/logging.hpp"
 #include "app/routes.hpp"
 #include "cimd/client_registrar.hpp"
 #include "http/descriptor_budget.hpp"
@@ -17,20 +18,6 @@
 #include <spdlog/spdlog.h>
 
 namespace provisiond::app {
-
-Loggers make_loggers(const std::string& level) {
-    // One sink each: a pattern is set on a logger's sinks, so a shared sink would give the
-    // application lines the access log's bare "%v" (no time, no level).
-    auto app = std::make_shared<spdlog::logger>("provisiond",
-                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    app->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-    app->set_level(spdlog::level::from_str(level));
-    auto access = std::make_shared<spdlog::logger>(
-        "access", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    access->set_pattern("%v");
-    access->set_level(spdlog::level::info);
-    return {app, access};
-}
 
 Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
                                                          std::size_t connections) {
@@ -93,7 +80,7 @@ bool smtp_requires_tls(const Config& config) {
 }
 
 int serve(Config config) {
-    Loggers log = make_loggers(config.log_level);
+    Loggers log = make_loggers(config.log_level, config.log_format);
     // Settings first: a typo must not leave a fresh database behind.
     auto proxies = http::parse_proxy_settings(config.trusted_proxies, config.trusted_proxy_header);
     if (!proxies) {
@@ -175,11 +162,11 @@ int serve(Config config) {
     // The secrets key opens the signing secrets of `webhooks add` endpoints; without the file
     // (no endpoint was ever added) only --webhook-url is served.
     webhooks::WorkerSettings hook_settings{config.webhooks.url, config.webhooks.secret,
-                                           std::nullopt, config.webhooks.retry_base_seconds, 10000};
-    if (auto key = webhooks::load_secrets_key(config.secrets_key_path(), false)) {
-        hook_settings.secrets_key = *key;
-    } else if (key.error().code != ErrorCode::not_found) {
-        log.app->critical("{}", key.error().message);
+                                           config.secrets_key_path(),
+                                           config.webhooks.retry_base_seconds, 10000};
+    if (auto key = webhooks::load_secrets_key(config.secrets_key_path(), false);
+        !key && key.error().code != ErrorCode::not_found) {
+        log.app->critical("{}", key.error().message); // a damaged key file: say so at start
         return 2;
     }
     webhooks::WebhookWorker hooks(uow, clock, std::move(hook_settings), log.app);

@@ -13,11 +13,6 @@
 namespace provisiond::app {
 
 /// Loggers: application messages, and the JSON access log (one line per request), on stderr.
-struct Loggers {
-    std::shared_ptr<spdlog::logger> app;
-    std::shared_ptr<spdlog::logger> access;
-};
-Loggers make_loggers(const std::string& level);
 
 /// Opens the configured database (a pool of `connections`).
 Result<std::unique_ptr<storage::Database>> open_database(const Config& config,

@@ -2,6 +2,7 @@
 
 #include "app/openapi.hpp"
 #include "cimd/client_registration_endpoint.hpp"
+#include "http/body.hpp"
 #include "oauth/metadata_endpoint.hpp"
 #include "oauth/revocation_endpoint.hpp"
 #include "oauth/token_endpoint.hpp"
@@ -14,12 +15,32 @@ namespace provisiond::app {
 using http::Envelope;
 using http::Request;
 
+namespace {
+
+/// The handler, with the partner the request names (its body's client_id) noted for the access
+/// log: "client id where known".
+template <class Handler> auto naming_client(Handler handler) {
+    return [handler = std::move(handler)](Request& r) {
+        http::Response response = handler(r);
+        if (response.client_id.empty()) {
+            if (auto body = http::parse_body(r)) {
+                if (auto id = http::string_field(*body, "client_id"); id && *id) {
+                    response.client_id = **id;
+                }
+            }
+        }
+        return response;
+    };
+}
+
+} // namespace
+
 void register_routes(http::Router& router, Endpoints& e) {
     for (std::string prefix : {"/api/agentic/provisioning", "/api/provisioning"}) {
         router.add("POST", prefix + "/account_requests", Envelope::typed,
-                   [&svc = e.account_requests](Request& r) {
+                   naming_client([&svc = e.account_requests](Request& r) {
                        return provisioning::handle_account_requests(svc, r);
-                   });
+                   }));
         router.add("POST", prefix + "/deep_links", Envelope::typed, [&e](Request& r) {
             return provisioning::handle_deep_links(e.uow, e.clock, e.config, r);
         });
@@ -38,8 +59,9 @@ void register_routes(http::Router& router, Endpoints& e) {
     }
     for (std::string path :
          {"/api/agentic/oauth/token", "/api/provisioning/oauth/token", "/oauth/token"}) {
-        router.add("POST", path, Envelope::oauth,
-                   [&svc = e.tokens](Request& r) { return oauth::handle_token(svc, r); });
+        router.add("POST", path, Envelope::oauth, naming_client([&svc = e.tokens](Request& r) {
+                       return oauth::handle_token(svc, r);
+                   }));
     }
     for (std::string path : {"/oauth/revoke", "/api/agentic/oauth/revoke"}) {
         router.add("POST", path, Envelope::oauth,

@@ -73,6 +73,9 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "database-connections", c.database_connections,
             "Database connection pool size; 0 = threads + 2");
     setting(cmd, "log-level", c.log_level, "trace, debug, info, warn, error or critical");
+    setting(cmd, "log-format", c.log_format,
+            "json: every log line one JSON object (time, level, message; requests add request_id, "
+            "route, status, duration_ms, client_id …); text: one readable line, for a terminal");
     setting(cmd, "max-body-bytes", c.limits.max_body_bytes,
             "Largest request body accepted (413 above)");
     setting(cmd, "max-header-bytes", c.limits.max_header_bytes,

@@ -151,6 +151,9 @@ std::string Config::finalize() {
     if (smtp_starttls != "required" && smtp_starttls != "optional" && smtp_starttls != "auto") {
         return "smtp-starttls must be auto, required or optional";
     }
+    if (log_format != "json" && log_format != "text") {
+        return "log-format must be json or text";
+    }
     if (cimd.min_ttl_seconds < 1 || cimd.max_ttl_seconds < cimd.min_ttl_seconds) {
         return "cimd-min-ttl-seconds must be at least 1 and at most cimd-max-ttl-seconds";
     }

@@ -81,6 +81,7 @@ struct Config {
     int threads = 0;                 ///< 0: two per core, at least four
     int database_connections = 0;    ///< 0: one per thread plus two
     std::string log_level = "info";
+    std::string log_format = "json"; ///< "json": one object per line; "text": for a terminal
     /// Networks of the operator's proxies (CIDR); their requests' client address comes from
     /// `trusted_proxy_header`. Empty: the TCP peer is the client.
     std::vector<std::string> trusted_proxies;

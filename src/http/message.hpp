@@ -19,6 +19,7 @@ struct Request {
     std::string remote_address;
     std::string request_id;
     std::vector<std::string> path_params; ///< values of {placeholders}, in order
+    std::string route; ///< the matched route's pattern ("/project/{id}"); empty when none matched
 
     /// The first header with this lower-case name.
     std::optional<std::string_view> header(std::string_view lower_name) const;
@@ -33,6 +34,8 @@ struct Response {
     std::string error_code;
     /// What went wrong behind a 5xx, never shown to the caller: the access log carries it.
     std::string debug;
+    /// The partner the request was for, when the handler knows it (for the access log only).
+    std::string client_id;
 
     void set_header(std::string name, std::string value) {
         headers.emplace_back(std::move(name), std::move(value));

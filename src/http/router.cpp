@@ -30,7 +30,8 @@ void Router::add(std::string method, std::string pattern, Envelope envelope, Han
     for (auto s : split_path(pattern)) {
         segments.emplace_back(s);
     }
-    routes_.push_back(Route{std::move(method), std::move(segments), envelope, std::move(handler)});
+    routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), envelope,
+                            std::move(handler)});
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
@@ -81,6 +82,7 @@ Response Router::dispatch(Request& request) const {
             continue;
         }
         request.path_params = std::move(params);
+        request.route = route.pattern;
         try {
             return route.handler(request);
         } catch (const std::exception& e) {

@@ -34,6 +34,7 @@ public:
 private:
     struct Route {
         std::string method;
+        std::string pattern; ///< as registered: the access log's "route"
         std::vector<std::string> segments;
         Envelope envelope;
         Handler handler;

@@ -501,16 +501,18 @@ void Server::State::log_access(const Request& req, const Response& res, std::siz
     using namespace std::chrono;
     double ms = duration_cast<microseconds>(steady_clock::now() - started).count() / 1000.0;
     // Only the path: query strings carry consent states and link tokens. Never headers or bodies.
-    boost::json::object line{
-        {"ts", duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()},
-        {"request_id", req.request_id},
-        {"remote", req.remote_address},
-        {"method", req.method},
-        {"path", truncate_utf8(req.path, 512)},
-        {"status", res.status},
-        {"duration_ms", ms},
-        {"bytes_in", bytes_in},
-        {"bytes_out", res.body.size()}};
+    boost::json::object line{{"request_id", req.request_id},
+                             {"remote", req.remote_address},
+                             {"method", req.method},
+                             {"route", req.route},
+                             {"path", truncate_utf8(req.path, 512)},
+                             {"status", res.status},
+                             {"duration_ms", ms},
+                             {"bytes_in", bytes_in},
+                             {"bytes_out", res.body.size()}};
+    if (!res.client_id.empty()) {
+        line["client_id"] = truncate_utf8(res.client_id, 512);
+    }
     if (!res.error_code.empty()) {
         line["error"] = res.error_code;
     }

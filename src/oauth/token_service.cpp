@@ -272,7 +272,9 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
                 return child.error();
             }
             bool child_unused = *child && !(*child)->rotated_at && !(*child)->revoked_at;
-            bool in_grace = now - *current.rotated_at <= lifetimes_.refresh_grace_seconds;
+            // 0 turns the grace off: any reuse, even within the same second, is a reuse.
+            bool in_grace = lifetimes_.refresh_grace_seconds > 0 &&
+                            now - *current.rotated_at <= lifetimes_.refresh_grace_seconds;
             if (in_grace && child_unused && !current.grace_used) {
                 auto spent = grants.spend_grace(presented_hash);
                 if (!spent) {

@@ -1,6 +1,7 @@
 #include "webhooks/webhook_worker.hpp"
 
 #include "crypto/one_time_seal.hpp"
+#include "webhooks/secrets_key.hpp"
 #include "webhooks/signature.hpp"
 
 #include <curl/curl.h>
@@ -59,9 +60,10 @@ void WebhookWorker::stop() {
 Result<std::vector<WebhookWorker::Target>> WebhookWorker::load_targets() {
     std::vector<Target> out;
     if (!settings_.settings_url.empty()) {
-        if (auto key = secret_key(settings_.settings_secret)) {
-            out.push_back({std::string(settings_endpoint_id), settings_.settings_url, *key, {}});
-        }
+        out.push_back({std::string(settings_endpoint_id),
+                       settings_.settings_url,
+                       secret_key(settings_.settings_secret),
+                       {}});
     }
     std::vector<Endpoint> stored;
     RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
@@ -72,20 +74,27 @@ Result<std::vector<WebhookWorker::Target>> WebhookWorker::load_targets() {
         stored = std::move(*found);
         return Result<void>();
     }));
+    if (!stored.empty() && !secrets_key_) {
+        // `webhooks add` creates the key file while we serve: read it once it is there.
+        if (auto key = load_secrets_key(settings_.secrets_key_path, false)) {
+            secrets_key_ = *key;
+        }
+    }
     for (auto& e : stored) {
         std::optional<std::string> secret;
-        if (settings_.secrets_key) {
-            secret = crypto::open_sealed(e.secret_box, *settings_.secrets_key);
+        if (secrets_key_) {
+            secret = crypto::open_sealed(e.secret_box, *secrets_key_);
         }
         auto key = secret ? secret_key(*secret) : std::nullopt;
-        if (!key) {
+        if (!key && unsigned_endpoints_.insert(e.id).second) {
             log_->error("webhooks: cannot open the signing secret of endpoint {} (is "
-                        "--secrets-key-file the file it was sealed with? restore it, or run "
+                        "--secrets-key-file {} the file it was sealed with? restore it, or run "
                         "`provisiond webhooks rotate-secret {}`); its deliveries wait",
-                        e.id, e.id);
-            continue;
+                        e.id, settings_.secrets_key_path, e.id);
+        } else if (key) {
+            unsigned_endpoints_.erase(e.id);
         }
-        out.push_back({e.id, e.url, *key, e.events});
+        out.push_back({e.id, e.url, key, e.events});
     }
     return out;
 }
@@ -97,12 +106,13 @@ Result<void> WebhookWorker::post(const Target& target, const std::string& id,
         return make_error(ErrorCode::unavailable, "curl_easy_init failed");
     }
     std::int64_t timestamp = clock_.now();
+    const std::string& key = *target.key;
     std::string headers_text[] = {
         "content-type: application/json",
         "user-agent: provisiond-webhooks",
         "webhook-id: " + id,
         "webhook-timestamp: " + std::to_string(timestamp),
-        "webhook-signature: " + sign(target.key, id, timestamp, body),
+        "webhook-signature: " + sign(key, id, timestamp, body),
     };
     curl_slist* raw = nullptr;
     for (const auto& h : headers_text) {
@@ -177,7 +187,7 @@ int WebhookWorker::run_once() {
     for (const auto& d : due) {
         auto target = std::find_if(targets->begin(), targets->end(),
                                    [&](const Target& t) { return t.id == d.endpoint_id; });
-        if (target == targets->end()) {
+        if (target == targets->end() || !target->key) {
             continue; // its secret cannot be opened, or --webhook-url is no longer set: it waits
         }
         auto sent = post(*target, d.event.id, d.event.body);

@@ -13,14 +13,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 namespace provisiond::webhooks {
 
 struct WorkerSettings {
-    std::string settings_url;               ///< --webhook-url; empty: no settings endpoint
-    std::string settings_secret;            ///< --webhook-secret ("whsec_…")
-    std::optional<std::string> secrets_key; ///< opens the endpoints' sealed secrets
+    std::string settings_url;     ///< --webhook-url; empty: no settings endpoint
+    std::string settings_secret;  ///< --webhook-secret ("whsec_…")
+    std::string secrets_key_path; ///< opens the endpoints' sealed secrets (read when it appears)
     std::int64_t retry_base_seconds = 10;
     long timeout_ms = 10000;
 };
@@ -39,11 +40,11 @@ private:
     struct Target {
         std::string id;
         std::string url;
-        std::string key;                 ///< the secret's key bytes
+        std::optional<std::string> key;  ///< the secret's key bytes; none: cannot sign yet
         std::vector<std::string> events; ///< empty: every event
     };
-    /// Every endpoint with its signing key; one whose secret cannot be opened is logged and left
-    /// out (its deliveries wait until the key is restored or the secret rotated).
+    /// Every endpoint. One whose secret cannot be opened (no key file yet, or not the file it
+    /// was sealed with) still gets its events fanned out; its deliveries wait for the key.
     Result<std::vector<Target>> load_targets();
     /// One POST; an error describes the failure.
     Result<void> post(const Target& target, const std::string& id, const std::string& body);
@@ -52,6 +53,8 @@ private:
     const Clock& clock_;
     WorkerSettings settings_;
     std::shared_ptr<spdlog::logger> log_;
+    std::optional<std::string> secrets_key_;
+    std::set<std::string> unsigned_endpoints_; ///< logged once each, until they can sign
     std::thread thread_;
     std::mutex mutex_;
     std::condition_variable wake_;
