@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import assert from 'node:assert/strict';
 import { P, API_VERSION, BIN, api, pkce, runProcess, sleep, uniqueEmail } from './harness.mjs';
+import { checkResponse } from './openapi_validator.mjs';
 
 export const REGISTRATION_PATH = `${P}/client_registration`;
 export const CHECK_NAMES = ['client_id_url', 'not_blocked', 'metadata_document', 'verification_token'];
@@ -167,7 +168,9 @@ export function apiFrom(server, localAddress, method, path, { body, apiVersion =
         const text = Buffer.concat(chunks).toString('utf8');
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        res({ status: resp.statusCode, headers: resp.headers, text, json });
+        const result = { status: resp.statusCode, headers: resp.headers, text, json };
+        try { checkResponse(method, path, result); } catch (e) { rej(e); return; } // docs/openapi.json
+        res(result);
       });
       resp.on('error', rej);
     });

@@ -113,7 +113,8 @@ describe('defaults', () => {
       assert.deepEqual([r.status, r.json.error], [400, 'invalid_grant'], r.text);
     }
     const missing = await exchangeCode(server, a.res.json.oauth.code, undefined);
-    assert.equal(missing.status, 401, missing.text);
+    // docs/API.md "Errors that teach": a missing verifier is 400 invalid_request (PostHog: 401).
+    assert.deepEqual([missing.status, missing.json.error], [400, 'invalid_request'], missing.text);
     const unknown = await exchangeCode(server, 'U'.repeat(43), 'v'.repeat(43));
     assert.equal(unknown.status, 400, unknown.text);
     const ok = await exchangeCode(server, a.res.json.oauth.code, a.verifier);
