@@ -10,12 +10,16 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libsodium-dev libidn2-dev libunistring-dev
   libspdlog-dev libfmt-dev libcli11-dev libkainjow-mustache-dev sqlite3 openssl curl jq
+  prometheus-cpp-dev libsystemd-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   # clang-14 + libclang-rt-14-dev: libFuzzer; nginx: the TLS server CIMD tests fetch documents from.
   # chromium + python3-aiosmtpd: the browser suite (tests/e2e) and its SMTP server.
   packages+=(libgtest-dev libgmock-dev nodejs npm clang-14 libclang-rt-14-dev nginx iproute2 util-linux
             chromium python3-aiosmtpd clang-format)
+  # systemd-container: tests/package boots systemd-nspawn to run the packaged unit (PID 1 here is
+  # not systemd).
+  packages+=(systemd-container)
 fi
 
 missing=()

@@ -35,9 +35,28 @@ public:
     virtual Result<void> replace_password_set_token(std::string_view token_hash,
                                                     std::string_view user_id, std::int64_t now,
                                                     std::int64_t expires_at) = 0;
-    /// The user of a live (unused, unexpired) set-password link; nullopt otherwise.
+    /// The user of a live (unused, unexpired) set-password link; nullopt otherwise, and for a
+    /// disabled user (their links do not work while they are disabled).
     virtual Result<std::optional<std::string>> password_link_owner(std::string_view token_hash,
                                                                    std::int64_t now) = 0;
+
+    // The operator's view (`provisiond users …`, `provisiond organizations …`).
+
+    /// Users whose email contains `email_contains` (ASCII case-insensitive; "" for all), oldest
+    /// first.
+    virtual Result<std::vector<User>> list_users(std::string_view email_contains) = 0;
+    /// Sets (a time) or clears (nullopt) the user's disabled_at; false when no such user.
+    virtual Result<bool> set_user_disabled(std::string_view user_id,
+                                           std::optional<std::int64_t> disabled_at) = 0;
+    /// The organizations a user belongs to, with their names and the user's role.
+    virtual Result<std::vector<Membership>> memberships_of_user(std::string_view user_id) = 0;
+    /// Every organization with its member and project counts, oldest first.
+    virtual Result<std::vector<OrganizationSummary>> list_organizations() = 0;
+    /// The members of an organization, with their emails and roles, in the order they joined.
+    virtual Result<std::vector<Membership>>
+    members_of_organization(std::string_view organization_id) = 0;
+    virtual Result<std::vector<Project>>
+    projects_of_organization(std::string_view organization_id) = 0;
 };
 
 } // namespace provisiond::accounts

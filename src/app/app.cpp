@@ -1,10 +1,13 @@
 #include "app/app.hpp"
 
+#include "app/admin_listener.hpp"
 #include "app/logging.hpp"
 #include "app/routes.hpp"
+#include "app/systemd_notify.hpp"
 #include "cimd/client_registrar.hpp"
 #include "http/descriptor_budget.hpp"
 #include "http/server.hpp"
+#include "maintenance/sweeper.hpp"
 #include "outbox/file_sender.hpp"
 #include "outbox/outbox_worker.hpp"
 #include "outbox/smtp_sender.hpp"
@@ -119,6 +122,9 @@ int serve(Config config) {
     }
 
     SystemClock clock;
+    // Every part reports to one registry, exposed on the admin listener.
+    metrics::PrometheusTelemetry telemetry;
+    (*db)->report_to(telemetry);
     storage::SqlUnitOfWork uow(**db);
     ratelimit::PartnerRateLimiter limiter(uow, clock, config.partner_limits);
     oauth::TokenService tokens(uow, clock, limiter, config.lifetimes);
@@ -170,10 +176,15 @@ int serve(Config config) {
         return 2;
     }
     webhooks::WebhookWorker hooks(uow, clock, std::move(hook_settings), log.app);
+    maintenance::Retention retention;
+    retention.refresh_grace_seconds = config.lifetimes.refresh_grace_seconds;
+    maintenance::Sweeper sweeper(uow, clock, retention, config.maintenance_interval_seconds,
+                                 log.app);
 
     // Connections may not eat the descriptors that the database, metadata fetches and mail need.
     int fetch_workers = 2 + std::max(1, config.threads / 2);
-    int reserved = 3 * config.database_connections + fetch_workers + 2 + 32;
+    int admin_connections = config.admin_listen == "off" ? 0 : 65; // its 64, and its socket
+    int reserved = 3 * config.database_connections + fetch_workers + 2 + 32 + admin_connections;
     auto descriptors = http::plan_descriptors(config.limits.max_connections, reserved);
     int wanted_connections = config.limits.max_connections;
     config.limits.max_connections = descriptors.max_connections; // everything below sees the cap
@@ -204,13 +215,39 @@ int serve(Config config) {
         "provisiond {} listening on {}:{} (public URL {}, region {}, database {}, {} threads)",
         PROVISIOND_VERSION, host, server.port(), config.public_url, config.region, config.database,
         config.threads);
+    std::optional<AdminListener> admin;
+    if (config.admin_listen != "off") {
+        admin.emplace(config, uow, telemetry, log.app);
+        if (auto bound = admin->start(); !bound) {
+            log.app->critical("admin listener: {} (set --admin-listen to a free address, or off)",
+                              bound.error().message);
+            return 1;
+        }
+        log.app->info("admin listener on {}:{} (/metrics, /_health, /_ready)",
+                      config.admin_listen.substr(0, config.admin_listen.rfind(':')), admin->port());
+    }
+    limiter.report_to(telemetry);
+    tokens.report_to(telemetry);
+    account_requests.report_to(telemetry);
+    registrar.report_to(telemetry);
+    mailer.report_to(telemetry);
+    hooks.report_to(telemetry);
+    sweeper.report_to(telemetry);
+    server.report_to(telemetry);
     mailer.start();
     hooks.start();
+    sweeper.start();
+    notify_ready("listening on " + host + ":" + std::to_string(server.port()));
     server.run();
+    notify_stopping();
     stop_fetches = true;
     registrar.stop();
     mailer.stop();
     hooks.stop();
+    sweeper.stop();
+    if (admin) {
+        admin->stop();
+    }
     log.app->info("stopped");
     return 0;
 }

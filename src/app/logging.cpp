@@ -18,7 +18,9 @@ std::string iso_time(spdlog::log_clock::time_point when) {
     auto millis = duration_cast<milliseconds>(since).count() % 1000;
     std::tm tm{};
     gmtime_r(&seconds, &tm);
-    char buffer[40];
+    // Room for every int at its widest: GCC's -Wformat-truncation (-O3, the release build)
+    // counts them so, and -Werror makes a smaller buffer a build failure.
+    char buffer[80];
     std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(millis));

@@ -1,6 +1,7 @@
 #include "app/routes.hpp"
 
 #include "app/openapi.hpp"
+#include "app/probes.hpp"
 #include "cimd/client_registration_endpoint.hpp"
 #include "http/body.hpp"
 #include "oauth/metadata_endpoint.hpp"
@@ -156,15 +157,9 @@ void register_routes(http::Router& router, Endpoints& e) {
         return http::route_not_found(r);
     });
 
-    router.add("GET", "/_health", Envelope::flat,
-               [](Request&) { return http::json_response(200, R"({"status":"ok"})"); });
-    router.add("GET", "/_ready", Envelope::flat, [&uow = e.uow](Request&) {
-        return uow.ping()
-                   ? http::json_response(200, R"({"status":"ready"})")
-                   : http::json_response(
-                         503,
-                         R"({"status":"unavailable","error":{"code":"storage_unavailable","message":"The database does not answer"}})");
-    });
+    router.add("GET", "/_health", Envelope::flat, [](Request&) { return health_probe(); });
+    router.add("GET", "/_ready", Envelope::flat,
+               [&uow = e.uow](Request&) { return ready_probe(uow); });
 }
 
 } // namespace provisiond::app

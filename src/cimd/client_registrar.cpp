@@ -178,6 +178,8 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
             if (owned) {
                 start_background(*url);
             }
+        } else if (client->kind == "cimd") {
+            telemetry_->count("provisiond_metadata_cache_hits_total");
         }
         return oauth::PartnerLookup{oauth::PartnerLookup::Kind::found, *client, 0};
     }
@@ -338,6 +340,8 @@ RegistrationReport ClientRegistrar::fetch_shared(const ClientIdUrl& url) {
         report.failure = "internal error while registering";
         log_->error("cimd: registering {} threw", url.url);
     }
+    telemetry_->count("provisiond_metadata_fetches_total",
+                      {{"outcome", report.registered ? "registered" : "failed"}});
     promise.set_value(report);
     std::lock_guard lock(mutex_);
     in_flight_.erase(url.url);

@@ -8,6 +8,7 @@
 #include "cimd/client_metadata.hpp"
 #include "cimd/document_fetcher.hpp"
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "oauth/partner_directory.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -63,8 +64,11 @@ public:
 
     /// Waits for background fetches to end. Cancel the fetcher first to make it quick.
     void stop();
+    /// Fetches (by outcome) and fresh-document cache hits are counted there.
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
 
 private:
+    TelemetryHook telemetry_;
     RegistrationReport fetch_shared(const ClientIdUrl& url);
     /// fetch_shared for a request thread, or unavailable when too many already wait.
     Result<RegistrationReport> fetch_for_request(const ClientIdUrl& url);

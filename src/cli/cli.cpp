@@ -2,10 +2,13 @@
 
 #include "app/app.hpp"
 #include "cli/clients_command.hpp"
+#include "cli/organizations_command.hpp"
 #include "cli/settings.hpp"
+#include "cli/users_command.hpp"
 #include "cli/verification_tokens_command.hpp"
 #include "cli/webhooks_command.hpp"
 #include "storage/migrations.hpp"
+#include "storage/sqlite/sqlite_backup.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -58,6 +61,12 @@ int run(int argc, char** argv) {
         "  provisiond clients add --client-id my-partner --name \"My Partner\" \\\n"
         "      --redirect-uri https://partner.example/callback\n"
         "  provisiond serve                 # http://127.0.0.1:8000\n\n"
+        "Operate it (on the database `serve` uses):\n"
+        "  provisiond clients list          # partners; clients show|edit|disable|delete ID\n"
+        "  provisiond users show jane@example.com   # users disable|enable|reset-link\n"
+        "  provisiond organizations list    # organizations show ID: members and projects\n"
+        "Every list and show prints a table (or key: value lines); --json prints JSON.\n"
+        "Bad flags or values exit 2; an unknown id or a failed command exits 1.\n\n"
         "Every setting is also read from PROVISIOND_<SETTING> (e.g. PROVISIOND_DATABASE) and from\n"
         "a `--config FILE` of `key = value` lines. Flags win over the environment, which wins\n"
         "over the file. `provisiond serve --help` lists every setting.",
@@ -99,12 +108,34 @@ int run(int argc, char** argv) {
         std::cout << "schema version " << (version ? *version : -1) << "\n";
     });
 
+    std::string backup_to;
+    auto* backup = app.add_subcommand(
+        "backup",
+        "Copy the database to a new file while the server keeps serving (SQLite's online backup); "
+        "restore by stopping the server and putting the copy in the database's place. Back up "
+        "the secrets key file (webhooks) with it");
+    add_settings(*backup, config, SettingScope::storage);
+    backup->add_option("--to", backup_to, "The new file to write (never overwritten)")->required();
+    backup->callback([&] {
+        auto done = storage::backup_sqlite(config.database, backup_to);
+        if (!done) {
+            std::cerr << "error: " << done.error().message << "\n";
+            exit_code = 1;
+            return;
+        }
+        std::cout << "backed up " << config.database << " to " << backup_to << "\n";
+    });
+
     ClientsOptions clients_options;
     add_clients_command(app, config, clients_options, exit_code);
     VerificationTokenOptions token_options;
     add_verification_tokens_command(app, config, token_options, exit_code);
     WebhookOptions webhook_options;
     add_webhooks_command(app, config, webhook_options, exit_code);
+    UsersOptions user_options;
+    add_users_command(app, config, user_options, exit_code);
+    OrganizationsOptions organization_options;
+    add_organizations_command(app, config, organization_options, exit_code);
 
     std::string config_path = find_config_path(argc, argv);
     if (!config_path.empty()) {
@@ -123,10 +154,16 @@ int run(int argc, char** argv) {
                 return 2;
             }
         } else if (target != &app) {
-            // Storage-only commands take the keys they know and ignore the server's.
+            // Other commands take the settings they have (database, secrets-key-file, and for
+            // `users reset-link` the public URL and branding) and ignore the rest of the server's.
+            // A setting is an option with an environment variable: a command's own flag of the
+            // same name (`clients edit --limit-account-requests`) is never set from the file.
             std::map<std::string, std::string> known;
-            if (auto it = values.find("database"); it != values.end()) {
-                known.insert(*it);
+            for (const auto& [key, value] : values) {
+                const CLI::Option* option = target->get_option_no_throw("--" + key);
+                if (option != nullptr && key != "config" && !option->get_envname().empty()) {
+                    known.emplace(key, value);
+                }
             }
             (void)apply_config_file(*target, known, config_path);
         }
@@ -135,7 +172,9 @@ int run(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; every other parse error (an unknown flag, a missing
+        // argument, a value of the wrong type) is bad input: exit 2, like the commands' own checks.
+        return app.exit(e) == 0 ? 0 : 2;
     }
     return exit_code;
 }

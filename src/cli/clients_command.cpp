@@ -3,8 +3,12 @@
 #include "app/app.hpp"
 #include "cimd/client_registrar.hpp"
 #include "cimd/client_registration_endpoint.hpp"
+#include "cli/client_revocation.hpp"
+#include "cli/clients_edit_command.hpp"
 #include "cli/settings.hpp"
+#include "cli/table.hpp"
 #include "cli/with_repositories.hpp"
+#include "core/iso8601.hpp"
 #include "core/strings.hpp"
 #include "core/unicode.hpp"
 #include "oauth/scopes.hpp"
@@ -59,8 +63,12 @@ boost::json::object client_json(const OAuthClient& c, const PartnerLimits& defau
                                              {"provision_resources", c.can_provision_resources},
                                              {"deep_links", c.can_issue_deep_links}}},
         {"rate_limits_per_hour", limits},
-        {"created_at", c.created_at},
+        {"created_at", format_iso8601(c.created_at)},
+        {"updated_at", format_iso8601(c.updated_at)},
         {"verified", c.verified()}};
+    if (c.deleted_at) {
+        out["deleted_at"] = format_iso8601(*c.deleted_at);
+    }
     if (c.kind == "cimd") {
         out["logo_uri"] = c.logo_uri ? boost::json::value(*c.logo_uri) : nullptr;
         out["organization_id"] =
@@ -79,14 +87,11 @@ boost::json::object document_json(const cimd::DocumentRecord& d, std::int64_t no
             document = *d.document;
         }
     }
-    auto optional = [](const std::optional<std::int64_t>& v) {
-        return v ? boost::json::value(*v) : nullptr;
-    };
     return {{"state", d.state},
             {"fresh", d.fresh_until > now},
-            {"fresh_until", d.fresh_until},
-            {"fetched_at", optional(d.fetched_at)},
-            {"last_attempt_at", optional(d.last_attempt_at)},
+            {"fresh_until", time_json(d.fresh_until)},
+            {"fetched_at", time_json(d.fetched_at)},
+            {"last_attempt_at", time_json(d.last_attempt_at)},
             {"last_result",
              d.last_error ? boost::json::value(*d.last_error) : boost::json::value("ok")},
             {"document", document}};
@@ -94,23 +99,6 @@ boost::json::object document_json(const cimd::DocumentRecord& d, std::int64_t no
 
 std::int64_t now() {
     return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-/// Disables a client and spends its unused deep links: a partner the operator turned off must
-/// not log anyone in with a link it handed out before. False when there is no such client.
-Result<bool> disable_client(storage::Repositories& r, const std::string& client_id) {
-    auto changed = r.clients().set_active(client_id, false, now());
-    if (!changed || !*changed) {
-        return changed;
-    }
-    RETURN_IF_ERROR(r.browser().retire_deep_links_of_client(client_id, now()));
-    // Every user's grant to this partner stops working (no user_id: all of them).
-    boost::json::object data{{"client_id", client_id},
-                             {"user_id", nullptr},
-                             {"reason", webhooks::revoke_reason::client_disabled}};
-    RETURN_IF_ERROR(
-        r.webhooks().enqueue(webhooks::make_event("grant.revoked", std::move(data), now())));
-    return true;
 }
 
 /// Turns one of a client's switches (a capability, or the operator's "verified" mark) on or off
@@ -123,9 +111,11 @@ int set_switch(const Config& config, const std::string& client_id, const std::st
     }
     return with_repositories(config, [&](storage::Repositories& r) {
         auto changed = r.clients().set_capability(client_id, name, state == "on", now());
-        if (!changed || !*changed) {
-            std::cerr << "error: no client " << client_id << "\n";
-            return 1;
+        if (!changed) {
+            return report_failure(changed.error());
+        }
+        if (!*changed) {
+            return report_unknown_client(r, client_id);
         }
         // Withdrawn deep links stay withdrawn: turning the capability on again later must not
         // revive a link handed out before.
@@ -177,6 +167,68 @@ std::string check_redirect_uri(std::string_view uri) {
     return cimd::redirect_uri_problem(uri);
 }
 
+std::string check_client_name(std::string_view name) {
+    if (name.empty() || name.size() > 100) {
+        return "--name must be 1 to 100 characters";
+    }
+    return "";
+}
+
+CLI::Option* add_scope_option(CLI::App& command, std::vector<std::string>& scopes,
+                              const std::string& help) {
+    // One value per --scope, so that a positional client id after it is not taken for a scope.
+    return command.add_option("--scope,--scopes", scopes, help)->allow_extra_args(false);
+}
+
+std::vector<std::string> scope_list(const std::vector<std::string>& values) {
+    std::vector<std::string> scopes;
+    for (const auto& value : values) {
+        for (auto& scope : split_spaces(value)) {
+            scopes.push_back(std::move(scope));
+        }
+    }
+    return sorted_unique(std::move(scopes));
+}
+
+std::string check_scopes(const std::vector<std::string>& scopes) {
+    if (scopes.empty()) {
+        return "give at least one scope; known scopes: " + join(oauth::scope_catalog(), " ");
+    }
+    for (const auto& s : scopes) {
+        if (!oauth::is_known_scope(s)) {
+            return "unknown scope `" + s + "`; known scopes: " + join(oauth::scope_catalog(), " ");
+        }
+    }
+    return "";
+}
+
+std::string parse_hourly_limit(std::string_view text, std::optional<std::int64_t>& value) {
+    if (text == "unlimited") {
+        value = ratelimit::PartnerRateLimiter::unlimited;
+    } else if (text == "default") {
+        value.reset();
+    } else if (auto number = parse_positive_integer(text)) {
+        value = *number;
+    } else {
+        return "must be a whole number of calls per hour, `unlimited` or `default` (not `" +
+               std::string(text) + "`)";
+    }
+    return "";
+}
+
+int report_unknown_client(storage::Repositories& r, const std::string& client_id) {
+    auto found = r.clients().find(client_id);
+    if (found && *found && (*found)->deleted_at) {
+        std::cerr << "error: client " << client_id << " was deleted on "
+                  << format_iso8601(*(*found)->deleted_at)
+                  << "; a deleted client stays deleted (register a new one with `provisiond "
+                     "clients add`)\n";
+    } else {
+        std::cerr << "error: no client " << client_id << " (see `provisiond clients list`)\n";
+    }
+    return 1;
+}
+
 void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& exit_code) {
     auto* clients = app.add_subcommand("clients", "Register and manage partner (OAuth) clients");
     clients->require_subcommand(1);
@@ -192,16 +244,18 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     add->add_option("--redirect-uri", o.redirect_uris,
                     "A redirect URI for consent (repeat for several)")
         ->required();
-    add->add_option("--scopes", o.scopes,
-                    "Space-separated scope ceiling. Default: " + join(oauth::scope_catalog(), " "));
+    add_scope_option(*add, o.scopes,
+                     "The scope ceiling: the most any grant to this client may hold (repeat, or "
+                     "separate with spaces). Default: " +
+                         join(oauth::scope_catalog(), " "));
     add->callback([&] {
         if (auto problem = check_client_id(o.client_id); !problem.empty()) {
             std::cerr << "error: " << problem << "\n";
             exit_code = 2;
             return;
         }
-        if (o.name.empty() || o.name.size() > 100) {
-            std::cerr << "error: --name must be 1 to 100 characters\n";
+        if (auto problem = check_client_name(o.name); !problem.empty()) {
+            std::cerr << "error: " << problem << "\n";
             exit_code = 2;
             return;
         }
@@ -213,14 +267,11 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             }
         }
         std::vector<std::string> scopes =
-            o.scopes.empty() ? oauth::scope_catalog() : split_spaces(o.scopes);
-        for (const auto& s : scopes) {
-            if (!oauth::is_known_scope(s)) {
-                std::cerr << "error: unknown scope `" << s
-                          << "`; known scopes: " << join(oauth::scope_catalog(), " ") << "\n";
-                exit_code = 2;
-                return;
-            }
+            o.scopes.empty() ? oauth::scope_catalog() : scope_list(o.scopes);
+        if (auto problem = check_scopes(scopes); !problem.empty()) {
+            std::cerr << "error: " << problem << "\n";
+            exit_code = 2;
+            return;
         }
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             OAuthClient c;
@@ -231,11 +282,21 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             c.created_at = c.updated_at = now();
             auto inserted = r.clients().insert(c);
             if (!inserted) {
-                std::cerr << "error: "
-                          << (inserted.error().code == ErrorCode::conflict
-                                  ? "a client with this id already exists"
-                                  : inserted.error().debug)
-                          << "\n";
+                if (inserted.error().code != ErrorCode::conflict) {
+                    return report_failure(inserted.error());
+                }
+                auto existing = r.clients().find(c.client_id);
+                if (existing && *existing && (*existing)->deleted_at) {
+                    std::cerr << "error: the id " << c.client_id
+                              << " belonged to a client deleted on "
+                              << format_iso8601(*(*existing)->deleted_at)
+                              << "; ids are never reused (its revoked grants still name it). "
+                                 "Choose another --client-id\n";
+                } else {
+                    std::cerr << "error: a client with the id " << c.client_id
+                              << " already exists (see `provisiond clients show " << c.client_id
+                              << "`; `provisiond clients edit` changes it)\n";
+                }
                 return 1;
             }
             auto announced = r.webhooks().enqueue(webhooks::make_event(
@@ -244,23 +305,22 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                  {"registered_by", "operator"}},
                 now()));
             if (!announced) {
-                std::cerr << "error: " << announced.error().debug << "\n";
-                return 1;
+                return report_failure(announced.error());
             }
             std::cout << "registered client " << c.client_id << " (" << c.name << ")\n";
             return 0;
         });
     });
 
-    auto* list = clients->add_subcommand("list", "List registered clients");
+    auto* list = clients->add_subcommand(
+        "list", "List clients (deleted ones are left out): a table, or JSON with --json");
     add_settings(*list, config, SettingScope::storage);
-    list->add_flag("--json", o.json, "Print JSON");
+    list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto all = r.clients().list();
             if (!all) {
-                std::cerr << "error: " << all.error().debug << "\n";
-                return 1;
+                return report_failure(all.error());
             }
             if (o.json) {
                 boost::json::array out;
@@ -273,31 +333,37 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                     }
                     out.push_back(std::move(json));
                 }
-                std::cout << boost::json::serialize(out) << "\n";
+                print_json(std::cout, out);
                 return 0;
-            }
-            for (const auto& c : *all) {
-                std::cout << c.client_id << "\t" << c.name << "\t"
-                          << (c.is_active ? "active" : "disabled") << "\t" << c.kind
-                          << (c.verified() ? "\tverified" : "\tunverified") << "\n";
             }
             if (all->empty()) {
                 std::cout << "no clients registered; add one with `provisiond clients add`\n";
+                return 0;
             }
+            Table table({"CLIENT_ID", "NAME", "KIND", "STATUS", "VERIFIED", "CREATED"});
+            for (const auto& c : *all) {
+                table.add_row({c.client_id, c.name, c.kind, c.is_active ? "active" : "disabled",
+                               c.verified() ? "verified" : "unverified", time_cell(c.created_at)});
+            }
+            table.print(std::cout);
             return 0;
         });
     });
 
-    auto* show = clients->add_subcommand("show", "Show one client");
+    auto* show = clients->add_subcommand(
+        "show", "Show one client (also a deleted one, with when it was deleted); a metadata-"
+                "document client with its document, its freshness and the last fetch result");
     add_settings(*show, config, SettingScope::storage);
     show->add_option("client_id", o.client_id, "The client id")->required();
-    show->add_flag("--json", o.json, "Print JSON");
+    show->add_flag("--json", o.json, json_flag_help);
     show->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto found = r.clients().find(o.client_id);
-            if (!found || !*found) {
-                std::cerr << "error: no client " << o.client_id << "\n";
-                return 1;
+            if (!found) {
+                return report_failure(found.error());
+            }
+            if (!*found) {
+                return report_unknown_client(r, o.client_id);
             }
             auto json = client_json(**found, config.partner_limits);
             if ((*found)->kind == "cimd") {
@@ -306,11 +372,9 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 }
             }
             if (o.json) {
-                std::cout << boost::json::serialize(json) << "\n";
+                print_json(std::cout, json);
             } else {
-                for (const auto& [k, v] : json) {
-                    std::cout << k << ": " << boost::json::serialize(v) << "\n";
-                }
+                print_record(std::cout, json);
             }
             return 0;
         });
@@ -325,11 +389,19 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         toggle->add_option("client_id", o.client_id, "The client id")->required();
         toggle->callback([&, enable] {
             exit_code = with_repositories(config, [&](storage::Repositories& r) {
-                auto changed = enable ? r.clients().set_active(o.client_id, true, now())
-                                      : disable_client(r, o.client_id);
-                if (!changed || !*changed) {
-                    std::cerr << "error: no client " << o.client_id << "\n";
-                    return 1;
+                Result<bool> changed = false;
+                if (enable) {
+                    changed = r.clients().set_active(o.client_id, true, now());
+                } else if (auto disabled = disable_client(r, o.client_id, now()); disabled) {
+                    changed = disabled->has_value();
+                } else {
+                    changed = disabled.error();
+                }
+                if (!changed) {
+                    return report_failure(changed.error());
+                }
+                if (!*changed) {
+                    return report_unknown_client(r, o.client_id);
                 }
                 std::cout << (enable ? "enabled " : "disabled ") << o.client_id << "\n";
                 return 0;
@@ -357,21 +429,18 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             return;
         }
         std::optional<std::int64_t> value;
-        if (o.limit == "unlimited") {
-            value = ratelimit::PartnerRateLimiter::unlimited;
-        } else if (o.limit != "default") {
-            value = parse_positive_integer(o.limit);
-            if (!value) {
-                std::cerr << "error: limit must be a whole number, `unlimited` or `default`\n";
-                exit_code = 2;
-                return;
-            }
+        if (auto problem = parse_hourly_limit(o.limit, value); !problem.empty()) {
+            std::cerr << "error: limit " << problem << "\n";
+            exit_code = 2;
+            return;
         }
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto changed = r.clients().set_rate_limit(o.client_id, o.endpoint, value, now());
-            if (!changed || !*changed) {
-                std::cerr << "error: no client " << o.client_id << "\n";
-                return 1;
+            if (!changed) {
+                return report_failure(changed.error());
+            }
+            if (!*changed) {
+                return report_unknown_client(r, o.client_id);
             }
             std::cout << o.client_id << " " << o.endpoint << " = " << o.limit << "\n";
             return 0;
@@ -450,13 +519,12 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         }
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             if (auto added = r.documents().add_block({entry, kind, o.reason, now()}); !added) {
-                std::cerr << "error: " << added.error().debug << "\n";
-                return 1;
+                return report_failure(added.error());
             }
             std::cout << "blocked " << kind << " " << entry << "\n";
             auto all = r.clients().list();
             if (!all) {
-                return 1;
+                return report_failure(all.error());
             }
             boost::json::array disabled;
             for (const auto& c : *all) {
@@ -466,8 +534,8 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 }
                 auto match = r.documents().find_block(url->url, url->host);
                 if (match && *match && (*match)->entry == entry) {
-                    if (!disable_client(r, c.client_id)) {
-                        return 1;
+                    if (auto disabled = disable_client(r, c.client_id, now()); !disabled) {
+                        return report_failure(disabled.error());
                     }
                     disabled.push_back(boost::json::value(c.client_id));
                     std::cout << "disabled " << c.client_id << "\n";
@@ -480,7 +548,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                                       {"reason", o.reason},
                                       {"disabled_clients", std::move(disabled)}},
                                      now()));
-            return announced ? 0 : 1;
+            return announced ? 0 : report_failure(announced.error());
         });
     });
 
@@ -502,32 +570,42 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         });
     });
 
-    auto* blocked = clients->add_subcommand("blocked", "List the blocklist");
+    auto* blocked =
+        clients->add_subcommand("blocked", "List the blocklist: a table, or JSON with --json");
     add_settings(*blocked, config, SettingScope::storage);
-    blocked->add_flag("--json", o.json, "Print JSON");
+    blocked->add_flag("--json", o.json, json_flag_help);
     blocked->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto all = r.documents().list_blocks();
             if (!all) {
-                return 1;
+                return report_failure(all.error());
             }
-            boost::json::array out;
-            for (const auto& b : *all) {
-                if (o.json) {
+            if (o.json) {
+                boost::json::array out;
+                for (const auto& b : *all) {
                     out.push_back({{"entry", b.entry},
                                    {"kind", b.kind},
                                    {"reason", b.reason},
-                                   {"created_at", b.created_at}});
-                } else {
-                    std::cout << b.entry << "\t" << b.kind << "\t" << b.reason << "\n";
+                                   {"created_at", format_iso8601(b.created_at)}});
                 }
+                print_json(std::cout, out);
+                return 0;
             }
-            if (o.json) {
-                std::cout << boost::json::serialize(out) << "\n";
+            if (all->empty()) {
+                std::cout << "nothing is blocked; `provisiond clients block URL|DOMAIN` blocks\n";
+                return 0;
             }
+            Table table({"ENTRY", "KIND", "REASON", "CREATED"});
+            for (const auto& b : *all) {
+                table.add_row({b.entry, b.kind, b.reason, time_cell(b.created_at)});
+            }
+            table.print(std::cout);
             return 0;
         });
     });
+
+    add_clients_edit_command(*clients, config, o, exit_code);
+    add_clients_delete_command(*clients, config, o, exit_code);
 }
 
 } // namespace provisiond::cli

@@ -38,6 +38,10 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
     setting(cmd, "listen", c.listen,
             "Address and port to listen on. The default serves this machine only; use 0.0.0.0:PORT "
             "behind a TLS-terminating proxy to serve others");
+    setting(cmd, "admin-listen", c.admin_listen,
+            "Address and port of the admin listener: /metrics (Prometheus), /_health and /_ready, "
+            "off the public port. Keep it private (the default serves this machine only); `off` "
+            "turns it off");
     setting(
         cmd, "public-url", c.public_url,
         "The URL partners and browsers reach this server at (scheme://host[:port]); builds every "
@@ -128,6 +132,10 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
         "verification token (unverified ones get --limit-account-requests)");
     add_cimd_settings(cmd, c);
     add_branding_settings(cmd, c);
+    setting(cmd, "maintenance-interval-seconds", c.maintenance_interval_seconds,
+            "Seconds between background passes that delete expired codes, tokens, consent states, "
+            "sessions and links, old rate-limit windows, and emails and webhooks delivered a week "
+            "ago, in small batches");
     setting(cmd, "webhook-url", c.webhooks.url,
             "Send every webhook event (Standard Webhooks) to this URL; more endpoints, each with "
             "an event filter: `provisiond webhooks add`");
@@ -156,6 +164,16 @@ void add_branding_settings(CLI::App& cmd, Config& c) {
     setting(cmd, "dashboard-url", b.dashboard_url,
             "Your product's dashboard, linked from the page header and from welcome emails. "
             "Default: <public-url>/dashboard");
+}
+
+void add_email_settings(CLI::App& cmd, Config& c) {
+    setting(cmd, "public-url", c.public_url,
+            "The URL `serve` is reached at; the email's links point there. Default: "
+            "http://<listen>. Give the same settings as `serve` (the same --config file)");
+    setting(cmd, "listen", c.listen, "`serve`'s listen address, only for --public-url's default");
+    setting(cmd, "password-link-ttl-seconds", c.lifetimes.password_link_seconds,
+            "Lifetime of the link, as the email states it (`serve` mints the link with its own)");
+    add_branding_settings(cmd, c);
 }
 
 void add_cimd_settings(CLI::App& cmd, Config& c) {

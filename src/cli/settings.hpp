@@ -23,6 +23,10 @@ void add_cimd_settings(CLI::App& command, Config& config);
 /// The operator's product name, logo, accent colour, support address and dashboard URL.
 void add_branding_settings(CLI::App& command, Config& config);
 
+/// What an email queued outside `serve` is written with (`users reset-link`): the public URL its
+/// links point at (or the listen address it defaults from), the link lifetime and the branding.
+void add_email_settings(CLI::App& command, Config& config);
+
 /// Reads `key = value` lines (# comments, blank lines; optional quotes around the value).
 /// Returns an error message or "".
 std::string read_config_file(const std::string& path, std::map<std::string, std::string>& out);

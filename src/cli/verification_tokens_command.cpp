@@ -1,7 +1,9 @@
 #include "cli/verification_tokens_command.hpp"
 
 #include "cli/settings.hpp"
+#include "cli/table.hpp"
 #include "cli/with_repositories.hpp"
+#include "core/iso8601.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/token_formats.hpp"
 
@@ -20,16 +22,14 @@ std::int64_t now() {
 }
 
 boost::json::object token_json(const cimd::VerificationToken& t) {
-    auto optional = [](const auto& v) {
-        return v ? boost::json::value(*v) : boost::json::value(nullptr);
-    };
-    return {{"id", t.id},
-            {"organization_id", t.organization_id},
-            {"token", t.hint},
-            {"bound_client_id", optional(t.bound_client_id)},
-            {"created_at", t.created_at},
-            {"revoked_at", optional(t.revoked_at)},
-            {"last_used_at", optional(t.last_used_at)}};
+    return {
+        {"id", t.id},
+        {"organization_id", t.organization_id},
+        {"token", t.hint},
+        {"bound_client_id", t.bound_client_id ? boost::json::value(*t.bound_client_id) : nullptr},
+        {"created_at", format_iso8601(t.created_at)},
+        {"revoked_at", time_json(t.revoked_at)},
+        {"last_used_at", time_json(t.last_used_at)}};
 }
 
 } // namespace
@@ -51,7 +51,8 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto org = r.accounts().find_organization(o.organization_id);
             if (!org || !*org) {
-                std::cerr << "error: no organization " << o.organization_id << "\n";
+                std::cerr << "error: no organization " << o.organization_id
+                          << " (see `provisiond organizations list`)\n";
                 return 1;
             }
             std::string value = oauth::mint_prefixed_secret(prefix);
@@ -62,8 +63,7 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
             token.hint = oauth::mask_secret(value, prefix);
             token.created_at = now();
             if (auto inserted = r.verification_tokens().insert(token); !inserted) {
-                std::cerr << "error: " << inserted.error().debug << "\n";
-                return 1;
+                return report_failure(inserted.error());
             }
             boost::json::object out{
                 {"id", token.id}, {"organization_id", token.organization_id}, {"token", value}};
@@ -75,9 +75,11 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
         });
     });
 
-    auto* list = tokens->add_subcommand("list", "List tokens (masked), newest first");
+    auto* list = tokens->add_subcommand(
+        "list", "List tokens (masked), newest first: a table, or JSON with --json");
     add_settings(*list, config, SettingScope::storage);
     list->add_option("--organization", o.organization_id, "Only this organization's tokens");
+    list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             std::optional<std::string> org;
@@ -86,14 +88,29 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
             }
             auto all = r.verification_tokens().list(org);
             if (!all) {
-                std::cerr << "error: " << all.error().debug << "\n";
-                return 1;
+                return report_failure(all.error());
             }
-            boost::json::array out;
+            if (o.json) {
+                boost::json::array out;
+                for (const auto& t : *all) {
+                    out.push_back(token_json(t));
+                }
+                print_json(std::cout, out);
+                return 0;
+            }
+            if (all->empty()) {
+                std::cout << "no verification tokens; `provisiond verification-tokens create "
+                             "--organization ORG_ID` makes one\n";
+                return 0;
+            }
+            Table table(
+                {"ID", "ORGANIZATION", "TOKEN", "BOUND_CLIENT", "CREATED", "REVOKED", "LAST_USED"});
             for (const auto& t : *all) {
-                out.push_back(token_json(t));
+                table.add_row({t.id, t.organization_id, t.hint, t.bound_client_id.value_or("-"),
+                               time_cell(t.created_at), time_cell(t.revoked_at),
+                               time_cell(t.last_used_at)});
             }
-            std::cout << boost::json::serialize(out) << "\n";
+            table.print(std::cout);
             return 0;
         });
     });
@@ -107,7 +124,8 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto revoked = r.verification_tokens().revoke(o.token_id, now());
             if (!revoked || !*revoked) {
-                std::cerr << "error: no live token " << o.token_id << "\n";
+                std::cerr << "error: no live token " << o.token_id
+                          << " (see `provisiond verification-tokens list`)\n";
                 return 1;
             }
             std::cout << boost::json::serialize(

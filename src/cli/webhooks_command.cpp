@@ -1,8 +1,10 @@
 #include "cli/webhooks_command.hpp"
 
 #include "cli/settings.hpp"
+#include "cli/table.hpp"
 #include "cli/with_repositories.hpp"
 #include "core/iso8601.hpp"
+#include "core/strings.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/one_time_seal.hpp"
 #include "webhooks/secrets_key.hpp"
@@ -115,8 +117,7 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
                                     std::get<std::vector<std::string>>(events), now()};
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             if (auto inserted = r.webhooks().insert_endpoint(endpoint); !inserted) {
-                std::cerr << "error: " << inserted.error().debug << "\n";
-                return 1;
+                return report_failure(inserted.error());
             }
             auto out = endpoint_json(endpoint, 0);
             out["secret"] = sealed->first;
@@ -129,15 +130,16 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
     });
 
     auto* list = hooks->add_subcommand(
-        "list", "List endpoints (JSON), with the deliveries still waiting for each");
+        "list", "List endpoints with the deliveries still waiting for each: a table, or JSON with "
+                "--json");
     add_settings(*list, config, SettingScope::storage);
+    list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
         exit_code = with_repositories(config, [&](storage::Repositories& r) {
             auto all = r.webhooks().endpoints();
             auto pending = r.webhooks().pending_counts();
             if (!all || !pending) {
-                std::cerr << "error: " << (all ? pending.error() : all.error()).debug << "\n";
-                return 1;
+                return report_failure(all ? pending.error() : all.error());
             }
             auto waiting = [&](const std::string& id) {
                 for (const auto& [endpoint, n] : *pending) {
@@ -158,7 +160,34 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
             for (const auto& e : *all) {
                 out.push_back(endpoint_json(e, waiting(e.id)));
             }
-            std::cout << boost::json::serialize(out) << "\n";
+            if (o.json) {
+                print_json(std::cout, out);
+                return 0;
+            }
+            if (out.empty()) {
+                std::cout << "no webhook endpoints; `provisiond webhooks add --url URL` adds one "
+                             "(or `serve --webhook-url`)\n";
+                return 0;
+            }
+            Table table({"ID", "URL", "EVENTS", "PENDING", "CREATED"});
+            for (const auto& item : out) {
+                const auto& e = item.as_object();
+                const auto* created = e.if_contains("created_at");
+                const auto& events = e.at("events");
+                std::string filter = "*";
+                if (events.is_array()) {
+                    std::vector<std::string> types;
+                    for (const auto& type : events.as_array()) {
+                        types.emplace_back(type.as_string());
+                    }
+                    filter = join(types, ",");
+                }
+                table.add_row({std::string(e.at("id").as_string()),
+                               std::string(e.at("url").as_string()), filter,
+                               std::to_string(e.at("pending").as_int64()),
+                               created ? std::string(created->as_string()) : "(from settings)"});
+            }
+            table.print(std::cout);
             return 0;
         });
     });

@@ -12,6 +12,7 @@ struct WebhookOptions {
     std::string url;
     std::string events; ///< comma-separated event types; empty: every event
     std::string id;
+    bool json = false;
 };
 
 void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& options, int& exit_code);

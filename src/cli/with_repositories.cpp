@@ -52,4 +52,10 @@ int with_repositories(const Config& config,
     return code;
 }
 
+int report_failure(const Error& error) {
+    std::cerr << "error: " << (error.message.empty() ? "the command failed" : error.message)
+              << (error.debug.empty() ? "" : " (" + error.debug + ")") << "\n";
+    return 1;
+}
+
 } // namespace provisiond::cli

@@ -13,4 +13,8 @@ namespace provisiond::cli {
 /// returns `work`'s exit code, or 1 (with a message on stderr) when the database fails.
 int with_repositories(const Config& config, const std::function<int(storage::Repositories&)>& work);
 
+/// Says on stderr that the database failed a command (with the detail an operator can act on);
+/// returns the exit code 1.
+int report_failure(const Error& error);
+
 } // namespace provisiond::cli

@@ -64,7 +64,8 @@ struct WebhookSettings {
 
 struct Config {
     std::string listen = "127.0.0.1:8000";
-    std::string public_url; ///< defaults to http://<listen>
+    std::string admin_listen = "127.0.0.1:9100"; ///< /metrics, /_health, /_ready; "off": none
+    std::string public_url;                      ///< defaults to http://<listen>
     std::string region = "US";
     std::string us_host; ///< defaults to public_url
     std::string eu_host; ///< defaults to public_url
@@ -92,6 +93,7 @@ struct Config {
     CimdSettings cimd;
     Branding branding;
     WebhookSettings webhooks;
+    std::int64_t maintenance_interval_seconds = 300; ///< between background purge passes
 
     /// The host URL (scheme://host[:port], no trailing slash) of a region ("US" or "EU").
     std::string host_for_region(std::string_view region) const;

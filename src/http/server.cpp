@@ -82,6 +82,8 @@ struct Server::State {
     std::set<std::shared_ptr<Connection>> connections;
     std::map<std::string, int> connections_by_address; ///< under connections_mutex
     TrustedProxies trusted_proxies;
+    NullTelemetry no_telemetry;
+    Telemetry* telemetry = &no_telemetry;
     ForwardedHeader forwarded_header = ForwardedHeader::x_forwarded_for;
     // Accept failures since the last summary line (only the accept loop touches these).
     std::uint64_t accept_failures = 0;
@@ -169,6 +171,10 @@ unsigned short Server::port() const {
 
 void Server::stop() {
     asio::post(state_->io, [s = state_.get()] { s->begin_stop(); });
+}
+
+void Server::report_to(Telemetry& telemetry) {
+    state_->telemetry = &telemetry;
 }
 
 void Server::run() {
@@ -500,6 +506,16 @@ void Server::State::log_access(const Request& req, const Response& res, std::siz
                                std::chrono::steady_clock::time_point started) {
     using namespace std::chrono;
     double ms = duration_cast<microseconds>(steady_clock::now() - started).count() / 1000.0;
+    // Labels from fixed sets only: the route pattern (not the path), the method the router
+    // knows, the status.
+    std::string_view route = req.route.empty() ? std::string_view("unmatched") : req.route;
+    bool known_method = req.method == "GET" || req.method == "POST" || req.method == "HEAD";
+    std::string status = std::to_string(res.status);
+    telemetry->count("provisiond_http_requests_total",
+                     {{"route", route},
+                      {"method", known_method ? std::string_view(req.method) : "other"},
+                      {"status", status}});
+    telemetry->observe("provisiond_http_request_duration_seconds", ms / 1000.0, {{"route", route}});
     // Only the path: query strings carry consent states and link tokens. Never headers or bodies.
     boost::json::object line{{"request_id", req.request_id},
                              {"remote", req.remote_address},

@@ -5,6 +5,7 @@
 // connections, exit.
 
 #include "config/config.hpp"
+#include "core/telemetry.hpp"
 #include "http/client_address.hpp"
 #include "http/router.hpp"
 
@@ -25,6 +26,9 @@ public:
     /// Connections from the trusted networks are proxies: the client address of their requests
     /// is read from the header they set, and the per-address cap skips them. Call before run().
     void trust_proxies(ProxySettings proxies);
+    /// Requests are counted and timed there (provisiond_http_requests_total, …). Call before
+    /// run(); without it nothing is reported.
+    void report_to(Telemetry& telemetry);
     /// Binds the listening socket; fails with a message naming the address.
     Result<void> bind();
     /// The bound port (after bind()).

@@ -28,6 +28,9 @@ struct OAuthClient {
     std::map<std::string, std::int64_t> rate_limits;
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
+    /// Set by `provisiond clients delete`: the row stays as a tombstone (inactive for good), so
+    /// the id is never given to another partner.
+    std::optional<std::int64_t> deleted_at;
 
     /// Shown as verified: the operator vouched for it, or a verification token linked it.
     bool verified() const { return operator_verified || organization_id.has_value(); }

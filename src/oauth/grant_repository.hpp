@@ -31,6 +31,17 @@ public:
     /// Live (unrevoked) families of one client and user.
     virtual Result<std::vector<TokenFamily>> live_families(std::string_view client_id,
                                                            std::string_view user_id) = 0;
+    /// Live families of one client, every user's (the operator deletes the client).
+    virtual Result<std::vector<TokenFamily>>
+    live_families_of_client(std::string_view client_id) = 0;
+    /// Live families of one user, every client's (the operator disables the user).
+    virtual Result<std::vector<TokenFamily>> live_families_of_user(std::string_view user_id) = 0;
+    /// Expires the codes of a client that were not exchanged yet; how many.
+    virtual Result<std::int64_t> expire_unused_codes_of_client(std::string_view client_id,
+                                                               std::int64_t now) = 0;
+    /// Expires the codes issued for a user that were not exchanged yet; how many.
+    virtual Result<std::int64_t> expire_unused_codes_of_user(std::string_view user_id,
+                                                             std::int64_t now) = 0;
 
     virtual Result<void> insert_access_token(const AccessToken& token) = 0;
     virtual Result<std::optional<AccessToken>> find_access_token(std::string_view token_hash) = 0;

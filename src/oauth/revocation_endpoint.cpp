@@ -46,7 +46,7 @@ Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) 
 }
 
 /// RFC 7662 for a personal API key (phx_…): active while not revoked, its owner still a member of
-/// its organization, and its project still there.
+/// its organization and not disabled by the operator, and its project still there.
 Result<boost::json::object> describe_personal_api_key(storage::Repositories& r,
                                                       const std::string& token) {
     boost::json::object inactive{{"active", false}};
@@ -65,7 +65,12 @@ Result<boost::json::object> describe_personal_api_key(storage::Repositories& r,
     if (!project) {
         return project.error();
     }
-    if (!*member || !*project) {
+    auto owner = r.accounts().find_user((*key)->user_id);
+    if (!owner) {
+        return owner.error();
+    }
+    // A disabled owner's keys rest until `users enable` (disabling is undone; revoking is not).
+    if (!*member || !*project || !*owner || (*owner)->disabled_at) {
         return inactive;
     }
     boost::json::object out{{"active", true},

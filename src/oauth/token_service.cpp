@@ -42,7 +42,24 @@ Result<IssuedTokens> mint_pair(GrantRepository& grants, std::string_view family_
 
 } // namespace
 
+Result<IssuedTokens> TokenService::counted(std::string_view grant_type,
+                                           Result<IssuedTokens> answer) {
+    telemetry_->count(
+        "provisiond_token_grants_total",
+        {{"grant_type", grant_type},
+         {"outcome", answer ? std::string_view("issued") : wire_name(answer.error().code)}});
+    return answer;
+}
+
 Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
+    return counted("authorization_code", exchange_code_steps(request));
+}
+
+Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
+    return counted("refresh_token", refresh_steps(request));
+}
+
+Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& request) {
     if (!request.code || request.code->empty()) {
         return make_error(ErrorCode::invalid_request,
                           "code is required: the authorization code from account_requests "
@@ -81,6 +98,10 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
                     webhooks::grant_revoked(code->client_id, code->user_id, *code->family_id,
                                             webhooks::revoke_reason::replay, now));
             }));
+        }
+        telemetry_->count("provisiond_code_replays_total");
+        if (code->family_id) {
+            telemetry_->count("provisiond_family_revocations_total", {{"reason", "code_replayed"}});
         }
         return invalid_grant(
             "Authorization code was already used; tokens issued from it have been revoked");
@@ -177,12 +198,14 @@ Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
         return {};
     }));
     if (lost_race) {
+        telemetry_->count("provisiond_code_replays_total");
+        telemetry_->count("provisiond_family_revocations_total", {{"reason", "code_replayed"}});
         return *lost_race;
     }
     return issued;
 }
 
-Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
+Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) {
     if (!request.refresh_token || request.refresh_token->empty()) {
         return make_error(ErrorCode::invalid_request,
                           "refresh_token is required with grant_type=refresh_token");
@@ -234,6 +257,7 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
     // its effect cannot be split by a concurrent refresh, in this process or another.
     IssuedTokens issued;
     std::optional<Error> refused;
+    bool family_reused = false; ///< the refusal revoked the family (counted once committed)
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(limiter_.charge_in(r, *client, ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
@@ -298,6 +322,7 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
                                         webhooks::revoke_reason::family_reuse, now)));
             refused =
                 invalid_grant("Refresh token was already used; the token family has been revoked");
+            family_reused = true;
             return {};
         }
 
@@ -322,6 +347,10 @@ Result<IssuedTokens> TokenService::refresh(const RefreshRequest& request) {
         issued.scopes = scopes;
         return {};
     }));
+    if (family_reused) {
+        telemetry_->count("provisiond_family_revocations_total",
+                          {{"reason", "refresh_token_reused"}});
+    }
     if (refused) {
         return *refused;
     }

@@ -5,6 +5,7 @@
 #include "accounts/account.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
 #include "storage/unit_of_work.hpp"
 
@@ -52,7 +53,16 @@ public:
     /// except one retry inside the grace window (a lost response), which gets a fresh pair.
     Result<IssuedTokens> refresh(const RefreshRequest& request);
 
+    /// Grants, code replays and family revocations are counted there.
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
+
 private:
+    Result<IssuedTokens> exchange_code_steps(const CodeExchange& request);
+    Result<IssuedTokens> refresh_steps(const RefreshRequest& request);
+    /// Counts one answer of the token endpoint in provisiond_token_grants_total.
+    Result<IssuedTokens> counted(std::string_view grant_type, Result<IssuedTokens> answer);
+
+    TelemetryHook telemetry_;
     storage::UnitOfWork& uow_;
     const Clock& clock_;
     ratelimit::PartnerRateLimiter& limiter_;

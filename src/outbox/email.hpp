@@ -23,9 +23,16 @@ struct Email {
     std::int64_t next_attempt_at = 0;
 };
 
+/// What is waiting in the outbox (for metrics).
+struct OutboxBacklog {
+    std::int64_t waiting = 0;
+    std::optional<std::int64_t> oldest_created_at;
+};
+
 class OutboxRepository {
 public:
     virtual ~OutboxRepository() = default;
+    virtual Result<OutboxBacklog> backlog() = 0;
     virtual Result<void> enqueue(const Email& email) = 0;
     /// Up to `limit` undelivered messages whose next attempt is due.
     virtual Result<std::vector<Email>> due(std::int64_t now, std::int64_t limit) = 0;

@@ -83,6 +83,15 @@ int OutboxWorker::deliver_due() {
                 return found.error();
             }
             due = std::move(*found);
+            auto backlog = r.outbox().backlog();
+            if (!backlog) {
+                return backlog.error();
+            }
+            telemetry_->set("provisiond_outbox_depth", static_cast<double>(backlog->waiting));
+            telemetry_->set("provisiond_outbox_oldest_undelivered_age_seconds",
+                            backlog->oldest_created_at
+                                ? static_cast<double>(clock_.now() - *backlog->oldest_created_at)
+                                : 0.0);
             return {};
         });
     if (!read) {
@@ -103,6 +112,8 @@ int OutboxWorker::deliver_due() {
                     max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
                 return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
             });
+        telemetry_->count("provisiond_outbox_delivery_attempts_total",
+                          {{"outcome", sent ? "delivered" : "failed"}});
         if (sent) {
             ++delivered;
             log_->info("outbox: delivered {} message {}", email.kind, email.id);

@@ -4,6 +4,7 @@
 // lost across restarts, and an email failure never fails the API request that queued it.
 
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "outbox/sender.hpp"
 #include "storage/unit_of_work.hpp"
 
@@ -27,12 +28,15 @@ public:
     void stop();
     /// One pass over due messages; returns how many were delivered.
     int deliver_due();
+    /// The backlog and every attempt are reported there.
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
 
 private:
     /// The message as sent: a fresh set-password token in place of the placeholder (its hash
     /// stored, earlier unused links dropped).
     Result<Email> render(const Email& queued);
 
+    TelemetryHook telemetry_;
     storage::UnitOfWork& uow_;
     const Clock& clock_;
     Sender& sender_;

@@ -46,6 +46,17 @@ struct AccountRequestService::Checked {
 };
 
 Result<AccountRequestAnswer> AccountRequestService::handle(const AccountRequest& request) {
+    auto answer = handle_steps(request);
+    std::string_view outcome = !answer ? wire_name(answer.error().code)
+                               : answer->kind == AccountRequestAnswer::Kind::oauth ? "new"
+                               : answer->kind == AccountRequestAnswer::Kind::requires_auth
+                                   ? "requires_auth"
+                                   : "registering";
+    telemetry_->count("provisiond_account_requests_total", {{"outcome", outcome}});
+    return answer;
+}
+
+Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRequest& request) {
     Checked checked;
     checked.now = clock_.now();
 
@@ -166,8 +177,15 @@ Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories
                                    " was already used for a different account request");
         }
         bool fresh = checked.now - record.created_at < config_.lifetimes.code_seconds;
-        if (record.outcome == "oauth" && fresh && record.code_hash && record.project_id &&
-            record.organization_id) {
+        // A person the operator disabled gets no new code by a retry; they are asked for
+        // consent below like anyone who has an account, and cannot log in to give it.
+        auto person = r.accounts().find_user(record.user_id);
+        if (!person) {
+            return person.error();
+        }
+        bool enabled = *person && !(*person)->disabled_at;
+        if (record.outcome == "oauth" && fresh && enabled && record.code_hash &&
+            record.project_id && record.organization_id) {
             // A retry of a request whose answer was lost: a new code for the same account.
             auto code = r.grants().find_code(*record.code_hash);
             if (!code) {

@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "oauth/partner_directory.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
 #include "storage/unit_of_work.hpp"
@@ -44,7 +45,12 @@ public:
 
     Result<AccountRequestAnswer> handle(const AccountRequest& request);
 
+    /// Answers are counted there by outcome (new, requires_auth, registering, or the error).
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
+
 private:
+    Result<AccountRequestAnswer> handle_steps(const AccountRequest& request);
+    TelemetryHook telemetry_;
     struct Checked; // a request that passed every check
     Result<AccountRequestAnswer> decide(storage::Repositories& r, const Checked& checked);
     Result<AccountRequestAnswer> create_account(storage::Repositories& r, const Checked& checked);

@@ -62,6 +62,8 @@ Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r,
         return counted.error();
     }
     if (counted->over_limit) {
+        telemetry_->count("provisiond_rate_limit_rejections_total",
+                          {{"endpoint", to_string(endpoint)}});
         Error e = make_error(ErrorCode::rate_limited, "Rate limit exceeded for this partner (" +
                                                           std::string(to_string(endpoint)) +
                                                           "). Try again later.");

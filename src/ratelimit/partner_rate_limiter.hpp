@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "oauth/client.hpp"
 #include "storage/unit_of_work.hpp"
 
@@ -35,7 +36,11 @@ public:
     /// The limit in force for a client (its override, else the default); -1 is unlimited.
     std::int64_t limit_for(const oauth::OAuthClient& client, Endpoint endpoint) const;
 
+    /// Rejections are counted there (provisiond_rate_limit_rejections_total{endpoint}).
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
+
 private:
+    TelemetryHook telemetry_;
     storage::UnitOfWork& uow_;
     const Clock& clock_;
     PartnerLimits defaults_;

@@ -1,5 +1,7 @@
 #include "storage/database.hpp"
 
+#include <chrono>
+
 namespace provisiond::storage {
 
 Database::Database(ConnectionFactory factory, std::size_t pool_size)
@@ -39,6 +41,8 @@ void Database::release(std::unique_ptr<Connection> c) {
 
 Result<void> Database::transact(TransactionMode mode,
                                 const std::function<Result<void>(Connection&)>& work) {
+    using clock = std::chrono::steady_clock;
+    auto asked = clock::now();
     auto lease = acquire();
     if (!lease) {
         return lease.error();
@@ -48,18 +52,32 @@ Result<void> Database::transact(TransactionMode mode,
     if (mode == TransactionMode::write && c.has_single_writer()) {
         writing.lock();
     }
+    // The wait for a connection (and, on SQLite, for the single writer) and the transaction
+    // itself, separately: a slow pool and a slow database call for different remedies.
+    auto started = clock::now();
+    telemetry_->observe("provisiond_storage_pool_wait_seconds",
+                        std::chrono::duration<double>(started - asked).count());
+    std::string_view kind = mode == TransactionMode::write ? "write" : "read";
+    auto finished = [&] {
+        telemetry_->observe("provisiond_storage_transaction_seconds",
+                            std::chrono::duration<double>(clock::now() - started).count(),
+                            {{"mode", kind}});
+    };
     if (auto began = c.begin(mode); !began) {
         return began.error();
     }
     Result<void> outcome = work(c);
     if (!outcome) {
         c.rollback();
+        finished();
         return outcome;
     }
     if (auto committed = c.commit(); !committed) {
         c.rollback();
+        finished();
         return committed.error();
     }
+    finished();
     return {};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // A pool of connections to one database, and the transaction helper built on it.
 
+#include "core/telemetry.hpp"
 #include "storage/connection.hpp"
 
 #include <condition_variable>
@@ -40,6 +41,8 @@ public:
     /// Runs `work` in one transaction: commits when it returns success, rolls back otherwise.
     Result<void> transact(TransactionMode mode,
                           const std::function<Result<void>(Connection&)>& work);
+    /// Transaction times and pool waits are reported there.
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
 
 private:
     void release(std::unique_ptr<Connection> c);
@@ -50,6 +53,7 @@ private:
     std::vector<std::unique_ptr<Connection>> idle_;
     std::mutex mutex_;
     std::condition_variable available_;
+    TelemetryHook telemetry_;
     std::mutex writer_; ///< held for a write transaction when the backend has a single writer
 };
 

@@ -1,20 +1,39 @@
 #include "storage/sql_repositories.hpp"
 
+#include <cctype>
+
 namespace provisiond::storage {
 namespace {
 
+using accounts::Membership;
 using accounts::Organization;
+using accounts::OrganizationSummary;
 using accounts::Project;
 using accounts::Role;
 using accounts::TeamSummary;
 using accounts::User;
 
 constexpr std::string_view user_columns =
-    "id, email, email_normalized, first_name, name, password_hash, email_verified, created_at";
+    "id, email, email_normalized, first_name, name, password_hash, email_verified, created_at, "
+    "disabled_at";
 
 User user_from(const Row& r) {
-    return User{r.text(0), r.text(1),          r.text(2),         r.text(3),
-                r.text(4), r.optional_text(5), r.integer(6) != 0, r.integer(7)};
+    return User{r.text(0),         r.text(1),    r.text(2),
+                r.text(3),         r.text(4),    r.optional_text(5),
+                r.integer(6) != 0, r.integer(7), r.optional_integer(8)};
+}
+
+/// A LIKE pattern matching `text` anywhere (lower-cased); its % and _ are escaped with a backslash,
+/// so they match themselves.
+std::string contains_pattern(std::string_view text) {
+    std::string out = "%";
+    for (char ch : text) {
+        if (ch == '%' || ch == '_' || ch == '\\') {
+            out.push_back('\\');
+        }
+        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    }
+    return out + "%";
 }
 
 Project project_from(const Row& r) {
@@ -174,12 +193,88 @@ public:
         return first<std::string>(
             query(c_,
                   "SELECT user_id FROM password_set_tokens WHERE token_hash = $1 AND "
-                  "used_at IS NULL AND expires_at > $2",
+                  "used_at IS NULL AND expires_at > $2 AND user_id IN "
+                  "(SELECT id FROM users WHERE disabled_at IS NULL)",
                   {std::string(hash), now}),
             [](const Row& r) { return r.text(0); });
     }
 
+    Result<std::vector<User>> list_users(std::string_view email_contains) override {
+        auto rows = query(c_,
+                          "SELECT " + std::string(user_columns) +
+                              " FROM users WHERE lower(email) LIKE $1 ESCAPE '\\' OR "
+                              "email_normalized LIKE $1 ESCAPE '\\' ORDER BY created_at, id",
+                          {contains_pattern(email_contains)});
+        return all_of<User>(std::move(rows), user_from);
+    }
+
+    Result<bool> set_user_disabled(std::string_view user_id,
+                                   std::optional<std::int64_t> disabled_at) override {
+        auto changed = execute(c_, "UPDATE users SET disabled_at = $1 WHERE id = $2",
+                               {optional_int(disabled_at), std::string(user_id)});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
+    }
+
+    Result<std::vector<Membership>> memberships_of_user(std::string_view user_id) override {
+        return memberships("m.user_id = $1 ORDER BY m.created_at, o.id", user_id);
+    }
+
+    Result<std::vector<Membership>>
+    members_of_organization(std::string_view organization_id) override {
+        return memberships("m.organization_id = $1 ORDER BY m.created_at, u.email_normalized",
+                           organization_id);
+    }
+
+    Result<std::vector<OrganizationSummary>> list_organizations() override {
+        auto rows =
+            query(c_, "SELECT o.id, o.name, o.region, o.created_at, "
+                      "(SELECT COUNT(*) FROM memberships m WHERE m.organization_id = o.id), "
+                      "(SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) "
+                      "FROM organizations o ORDER BY o.created_at, o.id");
+        return all_of<OrganizationSummary>(std::move(rows), [](const Row& r) {
+            return OrganizationSummary{Organization{r.text(0), r.text(1), r.text(2), r.integer(3)},
+                                       r.integer(4), r.integer(5)};
+        });
+    }
+
+    Result<std::vector<Project>>
+    projects_of_organization(std::string_view organization_id) override {
+        auto rows = query(c_,
+                          "SELECT id, organization_id, name, api_token, created_at FROM projects "
+                          "WHERE organization_id = $1 ORDER BY id",
+                          {std::string(organization_id)});
+        return all_of<Project>(std::move(rows), project_from);
+    }
+
 private:
+    template <class T, class F>
+    static Result<std::vector<T>> all_of(Result<std::vector<Row>> rows, F convert) {
+        if (!rows) {
+            return rows.error();
+        }
+        std::vector<T> out;
+        for (const auto& r : *rows) {
+            out.push_back(convert(r));
+        }
+        return out;
+    }
+
+    /// Memberships joined with their organization and user, filtered and ordered by `where`.
+    Result<std::vector<Membership>> memberships(const std::string& where, std::string_view key) {
+        auto rows = query(c_,
+                          "SELECT o.id, o.name, u.id, u.email, m.role, m.created_at "
+                          "FROM memberships m JOIN organizations o ON o.id = m.organization_id "
+                          "JOIN users u ON u.id = m.user_id WHERE " +
+                              where,
+                          {std::string(key)});
+        return all_of<Membership>(std::move(rows), [](const Row& r) {
+            return Membership{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.integer(5)};
+        });
+    }
+
     Result<std::optional<User>> find_one_user(const std::string& sql, std::string_view key) {
         auto rows = query(c_, sql, {std::string(key)});
         if (!rows) {

@@ -188,12 +188,33 @@ public:
             });
     }
 
-    Result<void> retire_deep_links_of_client(std::string_view client_id,
-                                             std::int64_t now) override {
-        RETURN_IF_ERROR(execute(
+    Result<std::int64_t> retire_deep_links_of_client(std::string_view client_id,
+                                                     std::int64_t now) override {
+        return execute(
             c_, "UPDATE deep_links SET used_at = $1 WHERE client_id = $2 AND used_at IS NULL",
-            {now, std::string(client_id)}));
-        return {};
+            {now, std::string(client_id)});
+    }
+
+    Result<std::int64_t> withdraw_consents_of_client(std::string_view client_id) override {
+        auto from_requests = execute(c_, "DELETE FROM pending_consents WHERE client_id = $1",
+                                     {std::string(client_id)});
+        if (!from_requests) {
+            return from_requests.error();
+        }
+        auto from_authorize = execute(c_, "DELETE FROM authorization_requests WHERE client_id = $1",
+                                      {std::string(client_id)});
+        if (!from_authorize) {
+            return from_authorize.error();
+        }
+        return *from_requests + *from_authorize;
+    }
+
+    Result<std::int64_t> revoke_keys_of_client(std::string_view client_id,
+                                               std::int64_t now) override {
+        return execute(c_,
+                       "UPDATE personal_api_keys SET revoked_at = $1 WHERE client_id = $2 AND "
+                       "revoked_at IS NULL",
+                       {now, std::string(client_id)});
     }
 
     Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) override {

@@ -11,7 +11,7 @@ using oauth::OAuthClient;
 constexpr std::string_view client_columns =
     "client_id, name, kind, redirect_uris, scopes, is_active, can_create_accounts, "
     "can_provision_resources, rate_limits, created_at, updated_at, logo_uri, organization_id, "
-    "can_issue_deep_links, operator_verified";
+    "can_issue_deep_links, operator_verified, deleted_at";
 
 std::map<std::string, std::int64_t> limits_from_json(std::string_view text) {
     std::map<std::string, std::int64_t> out;
@@ -75,6 +75,7 @@ OAuthClient client_from(const Row& r) {
     c.organization_id = r.optional_text(12);
     c.can_issue_deep_links = r.integer(13) != 0;
     c.operator_verified = r.integer(14) != 0;
+    c.deleted_at = r.optional_integer(15);
     return c;
 }
 
@@ -102,14 +103,16 @@ public:
                 " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
                 "redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, "
                 "logo_uri = excluded.logo_uri, organization_id = excluded.organization_id, "
-                "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd'",
+                "updated_at = excluded.updated_at WHERE oauth_clients.kind = 'cimd' AND "
+                "oauth_clients.deleted_at IS NULL",
             insert_params(c)));
         return {};
     }
 
     Result<std::vector<OAuthClient>> list() override {
         auto rows = query(c_, "SELECT " + std::string(client_columns) +
-                                  " FROM oauth_clients ORDER BY created_at, client_id");
+                                  " FROM oauth_clients WHERE deleted_at IS NULL "
+                                  "ORDER BY created_at, client_id");
         if (!rows) {
             return rows.error();
         }
@@ -123,7 +126,7 @@ public:
     Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) override {
         auto changed = execute(c_,
                                "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
-                               "WHERE client_id = $3",
+                               "WHERE client_id = $3 AND deleted_at IS NULL",
                                {std::int64_t{active}, now, std::string(client_id)});
         if (!changed) {
             return changed.error();
@@ -143,7 +146,8 @@ public:
         }
         auto changed = execute(c_,
                                "UPDATE oauth_clients SET " + column +
-                                   " = $1, updated_at = $2 WHERE client_id = $3",
+                                   " = $1, updated_at = $2 WHERE client_id = $3 AND "
+                                   "deleted_at IS NULL",
                                {std::int64_t{on}, now, std::string(client_id)});
         if (!changed) {
             return changed.error();
@@ -157,7 +161,7 @@ public:
         if (!found) {
             return found.error();
         }
-        if (!*found) {
+        if (!*found || (*found)->deleted_at) {
             return false;
         }
         auto limits = (*found)->rate_limits;
@@ -171,6 +175,31 @@ public:
                                 "WHERE client_id = $3",
                                 {limits_to_json(limits), now, std::string(client_id)}));
         return true;
+    }
+
+    Result<bool> update_registered(const OAuthClient& c) override {
+        auto changed =
+            execute(c_,
+                    "UPDATE oauth_clients SET name = $1, redirect_uris = $2, scopes = $3, "
+                    "updated_at = $4 WHERE client_id = $5 AND kind = 'registered' AND "
+                    "deleted_at IS NULL",
+                    {c.name, to_json_array(c.redirect_uris), join(c.scopes, " "), c.updated_at,
+                     c.client_id});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
+    }
+
+    Result<bool> mark_deleted(std::string_view client_id, std::int64_t now) override {
+        auto changed = execute(c_,
+                               "UPDATE oauth_clients SET is_active = 0, deleted_at = $1, "
+                               "updated_at = $1 WHERE client_id = $2 AND deleted_at IS NULL",
+                               {now, std::string(client_id)});
+        if (!changed) {
+            return changed.error();
+        }
+        return *changed == 1;
     }
 
 private:

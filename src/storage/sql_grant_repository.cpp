@@ -144,19 +144,32 @@ public:
 
     Result<std::vector<TokenFamily>> live_families(std::string_view client_id,
                                                    std::string_view user_id) override {
-        auto rows = query(c_,
-                          "SELECT " + std::string(family_columns) +
-                              " FROM token_families WHERE client_id = $1 AND user_id = $2 "
-                              "AND revoked_at IS NULL",
-                          {std::string(client_id), std::string(user_id)});
-        if (!rows) {
-            return rows.error();
-        }
-        std::vector<TokenFamily> out;
-        for (const auto& r : *rows) {
-            out.push_back(family_from(r));
-        }
-        return out;
+        return families_where("client_id = $1 AND user_id = $2",
+                              {std::string(client_id), std::string(user_id)});
+    }
+
+    Result<std::vector<TokenFamily>> live_families_of_client(std::string_view client_id) override {
+        return families_where("client_id = $1", {std::string(client_id)});
+    }
+
+    Result<std::vector<TokenFamily>> live_families_of_user(std::string_view user_id) override {
+        return families_where("user_id = $1", {std::string(user_id)});
+    }
+
+    Result<std::int64_t> expire_unused_codes_of_client(std::string_view client_id,
+                                                       std::int64_t now) override {
+        return execute(c_,
+                       "UPDATE authorization_codes SET expires_at = $1 WHERE client_id = $2 AND "
+                       "consumed_at IS NULL AND expires_at > $1",
+                       {now, std::string(client_id)});
+    }
+
+    Result<std::int64_t> expire_unused_codes_of_user(std::string_view user_id,
+                                                     std::int64_t now) override {
+        return execute(c_,
+                       "UPDATE authorization_codes SET expires_at = $1 WHERE user_id = $2 AND "
+                       "consumed_at IS NULL AND expires_at > $1",
+                       {now, std::string(user_id)});
     }
 
     Result<void> insert_access_token(const AccessToken& t) override {
@@ -255,6 +268,23 @@ public:
     }
 
 private:
+    /// Unrevoked families matching `where`, oldest first.
+    Result<std::vector<TokenFamily>> families_where(const std::string& where,
+                                                    const std::vector<Value>& params) {
+        auto rows =
+            c_.query("SELECT " + std::string(family_columns) + " FROM token_families WHERE " +
+                         where + " AND revoked_at IS NULL ORDER BY created_at, id",
+                     params);
+        if (!rows) {
+            return rows.error();
+        }
+        std::vector<TokenFamily> out;
+        for (const auto& r : *rows) {
+            out.push_back(family_from(r));
+        }
+        return out;
+    }
+
     Connection& c_;
 };
 

@@ -232,6 +232,15 @@ public:
         return {};
     }
 
+    Result<outbox::OutboxBacklog> backlog() override {
+        auto rows = query(
+            c_, "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL", {});
+        if (!rows) {
+            return rows.error();
+        }
+        return outbox::OutboxBacklog{rows->front().integer(0), rows->front().optional_integer(1)};
+    }
+
     Result<std::vector<outbox::Email>> due(std::int64_t now, std::int64_t limit) override {
         auto rows = query(
             c_,

@@ -31,5 +31,6 @@ std::unique_ptr<cimd::VerificationTokenRepository>
 make_sql_verification_token_repository(Connection& c);
 std::unique_ptr<web::BrowserRepository> make_sql_browser_repository(Connection& c);
 std::unique_ptr<webhooks::WebhookRepository> make_sql_webhook_repository(Connection& c);
+std::unique_ptr<maintenance::PurgeRepository> make_sql_purge_repository(Connection& c);
 
 } // namespace provisiond::storage

@@ -12,7 +12,8 @@ public:
           rate_limits_(make_sql_rate_limit_repository(c)), outbox_(make_sql_outbox_repository(c)),
           documents_(make_sql_document_repository(c)),
           verification_tokens_(make_sql_verification_token_repository(c)),
-          browser_(make_sql_browser_repository(c)), webhooks_(make_sql_webhook_repository(c)) {}
+          browser_(make_sql_browser_repository(c)), webhooks_(make_sql_webhook_repository(c)),
+          purges_(make_sql_purge_repository(c)) {}
     accounts::AccountRepository& accounts() override { return *accounts_; }
     oauth::ClientRepository& clients() override { return *clients_; }
     oauth::GrantRepository& grants() override { return *grants_; }
@@ -25,6 +26,7 @@ public:
     }
     web::BrowserRepository& browser() override { return *browser_; }
     webhooks::WebhookRepository& webhooks() override { return *webhooks_; }
+    maintenance::PurgeRepository& purges() override { return *purges_; }
 
 private:
     std::unique_ptr<accounts::AccountRepository> accounts_;
@@ -37,6 +39,7 @@ private:
     std::unique_ptr<cimd::VerificationTokenRepository> verification_tokens_;
     std::unique_ptr<web::BrowserRepository> browser_;
     std::unique_ptr<webhooks::WebhookRepository> webhooks_;
+    std::unique_ptr<maintenance::PurgeRepository> purges_;
 };
 
 } // namespace

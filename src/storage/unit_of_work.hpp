@@ -5,6 +5,7 @@
 
 #include "accounts/account_repository.hpp"
 #include "cimd/cimd_repository.hpp"
+#include "maintenance/purge_repository.hpp"
 #include "oauth/client_repository.hpp"
 #include "oauth/grant_repository.hpp"
 #include "outbox/email.hpp"
@@ -31,6 +32,7 @@ public:
     virtual cimd::VerificationTokenRepository& verification_tokens() = 0;
     virtual web::BrowserRepository& browser() = 0;
     virtual webhooks::WebhookRepository& webhooks() = 0;
+    virtual maintenance::PurgeRepository& purges() = 0;
 };
 
 class UnitOfWork {

@@ -23,6 +23,13 @@ namespace {
 constexpr std::int64_t login_attempts_per_window = 20; ///< set-password tries per address, 15 min
 const LoginLimits login_limits;
 
+/// What a person whose account the operator disabled (`provisiond users disable`) is told.
+std::string account_disabled_message(const Config& config) {
+    const std::string& support = config.branding.support_email;
+    return "This account is disabled. Contact support" +
+           (support.empty() ? std::string(".") : " at " + support + ".");
+}
+
 } // namespace
 
 AccountPages::AccountPages(WebContext context)
@@ -93,6 +100,8 @@ http::Response AccountPages::show_login(const http::Request& request) {
         error = "That sign-in link has expired or was already used. Log in with your password.";
     } else if (http::query_param(request, "error") == "set_password_first") {
         error = "Set your password with the link in your welcome email first, then log in.";
+    } else if (http::query_param(request, "error") == "account_disabled") {
+        error = account_disabled_message(c_.config);
     }
     return login_page(*visitor, next, "", error, 200, notice_for(request));
 }
@@ -149,6 +158,12 @@ http::Response AccountPages::log_in(const http::Request& request) {
                           "Email or password is incorrect. New accounts set a password from the "
                           "welcome email first.",
                           401);
+    }
+    if (user->disabled_at) {
+        // Said only to whoever proved the password (after the same work as any attempt, which
+        // stays counted): a stranger learns nothing, and the owner learns why, instead of
+        // resetting a password that would not let them in either.
+        return login_page(*visitor, next, email, account_disabled_message(c_.config), 403);
     }
     auto refunded = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
         return refund_login_attempt(r.rate_limits(), login_limits, account, request.remote_address,
@@ -339,6 +354,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     std::optional<DeepLink> link;
     bool verified = false;
+    bool disabled = false;
     auto done =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
             if (token.size() > 128) {
@@ -366,6 +382,7 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
                     return user.error();
                 }
                 verified = *user && (*user)->email_verified && (*user)->password_hash;
+                disabled = *user && (*user)->disabled_at;
             }
             return {};
         });
@@ -374,6 +391,9 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     }
     if (!link) {
         return redirect("/login?error=expired_or_invalid_token");
+    }
+    if (disabled) {
+        return redirect("/login?error=account_disabled"); // the link is spent all the same
     }
     if (!verified) {
         // A person who never set a password (never proved the email is theirs) is not logged in

@@ -112,9 +112,16 @@ public:
     virtual Result<std::optional<Reveal>>
     take_reveal(std::string_view key_hash, std::string_view user_id, std::int64_t now) = 0;
 
-    /// Spends every unused deep link a partner issued (the partner was disabled or blocked).
-    virtual Result<void> retire_deep_links_of_client(std::string_view client_id,
-                                                     std::int64_t now) = 0;
+    /// Spends every unused deep link a partner issued (the partner was disabled or blocked); how
+    /// many.
+    virtual Result<std::int64_t> retire_deep_links_of_client(std::string_view client_id,
+                                                             std::int64_t now) = 0;
+    /// Deletes every consent waiting for approval for a partner (account_requests' and
+    /// /oauth/authorize's), so none can be approved any more; how many.
+    virtual Result<std::int64_t> withdraw_consents_of_client(std::string_view client_id) = 0;
+    /// Revokes every live personal API key a partner had created; how many.
+    virtual Result<std::int64_t> revoke_keys_of_client(std::string_view client_id,
+                                                       std::int64_t now) = 0;
 
     virtual Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) = 0;
     virtual Result<std::vector<KeyView>> live_keys_of_user(std::string_view user_id) = 0;

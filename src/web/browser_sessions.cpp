@@ -78,6 +78,10 @@ Result<Visitor> BrowserSessions::identify(const http::Request& request) {
             if (!*user) {
                 return {};
             }
+            if ((*user)->disabled_at) {
+                // `users disable` deletes the sessions it finds; one that raced it ends here.
+                return r.browser().delete_session(hash);
+            }
             visitor.user = **user;
             visitor.session_hash = hash;
             if (now - (*session)->last_seen_at >= 60) {

@@ -43,8 +43,8 @@ Result<void> request_password_link(const WebContext& c, const http::Request& req
             if (!user) {
                 return user.error();
             }
-            if (!*user) {
-                return {};
+            if (!*user || (*user)->disabled_at) {
+                return {}; // a disabled account's link would not work (password_link_owner)
             }
             const std::string& host = c.config.public_url;
             accounts::PasswordLinkInput mail;

@@ -42,7 +42,9 @@ inline constexpr std::string_view replay = "replay";         ///< a used code ca
 inline constexpr std::string_view family_reuse =
     "family_reuse"; ///< a rotated refresh token came back
 inline constexpr std::string_view client_disabled =
-    "client_disabled"; ///< the operator disabled the partner
+    "client_disabled"; ///< the operator disabled (or deleted) the partner
+inline constexpr std::string_view user_disabled =
+    "user_disabled"; ///< the operator disabled the person (`provisiond users disable`)
 } // namespace revoke_reason
 
 } // namespace provisiond::webhooks

@@ -177,6 +177,15 @@ int WebhookWorker::run_once() {
             return Result<void>(found.error());
         }
         due = std::move(*found);
+        auto pending = r.webhooks().pending_counts();
+        if (!pending) {
+            return Result<void>(pending.error());
+        }
+        std::int64_t waiting = 0;
+        for (const auto& [endpoint, n] : *pending) {
+            waiting += n;
+        }
+        telemetry_->set("provisiond_webhook_pending", static_cast<double>(waiting));
         return Result<void>();
     });
     if (!read) {
@@ -191,6 +200,8 @@ int WebhookWorker::run_once() {
             continue; // its secret cannot be opened, or --webhook-url is no longer set: it waits
         }
         auto sent = post(*target, d.event.id, d.event.body);
+        telemetry_->count("provisiond_webhook_deliveries_total",
+                          {{"outcome", sent ? "delivered" : "failed"}});
         std::int64_t now = clock_.now();
         auto recorded = uow_.run(
             storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {

@@ -5,6 +5,7 @@
 // lost across restarts or a kill -9, and a slow or dead endpoint never blocks an API request.
 
 #include "core/clock.hpp"
+#include "core/telemetry.hpp"
 #include "storage/unit_of_work.hpp"
 
 #include <spdlog/logger.h>
@@ -35,6 +36,8 @@ public:
     void stop();
     /// Fans out new events, then delivers what is due; returns how many were delivered.
     int run_once();
+    /// Attempts and the backlog are reported there.
+    void report_to(Telemetry& telemetry) { telemetry_.report_to(telemetry); }
 
 private:
     struct Target {
@@ -49,6 +52,7 @@ private:
     /// One POST; an error describes the failure.
     Result<void> post(const Target& target, const std::string& id, const std::string& body);
 
+    TelemetryHook telemetry_;
     storage::UnitOfWork& uow_;
     const Clock& clock_;
     WorkerSettings settings_;

@@ -1,11 +1,12 @@
 // An operator-registered client whose id is an https URL stays the operator's: a document at that
 // URL never replaces its redirect URIs or its scope ceiling (docs/CIMD.md "Which client ids are
-// CIMD URLs"). And a trailing-dot host cannot slip past a domain block.
+// CIMD URLs"). And a trailing-dot host cannot slip past a domain block. `clients edit` leaves a
+// metadata-document client's document fields alone; `clients delete` keeps its URL out for good.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { q1, registerClient, startServer } from './harness.mjs';
+import { accountRequest, q1, registerClient, startServer } from './harness.mjs';
 import { startTlsSite } from './tls_fixture.mjs';
-import { cimdDoc, registration, uid } from './cimd_common.mjs';
+import { assertRegistered, cimdDoc, registration, uid } from './cimd_common.mjs';
 
 let site;
 let server;
@@ -46,4 +47,34 @@ test('a trailing-dot host is refused as a client id, so a domain block cannot be
   } finally {
     await server.cli(['clients', 'unblock', 'partner.test']);
   }
+});
+
+test('clients edit refuses a metadata-document client\'s name, redirect URIs and scopes (exit 2), sets its limits; clients delete keeps its URL out', async () => {
+  const path = `/edit/${uid()}.json`;
+  const url = site.url('partner.test', path);
+  site.writeDoc(path, cimdDoc(url, { client_name: 'Document Name' }));
+  assertRegistered(await registration(server, url), url);
+  const columns = 'SELECT name, redirect_uris, scopes, rate_limits FROM oauth_clients WHERE client_id = ?';
+  const before = q1(server, columns, url);
+  for (const flags of [['--name', 'Operator Name'], ['--redirect-uri', 'https://operator.example/cb'], ['--scope', 'user:read'],
+    ['--name', 'Operator Name', '--limit-account-requests', '7']]) {
+    const r = await server.cli(['clients', 'edit', url, ...flags]);
+    assert.equal(r.code, 2, `clients edit ${flags.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, `error: ${url} is a metadata-document client: its name, redirect URIs and scopes come from `
+      + 'the document at that URL. Change the document (it is fetched again when its cache time runs out); only the '
+      + '--limit-… flags apply here\n');
+  }
+  assert.deepEqual(q1(server, columns, url), before, 'nothing changed');
+  const limited = await server.cli(['clients', 'edit', url, '--limit-account-requests', '7']);
+  assert.equal(limited.code, 0, limited.stderr);
+  assert.equal(limited.stdout, `updated ${url}\n  account_requests: 7 per hour\n`);
+  assert.deepEqual(JSON.parse(q1(server, columns, url).rate_limits), { account_requests: 7 });
+
+  const deleted = await server.cli(['clients', 'delete', url]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  const refused = await accountRequest(server, { clientId: url });
+  assert.equal(refused.res.status, 401, `a deleted metadata-document client does not register again: ${refused.res.text}`);
+  const row = q1(server, 'SELECT is_active, deleted_at FROM oauth_clients WHERE client_id = ?', url);
+  assert.equal(row.is_active, 0);
+  assert.notEqual(row.deleted_at, null);
 });

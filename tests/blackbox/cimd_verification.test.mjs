@@ -51,10 +51,10 @@ async function createToken(server, org) {
 }
 
 async function listTokens(server, args = []) {
-  const r = await server.cli(['verification-tokens', 'list', ...args]);
+  const r = await server.cli(['verification-tokens', 'list', '--json', ...args]);
   assert.equal(r.code, 0, `verification-tokens list: ${r.stdout} ${r.stderr}`);
   let list;
-  try { list = JSON.parse(r.stdout); } catch { assert.fail(`verification-tokens list prints JSON: ${r.stdout}`); }
+  try { list = JSON.parse(r.stdout); } catch { assert.fail(`verification-tokens list --json prints JSON: ${r.stdout}`); }
   assert.ok(Array.isArray(list), r.stdout);
   return list.map((t) => ({ ...t, _raw: r.stdout }));
 }

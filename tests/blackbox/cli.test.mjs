@@ -13,8 +13,17 @@ const READ_OR_CHANGE = [
   ['clients', 'show', 'my-partner'],
   ['clients', 'add', '--client-id', 'my-partner', '--name', 'My Partner',
     '--redirect-uri', 'https://partner.example/callback'],
+  ['clients', 'edit', 'my-partner', '--name', 'Renamed'],
+  ['clients', 'delete', 'my-partner'],
   ['clients', 'blocked'],
   ['verification-tokens', 'list'],
+  ['webhooks', 'list'],
+  ['users', 'list'],
+  ['users', 'show', 'jane@example.com'],
+  ['users', 'disable', 'jane@example.com'],
+  ['users', 'reset-link', 'jane@example.com'],
+  ['organizations', 'list'],
+  ['organizations', 'show', 'some-org'],
 ];
 
 for (const args of READ_OR_CHANGE) {

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
+import { checkResponse } from './openapi_validator.mjs';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.PROVISIOND_BIN
@@ -175,6 +176,7 @@ export class Server {
       assert.fail('provisiond did not exit within 15 s of SIGTERM');
     }
     assert.deepEqual(r, { code: 0, signal: null }, `provisiond exit after SIGTERM; stderr tail:\n${this._stderr.slice(-2000)}`);
+    assertJsonLog(this._stderr, this.extraArgs);
   }
 
   async restart() {
@@ -198,6 +200,23 @@ export class Server {
 }
 
 /** A temp dir removed when the test process exits (unless KEEP_TMP is set). */
+/**
+ * Every line a server wrote on stderr is one JSON object of the log schema (app/logging.hpp),
+ * unless the test asked for --log-format text: checked at each clean stop, so the whole suite
+ * proves it.
+ */
+export function assertJsonLog(stderr, extraArgs = []) {
+  const i = extraArgs.indexOf('--log-format');
+  if (i >= 0 && extraArgs[i + 1] === 'text') return;
+  for (const line of stderr.split('\n')) {
+    if (line === '') continue;
+    let entry;
+    try { entry = JSON.parse(line); } catch { assert.fail(`a log line that is not one JSON object: ${line.slice(0, 300)}`); }
+    assert.ok(entry && typeof entry === 'object' && typeof entry.time === 'string' && typeof entry.level === 'string' &&
+      typeof entry.message === 'string' && (entry.log === 'app' || entry.log === 'access'), `a log line off the schema: ${line.slice(0, 300)}`);
+  }
+}
+
 export async function makeTempDir(prefix = 'provisiond-bb-') {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   tempDirs.add(dir);
@@ -228,7 +247,12 @@ export function rawHttp(server, method, path, { headers = {}, body, timeoutMs = 
         const text = buf.toString('utf8');
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        res({ status: resp.statusCode, headers: resp.headers, text, json, raw: buf });
+        const result = { status: resp.statusCode, headers: resp.headers, text, json, raw: buf };
+        // Every response provisiond sends on a documented operation must match docs/openapi.json.
+        if (server instanceof Server) {
+          try { checkResponse(method, path, result); } catch (e) { rej(e); return; }
+        }
+        res(result);
       });
       resp.on('error', rej);
     });

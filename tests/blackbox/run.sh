@@ -8,6 +8,8 @@ if [[ ! -x "$NODE" ]]; then
   echo "tests/blackbox: $NODE is missing; run 'npm ci' in tests/blackbox" >&2
   exit 2
 fi
+# Many servers run at once: each gets its admin listener on a port the kernel picks.
+export PROVISIOND_ADMIN_LISTEN="${PROVISIOND_ADMIN_LISTEN:-127.0.0.1:0}"
 export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
 if [[ $# -eq 0 ]]; then
   set -- *.test.mjs

@@ -20,6 +20,8 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null && [[ -z "${SMTP_PYTHON:-
   echo "tests/e2e: python3-aiosmtpd is missing (apt-get install -y python3-aiosmtpd)" >&2
   exit 2
 fi
+# Many servers run at once: each gets its admin listener on a port the kernel picks.
+export PROVISIOND_ADMIN_LISTEN="${PROVISIOND_ADMIN_LISTEN:-127.0.0.1:0}"
 export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
 if [[ $# -eq 0 ]]; then
   set -- *.test.mjs
