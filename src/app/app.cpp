@@ -4,6 +4,7 @@
 #include "app/logging.hpp"
 #include "app/routes.hpp"
 #include "app/systemd_notify.hpp"
+#include "audit/audit_shipper.hpp"
 #include "cimd/client_registrar.hpp"
 #include "http/descriptor_budget.hpp"
 #include "http/server.hpp"
@@ -178,6 +179,8 @@ int serve(Config config) {
     webhooks::WebhookWorker hooks(uow, clock, std::move(hook_settings), log.app);
     maintenance::Retention retention;
     retention.refresh_grace_seconds = config.lifetimes.refresh_grace_seconds;
+    retention.audit_seconds = config.audit_retention_days * 24 * 3600;
+    audit::AuditShipper audit_log(uow, clock, log.app);
     maintenance::Sweeper sweeper(uow, clock, retention, config.maintenance_interval_seconds,
                                  log.app);
 
@@ -237,6 +240,7 @@ int serve(Config config) {
     mailer.start();
     hooks.start();
     sweeper.start();
+    audit_log.start();
     notify_ready("listening on " + host + ":" + std::to_string(server.port()));
     server.run();
     notify_stopping();
@@ -245,6 +249,7 @@ int serve(Config config) {
     mailer.stop();
     hooks.stop();
     sweeper.stop();
+    audit_log.stop();
     if (admin) {
         admin->stop();
     }

@@ -1,5 +1,6 @@
 #include "cimd/client_registrar.hpp"
 
+#include "audit/audit_event.hpp"
 #include "cimd/registration_limits.hpp"
 #include "crypto/crypto.hpp"
 #include "webhooks/event.hpp"
@@ -400,6 +401,10 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
             record.created_at = *previous ? (*previous)->created_at : now;
             record.updated_at = now;
             RETURN_IF_ERROR(r.documents().save(record));
+            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                *previous ? "partner.refreshed" : "partner.registered",
+                {"system", "", client.client_id, ""},
+                {{"verified", organization.has_value()}, {"kind", "cimd"}}, now)));
             if (!*previous) {
                 // A partner's first document: it registered itself.
                 RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(

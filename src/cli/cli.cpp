@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "app/app.hpp"
+#include "cli/audit_command.hpp"
 #include "cli/clients_command.hpp"
 #include "cli/organizations_command.hpp"
 #include "cli/settings.hpp"
@@ -130,6 +131,8 @@ int run(int argc, char** argv) {
     add_clients_command(app, config, clients_options, exit_code);
     VerificationTokenOptions token_options;
     add_verification_tokens_command(app, config, token_options, exit_code);
+    AuditOptions audit_options;
+    add_audit_command(app, config, audit_options, exit_code);
     WebhookOptions webhook_options;
     add_webhooks_command(app, config, webhook_options, exit_code);
     UsersOptions user_options;

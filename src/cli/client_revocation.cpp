@@ -1,5 +1,6 @@
 #include "cli/client_revocation.hpp"
 
+#include "audit/audit_event.hpp"
 #include "webhooks/event.hpp"
 
 #include <set>
@@ -25,6 +26,8 @@ Result<std::optional<std::int64_t>> disable_client(storage::Repositories& r,
                              {"reason", webhooks::revoke_reason::client_disabled}};
     RETURN_IF_ERROR(
         r.webhooks().enqueue(webhooks::make_event("grant.revoked", std::move(data), now)));
+    RETURN_IF_ERROR(r.audit().record(
+        audit::make_audit("partner.disabled", {"operator", "", client_id, ""}, {}, now)));
     return std::optional<std::int64_t>{*retired};
 }
 

@@ -1,6 +1,7 @@
 #include "cli/clients_command.hpp"
 
 #include "app/app.hpp"
+#include "audit/audit_event.hpp"
 #include "cimd/client_registrar.hpp"
 #include "cimd/client_registration_endpoint.hpp"
 #include "cli/client_revocation.hpp"
@@ -299,6 +300,12 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                 }
                 return 1;
             }
+            if (auto audited = r.audit().record(
+                    audit::make_audit("partner.registered", {"operator", "", c.client_id, ""},
+                                      {{"name", c.name}, {"kind", c.kind}}, now()));
+                !audited) {
+                return report_failure(audited.error());
+            }
             auto announced = r.webhooks().enqueue(webhooks::make_event(
                 "partner.registered",
                 {{"partner", {{"client_id", c.client_id}, {"name", c.name}, {"kind", c.kind}}},
@@ -540,6 +547,16 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
                     disabled.push_back(boost::json::value(c.client_id));
                     std::cout << "disabled " << c.client_id << "\n";
                 }
+            }
+            if (auto audited =
+                    r.audit().record(audit::make_audit("partner.blocked", {"operator", "", "", ""},
+                                                       {{"entry", entry},
+                                                        {"kind", kind},
+                                                        {"reason", o.reason},
+                                                        {"disabled_clients", disabled}},
+                                                       now()));
+                !audited) {
+                return report_failure(audited.error());
             }
             auto announced = r.webhooks().enqueue(
                 webhooks::make_event("partner.blocked",

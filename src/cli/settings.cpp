@@ -136,6 +136,9 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
             "Seconds between background passes that delete expired codes, tokens, consent states, "
             "sessions and links, old rate-limit windows, and emails and webhooks delivered a week "
             "ago, in small batches");
+    setting(cmd, "audit-retention-days", c.audit_retention_days,
+            "Audit events (`provisiond audit`) older than this many days are deleted by "
+            "maintenance");
     setting(cmd, "webhook-url", c.webhooks.url,
             "Send every webhook event (Standard Webhooks) to this URL; more endpoints, each with "
             "an event filter: `provisiond webhooks add`");

@@ -4,6 +4,7 @@
 #include "cli/settings.hpp"
 #include "cli/table.hpp"
 #include "cli/user_access.hpp"
+#include "cli/user_reference.hpp"
 #include "cli/with_repositories.hpp"
 #include "core/iso8601.hpp"
 #include "core/strings.hpp"
@@ -20,19 +21,6 @@ using accounts::User;
 
 std::int64_t now() {
     return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-/// The user an operator names by id, or by email address in any spelling of it.
-Result<std::optional<User>> find_user_by_reference(storage::Repositories& r,
-                                                   const std::string& reference) {
-    if (reference.find('@') == std::string::npos) {
-        return r.accounts().find_user(reference);
-    }
-    auto parsed = accounts::parse_email(reference);
-    if (!parsed) {
-        return std::optional<User>{};
-    }
-    return r.accounts().find_user_by_email(parsed->key);
 }
 
 /// Runs `work` on the user `reference` names; exit 1 with a message naming it when none.

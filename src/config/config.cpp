@@ -151,6 +151,9 @@ std::string Config::finalize() {
     if (smtp_starttls != "required" && smtp_starttls != "optional" && smtp_starttls != "auto") {
         return "smtp-starttls must be auto, required or optional";
     }
+    if (audit_retention_days < 1) {
+        return "audit-retention-days must be at least 1";
+    }
     if (maintenance_interval_seconds < 1) {
         return "maintenance-interval-seconds must be at least 1";
     }

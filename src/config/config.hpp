@@ -94,6 +94,7 @@ struct Config {
     Branding branding;
     WebhookSettings webhooks;
     std::int64_t maintenance_interval_seconds = 300; ///< between background purge passes
+    std::int64_t audit_retention_days = 90;          ///< audit events older than this go
 
     /// The host URL (scheme://host[:port], no trailing slash) of a region ("US" or "EU").
     std::string host_for_region(std::string_view region) const;

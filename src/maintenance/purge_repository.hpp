@@ -25,9 +25,10 @@ enum class Purgeable {
     delivered_emails,       ///< delivered_at
     delivered_webhooks,     ///< delivered_at
     webhook_events,         ///< created_at, once fanned out and no delivery is left
+    audit_events,           ///< created_at, after --audit-retention-days (once logged)
 };
 
-inline constexpr std::array<Purgeable, 13> all_purgeables = {
+inline constexpr std::array<Purgeable, 14> all_purgeables = {
     Purgeable::authorization_codes,
     Purgeable::access_tokens,
     Purgeable::refresh_tokens,
@@ -41,6 +42,7 @@ inline constexpr std::array<Purgeable, 13> all_purgeables = {
     Purgeable::delivered_emails,
     Purgeable::delivered_webhooks,
     Purgeable::webhook_events,
+    Purgeable::audit_events,
 };
 
 /// The table's name, for metrics and logs.

@@ -38,6 +38,8 @@ std::string_view table_of(Purgeable kind) {
         return "webhook_deliveries";
     case Purgeable::webhook_events:
         return "webhook_events";
+    case Purgeable::audit_events:
+        return "audit_events";
     }
     return "unknown";
 }
@@ -61,6 +63,8 @@ std::int64_t Sweeper::cutoff_for(Purgeable kind, std::int64_t now) const {
     case Purgeable::delivered_webhooks:
     case Purgeable::webhook_events:
         return now - retention_.delivered_seconds;
+    case Purgeable::audit_events:
+        return now - retention_.audit_seconds;
     default:
         return now - retention_.after_expiry_seconds;
     }

@@ -26,6 +26,7 @@ struct Retention {
     std::int64_t delivered_seconds = 7 * 24 * 3600; ///< delivered emails and webhooks
     std::int64_t rate_limit_window_seconds = 2 * 3600;
     std::int64_t refresh_grace_seconds = 0;
+    std::int64_t audit_seconds = 90 * 24 * 3600;
 };
 
 class Sweeper {

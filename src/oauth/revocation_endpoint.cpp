@@ -1,5 +1,6 @@
 #include "oauth/revocation_endpoint.hpp"
 
+#include "audit/audit_event.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
@@ -153,7 +154,12 @@ http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock,
                 return {};
             }
             if (found->refresh) {
-                return r.grants().revoke_family(found->family->id, "revoked", now);
+                RETURN_IF_ERROR(r.grants().revoke_family(found->family->id, "revoked", now));
+                return r.audit().record(audit::make_audit(
+                    "family.revoked",
+                    {"partner", found->family->user_id, found->family->client_id,
+                     request.remote_address},
+                    {{"family_id", found->family->id}, {"reason", "revoked"}}, now));
             }
             return r.grants().revoke_access_token(found->access->token_hash, now);
         });

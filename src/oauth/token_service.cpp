@@ -1,5 +1,6 @@
 #include "oauth/token_service.hpp"
 
+#include "audit/audit_event.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
@@ -51,6 +52,15 @@ Result<IssuedTokens> TokenService::counted(std::string_view grant_type,
     return answer;
 }
 
+Result<void> TokenService::record_replay(storage::Repositories& r, const AuthorizationCode& code,
+                                         const std::string& family_id, std::int64_t now) {
+    audit::AuditSubject subject{"partner", code.user_id, code.client_id, ""};
+    RETURN_IF_ERROR(r.audit().record(
+        audit::make_audit("code.replayed", subject, {{"family_id", family_id}}, now)));
+    return r.audit().record(audit::make_audit(
+        "family.revoked", subject, {{"family_id", family_id}, {"reason", "code_replayed"}}, now));
+}
+
 Result<IssuedTokens> TokenService::exchange_code(const CodeExchange& request) {
     return counted("authorization_code", exchange_code_steps(request));
 }
@@ -94,6 +104,7 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
         if (code->family_id) {
             RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
                 RETURN_IF_ERROR(r.grants().revoke_family(*code->family_id, "code_replayed", now));
+                RETURN_IF_ERROR(record_replay(r, *code, *code->family_id, now));
                 return r.webhooks().enqueue(
                     webhooks::grant_revoked(code->client_id, code->user_id, *code->family_id,
                                             webhooks::revoke_reason::replay, now));
@@ -171,6 +182,7 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
                 RETURN_IF_ERROR(r.webhooks().enqueue(
                     webhooks::grant_revoked(code->client_id, code->user_id, *(*current)->family_id,
                                             webhooks::revoke_reason::replay, now)));
+                RETURN_IF_ERROR(record_replay(r, *code, *(*current)->family_id, now));
             }
             RETURN_IF_ERROR(r.grants().revoke_family(family.id, "code_replayed", now));
             lost_race = invalid_grant(
@@ -320,6 +332,9 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
             RETURN_IF_ERROR(r.webhooks().enqueue(
                 webhooks::grant_revoked(live.client_id, live.user_id, live.id,
                                         webhooks::revoke_reason::family_reuse, now)));
+            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                "family.revoked", {"partner", live.user_id, live.client_id, ""},
+                {{"family_id", live.id}, {"reason", "refresh_token_reused"}}, now)));
             refused =
                 invalid_grant("Refresh token was already used; the token family has been revoked");
             family_reused = true;

@@ -59,6 +59,9 @@ public:
 private:
     Result<IssuedTokens> exchange_code_steps(const CodeExchange& request);
     Result<IssuedTokens> refresh_steps(const RefreshRequest& request);
+    /// The audit events of a replayed code: the replay, and the family it revoked.
+    static Result<void> record_replay(storage::Repositories& r, const AuthorizationCode& code,
+                                      const std::string& family_id, std::int64_t now);
     /// Counts one answer of the token endpoint in provisiond_token_grants_total.
     Result<IssuedTokens> counted(std::string_view grant_type, Result<IssuedTokens> answer);
 

@@ -1,5 +1,6 @@
 #include "provisioning/resources.hpp"
 
+#include "audit/audit_event.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/token_formats.hpp"
@@ -34,6 +35,13 @@ Result<std::string> mint_personal_key(Repositories& r, const oauth::BearerContex
     record.client_id = caller.client.client_id;
     record.created_at = now;
     RETURN_IF_ERROR(r.provisioning().insert_personal_api_key(record));
+    RETURN_IF_ERROR(r.audit().record(
+        audit::make_audit("key.created", {"partner", record.user_id, record.client_id, ""},
+                          {{"key_id", record.id},
+                           {"mask", record.mask},
+                           {"project_id", record.project_id},
+                           {"via", "partner"}},
+                          now)));
     return key;
 }
 
@@ -249,6 +257,9 @@ ResourceService::rotate(const oauth::BearerContext& caller, std::string_view res
         }
         out = ResourceCredentials{*project_id, service->value_or("analytics"), token,
                                   config_.host_for_region(org->region), *key};
+        RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+            "credentials.rotated", {"partner", caller.family.user_id, caller.client.client_id, ""},
+            {{"project_id", *project_id}}, now)));
         return r.webhooks().enqueue(
             webhooks::make_event("credentials.rotated",
                                  {{"project_id", *project_id},
@@ -287,6 +298,10 @@ Result<std::int64_t> ResourceService::remove(const oauth::BearerContext& caller,
             reach.erase(it);
             if (reach.empty()) {
                 RETURN_IF_ERROR(r.grants().revoke_family(family.id, "resource_removed", now));
+                RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                    "family.revoked",
+                    {"partner", caller.family.user_id, caller.client.client_id, ""},
+                    {{"family_id", family.id}, {"reason", "resource_removed"}}, now)));
             } else {
                 RETURN_IF_ERROR(r.grants().set_family_projects(family.id, reach));
             }

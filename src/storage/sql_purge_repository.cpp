@@ -54,6 +54,9 @@ PurgeSql purge_sql(maintenance::Purgeable kind) {
         return {"DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE "
                 "fanned_out = 1 AND created_at < $1 AND id NOT IN (SELECT event_id FROM "
                 "webhook_deliveries) LIMIT $2)"};
+    case Purgeable::audit_events:
+        return {"DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE "
+                "created_at < $1 AND logged_at IS NOT NULL LIMIT $2)"};
     }
     return {""};
 }

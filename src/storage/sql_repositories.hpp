@@ -32,5 +32,6 @@ make_sql_verification_token_repository(Connection& c);
 std::unique_ptr<web::BrowserRepository> make_sql_browser_repository(Connection& c);
 std::unique_ptr<webhooks::WebhookRepository> make_sql_webhook_repository(Connection& c);
 std::unique_ptr<maintenance::PurgeRepository> make_sql_purge_repository(Connection& c);
+std::unique_ptr<audit::AuditRepository> make_sql_audit_repository(Connection& c);
 
 } // namespace provisiond::storage

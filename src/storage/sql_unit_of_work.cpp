@@ -13,7 +13,7 @@ public:
           documents_(make_sql_document_repository(c)),
           verification_tokens_(make_sql_verification_token_repository(c)),
           browser_(make_sql_browser_repository(c)), webhooks_(make_sql_webhook_repository(c)),
-          purges_(make_sql_purge_repository(c)) {}
+          purges_(make_sql_purge_repository(c)), audit_(make_sql_audit_repository(c)) {}
     accounts::AccountRepository& accounts() override { return *accounts_; }
     oauth::ClientRepository& clients() override { return *clients_; }
     oauth::GrantRepository& grants() override { return *grants_; }
@@ -27,6 +27,7 @@ public:
     web::BrowserRepository& browser() override { return *browser_; }
     webhooks::WebhookRepository& webhooks() override { return *webhooks_; }
     maintenance::PurgeRepository& purges() override { return *purges_; }
+    audit::AuditRepository& audit() override { return *audit_; }
 
 private:
     std::unique_ptr<accounts::AccountRepository> accounts_;
@@ -40,6 +41,7 @@ private:
     std::unique_ptr<web::BrowserRepository> browser_;
     std::unique_ptr<webhooks::WebhookRepository> webhooks_;
     std::unique_ptr<maintenance::PurgeRepository> purges_;
+    std::unique_ptr<audit::AuditRepository> audit_;
 };
 
 } // namespace

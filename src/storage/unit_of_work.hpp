@@ -4,6 +4,7 @@
 // SQL backend.
 
 #include "accounts/account_repository.hpp"
+#include "audit/audit_repository.hpp"
 #include "cimd/cimd_repository.hpp"
 #include "maintenance/purge_repository.hpp"
 #include "oauth/client_repository.hpp"
@@ -33,6 +34,7 @@ public:
     virtual web::BrowserRepository& browser() = 0;
     virtual webhooks::WebhookRepository& webhooks() = 0;
     virtual maintenance::PurgeRepository& purges() = 0;
+    virtual audit::AuditRepository& audit() = 0;
 };
 
 class UnitOfWork {

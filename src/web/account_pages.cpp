@@ -2,6 +2,7 @@
 
 #include "accounts/email_address.hpp"
 #include "accounts/welcome_email.hpp"
+#include "audit/audit_event.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/password.hpp"
 #include "http/body.hpp"
@@ -153,6 +154,18 @@ http::Response AccountPages::log_in(const http::Request& request) {
         password.size() <= max_password_length &&
         crypto::verify_password(has_password ? *user->password_hash : decoy_hash_, password);
     bool ok = has_password && verified;
+    if (!ok || user->disabled_at) {
+        // Recorded for the account it names (an unknown address names none, and is not kept).
+        std::string reason = !user ? "no_account" : !ok ? "wrong_password" : "account_disabled";
+        auto recorded = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            return r.audit().record(audit::make_audit(
+                "login.failed", {"user", user ? user->id : "", "", request.remote_address},
+                {{"reason", reason}}, now));
+        });
+        if (!recorded) {
+            return c_.pages.storage_trouble(recorded.error());
+        }
+    }
     if (!ok) {
         return login_page(*visitor, next, email,
                           "Email or password is incorrect. New accounts set a password from the "
@@ -165,10 +178,13 @@ http::Response AccountPages::log_in(const http::Request& request) {
         // resetting a password that would not let them in either.
         return login_page(*visitor, next, email, account_disabled_message(c_.config), 403);
     }
-    auto refunded = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-        return refund_login_attempt(r.rate_limits(), login_limits, account, request.remote_address,
-                                    now);
-    });
+    auto refunded =
+        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
+                                                 request.remote_address, now));
+            return r.audit().record(audit::make_audit(
+                "login.succeeded", {"user", user->id, "", request.remote_address}, {}, now));
+        });
     if (!refunded) {
         return c_.pages.storage_trouble(refunded.error());
     }
@@ -309,6 +325,9 @@ http::Response AccountPages::set_password(const http::Request& request) {
                 return {};
             }
             RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
+            RETURN_IF_ERROR(r.audit().record(
+                audit::make_audit("password.set", {"user", *user_id, "", request.remote_address},
+                                  {{"via", "email_link"}}, c_.clock.now())));
             RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
                 "user.password_set", {{"user_id", *user_id}, {"via", "email_link"}},
                 c_.clock.now())));

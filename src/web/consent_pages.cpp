@@ -1,5 +1,6 @@
 #include "web/consent_pages.hpp"
 
+#include "audit/audit_event.hpp"
 #include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
@@ -174,8 +175,12 @@ http::Response ConsentPages::decide(const http::Request& request) {
                 outcome = Outcome::inactive;
                 return forget_pending_authorization(r, *pending);
             }
+            audit::AuditSubject subject{"user", visitor->user->id, pending->client.client_id,
+                                        request.remote_address};
             if (decision != "approve") {
                 RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+                RETURN_IF_ERROR(
+                    r.audit().record(audit::make_audit("consent.denied", subject, {}, now)));
                 location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
                 return {};
             }
@@ -204,6 +209,8 @@ http::Response ConsentPages::decide(const http::Request& request) {
                 return minted.error();
             }
             RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                "consent.approved", subject, {{"project_id", chosen->project.id}}, now)));
             location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
             return {};
         });

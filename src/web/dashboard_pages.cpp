@@ -1,5 +1,6 @@
 #include "web/dashboard_pages.hpp"
 
+#include "audit/audit_event.hpp"
 #include "core/iso8601.hpp"
 #include "core/strings.hpp"
 #include "core/unicode.hpp"
@@ -293,6 +294,13 @@ http::Response DashboardPages::create_key(const http::Request& request) {
                 record.project_id = p.project.id;
                 record.created_at = now;
                 RETURN_IF_ERROR(r.provisioning().insert_personal_api_key(record));
+                RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                    "key.created", {"user", visitor.user->id, "", request.remote_address},
+                    {{"key_id", record.id},
+                     {"mask", record.mask},
+                     {"project_id", record.project_id},
+                     {"via", "dashboard"}},
+                    now)));
                 auto sealed = seal_for_next_view(r, visitor.user->id, "personal_api_key", key);
                 if (!sealed) {
                     return sealed.error();
@@ -321,11 +329,17 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     auto done =
         c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            return r.browser()
-                           .revoke_key(form_field(form, "id"), visitor.user->id, c_.clock.now())
-                           .has_value()
-                       ? Result<void>()
-                       : make_error(ErrorCode::unavailable, "revoke failed");
+            std::string id = form_field(form, "id");
+            auto revoked = r.browser().revoke_key(id, visitor.user->id, c_.clock.now());
+            if (!revoked) {
+                return revoked.error();
+            }
+            if (!*revoked) {
+                return {}; // not this user's live key: nothing happened, nothing to record
+            }
+            return r.audit().record(audit::make_audit(
+                "key.revoked", {"user", visitor.user->id, "", request.remote_address},
+                {{"key_id", id}}, c_.clock.now()));
         });
     return done ? redirect("/dashboard?notice=key_revoked")
                 : c_.pages.storage_trouble(done.error());
@@ -347,6 +361,9 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
             if (*n == 0) {
                 return {}; // nothing was connected: nothing to report
             }
+            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                "family.revoked", {"user", visitor.user->id, client_id, request.remote_address},
+                {{"reason", "disconnect"}, {"families", *n}}, c_.clock.now())));
             return r.webhooks().enqueue(webhooks::grant_revoked(client_id, visitor.user->id, "",
                                                                 webhooks::revoke_reason::disconnect,
                                                                 c_.clock.now()));

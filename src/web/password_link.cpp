@@ -1,6 +1,7 @@
 #include "web/password_link.hpp"
 
 #include "accounts/email_address.hpp"
+#include "audit/audit_event.hpp"
 #include "crypto/crypto.hpp"
 #include "http/client_address.hpp"
 #include "ratelimit/fixed_window.hpp"
@@ -55,6 +56,11 @@ Result<void> request_password_link(const WebContext& c, const http::Request& req
             mail.login_url = host + "/login";
             mail.link_lifetime_hours = c.config.lifetimes.password_link_seconds / 3600;
             mail.reason = reason;
+            if (reason == accounts::PasswordLinkReason::reset) {
+                RETURN_IF_ERROR(r.audit().record(
+                    audit::make_audit("password.reset_requested",
+                                      {"user", (*user)->id, "", request.remote_address}, {}, now)));
+            }
             return r.outbox().enqueue(accounts::compose_password_link_email(mail, c.config, now));
         });
 }

@@ -1,6 +1,7 @@
 #include "web/password_pages.hpp"
 
 #include "accounts/email_address.hpp"
+#include "audit/audit_event.hpp"
 #include "crypto/password.hpp"
 #include "http/body.hpp"
 #include "web/form.hpp"
@@ -136,6 +137,9 @@ http::Response PasswordPages::change_password(const http::Request& request) {
             RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
                                                  request.remote_address, now));
             RETURN_IF_ERROR(r.browser().set_password(user.id, *hashed));
+            RETURN_IF_ERROR(r.audit().record(
+                audit::make_audit("password.set", {"user", user.id, "", request.remote_address},
+                                  {{"via", "change"}}, now)));
             RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
                 "user.password_set", {{"user_id", user.id}, {"via", "change"}}, now)));
             // Whoever else holds a session (a lost phone, a thief) is out; this browser gets a

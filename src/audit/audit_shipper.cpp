@@ -1,0 +1,68 @@
+#include "audit/audit_shipper.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
+namespace provisiond::audit {
+
+AuditShipper::AuditShipper(storage::UnitOfWork& uow, const Clock& clock,
+                           std::shared_ptr<spdlog::logger> log)
+    : uow_(uow), clock_(clock), log_(std::move(log)) {}
+
+AuditShipper::~AuditShipper() {
+    stop();
+}
+
+int AuditShipper::ship_once() {
+    std::vector<AuditEvent> events;
+    auto read = uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
+        auto found = r.audit().unlogged(200);
+        if (!found) {
+            return Result<void>(found.error());
+        }
+        events = std::move(*found);
+        return Result<void>();
+    });
+    if (!read || events.empty()) {
+        return 0;
+    }
+    std::vector<std::string> ids;
+    for (const auto& e : events) {
+        log_->info("audit {}", boost::json::serialize(to_json(e)));
+        ids.push_back(e.id);
+    }
+    auto marked = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        return r.audit().mark_logged(ids, clock_.now());
+    });
+    if (!marked) {
+        log_->warn("audit: cannot mark {} events logged: {}", ids.size(), marked.error().debug);
+    }
+    return static_cast<int>(events.size());
+}
+
+void AuditShipper::start() {
+    thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            ship_once();
+            lock.lock();
+            wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; });
+        }
+    });
+}
+
+void AuditShipper::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    ship_once(); // what the last requests committed
+}
+
+} // namespace provisiond::audit
