@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
 namespace provisiond::cli {
 
 struct AuditOptions {

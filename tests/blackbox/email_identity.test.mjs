@@ -244,6 +244,7 @@ function backToOldKeys(s, rewrite = () => {}) {
     // Undo what the migrations after 0006 added, so that they apply again cleanly.
     d.exec('ALTER TABLE oauth_clients DROP COLUMN deleted_at'); // 0013
     d.exec('ALTER TABLE users DROP COLUMN disabled_at'); // 0012
+    d.exec('DROP TABLE IF EXISTS audit_events'); // 0014
     d.exec('DROP TABLE IF EXISTS webhook_deliveries'); // 0010
     d.exec('DROP TABLE IF EXISTS webhook_events'); // 0010
     d.exec('DROP TABLE IF EXISTS webhook_endpoints'); // 0010
