@@ -69,7 +69,15 @@ describe('caching', { concurrency: true }, () => {
       await waitStale();
       // Six concurrent requests against the stale document: all served from it (project:read still allowed) …
       const all = await Promise.all(Array.from({ length: 6 }, () => accountRequest(server, { clientId: url, scopes: ['project:read'] })));
-      for (const a of all) assert.equal(a.res.status, 200, `served from the stale document: ${a.res.text}`);
+      // None waits for the refresh. The refresh runs on loopback and may land while the six are
+      // still in flight: a request that comes after it is answered from the new document (its
+      // narrowed scopes refuse project:read), which is right too. At least one is answered from
+      // the stale one, and none gets a 5xx or a "registering".
+      for (const a of all) {
+        assert.ok(a.res.status === 200 || (a.res.status === 400 && a.res.json?.error?.code === 'invalid_scope'),
+          `served from the stale document, or from the refreshed one: ${a.res.status} ${a.res.text}`);
+      }
+      assert.ok(all.some((a) => a.res.status === 200), 'at least one served from the stale document');
       // … and exactly one background refresh.
       assert.equal(await site.waitForFetchCount(path, 2), 2, 'one background refresh');
       await assertNoNewFetch(path, 2, 500);
