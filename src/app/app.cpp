@@ -12,9 +12,9 @@
 #include "outbox/file_sender.hpp"
 #include "outbox/outbox_worker.hpp"
 #include "outbox/smtp_sender.hpp"
+#include "storage/backend.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
-#include "storage/sqlite/sqlite_connection.hpp"
 #include "webhooks/secrets_key.hpp"
 #include "webhooks/webhook_worker.hpp"
 
@@ -25,8 +25,7 @@ namespace provisiond::app {
 
 Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
                                                          std::size_t connections) {
-    std::string path = config.database;
-    auto db = std::make_unique<storage::Database>([path] { return storage::open_sqlite(path); },
+    auto db = std::make_unique<storage::Database>(storage::connection_factory(config.database),
                                                   connections);
     // Open one connection now so that a bad path fails at start, not at the first request.
     auto probe = db->acquire();
@@ -41,8 +40,9 @@ open_migrated_database(const Config& config, std::size_t connections,
                        std::vector<std::string>* applied, std::vector<std::string>* warnings) {
     auto db = open_database(config, connections);
     if (!db) {
-        return make_error(db.error().code,
-                          "cannot open the database " + config.database + ": " + db.error().debug);
+        return make_error(db.error().code, "cannot open the database " +
+                                               storage::display_name(config.database) + ": " +
+                                               db.error().debug);
     }
     auto migrated = storage::migrate(**db, warnings);
     if (!migrated) {
@@ -216,8 +216,8 @@ int serve(Config config) {
     }
     log.app->info(
         "provisiond {} listening on {}:{} (public URL {}, region {}, database {}, {} threads)",
-        PROVISIOND_VERSION, host, server.port(), config.public_url, config.region, config.database,
-        config.threads);
+        PROVISIOND_VERSION, host, server.port(), config.public_url, config.region,
+        storage::display_name(config.database), config.threads);
     std::optional<AdminListener> admin;
     if (config.admin_listen != "off") {
         admin.emplace(config, uow, telemetry, log.app);

@@ -15,28 +15,31 @@ AuditShipper::~AuditShipper() {
 }
 
 int AuditShipper::ship_once() {
+    // Taken and marked in one write transaction, then logged: with several processes on one
+    // database each event is logged by the one process that took it. The table is the record;
+    // a process dying between the commit and the write loses only the log line.
     std::vector<AuditEvent> events;
-    auto read = uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
+    auto taken = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
         auto found = r.audit().unlogged(200);
         if (!found) {
             return Result<void>(found.error());
         }
         events = std::move(*found);
-        return Result<void>();
-    });
-    if (!read || events.empty()) {
-        return 0;
-    }
-    std::vector<std::string> ids;
-    for (const auto& e : events) {
-        log_->info("audit {}", boost::json::serialize(to_json(e)));
-        ids.push_back(e.id);
-    }
-    auto marked = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        if (events.empty()) {
+            return Result<void>();
+        }
+        std::vector<std::string> ids;
+        for (const auto& e : events) {
+            ids.push_back(e.id);
+        }
         return r.audit().mark_logged(ids, clock_.now());
     });
-    if (!marked) {
-        log_->warn("audit: cannot mark {} events logged: {}", ids.size(), marked.error().debug);
+    if (!taken) {
+        log_->warn("audit: cannot take events to log: {}", taken.error().debug);
+        return 0;
+    }
+    for (const auto& e : events) {
+        log_->info("audit {}", boost::json::serialize(to_json(e)));
     }
     return static_cast<int>(events.size());
 }

@@ -281,13 +281,19 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             c.redirect_uris = o.redirect_uris;
             c.scopes = sorted_unique(scopes);
             c.created_at = c.updated_at = now();
-            auto inserted = r.clients().insert(c);
+            // Looked up first: after a failed insert, PostgreSQL refuses further statements in
+            // the transaction, and the message names what the id belongs to.
+            auto existing = r.clients().find(c.client_id);
+            if (!existing) {
+                return report_failure(existing.error());
+            }
+            auto inserted = *existing ? Result<void>(make_error(ErrorCode::conflict, "conflict"))
+                                      : r.clients().insert(c);
             if (!inserted) {
                 if (inserted.error().code != ErrorCode::conflict) {
                     return report_failure(inserted.error());
                 }
-                auto existing = r.clients().find(c.client_id);
-                if (existing && *existing && (*existing)->deleted_at) {
+                if (*existing && (*existing)->deleted_at) {
                     std::cerr << "error: the id " << c.client_id
                               << " belonged to a client deleted on "
                               << format_iso8601(*(*existing)->deleted_at)

@@ -27,7 +27,8 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
         ->envname("PROVISIOND_CONFIG");
     setting(cmd, "database", c.database,
             "Path of the SQLite database file (`serve` and `migrate` create it if missing; every "
-            "other command refuses a missing file)");
+            "other command refuses a missing file), or a PostgreSQL URL "
+            "(`postgresql://user:password@host:5432/dbname`): the URL selects PostgreSQL");
     setting(cmd, "secrets-key-file", c.webhooks.secrets_key_file,
             "File holding the key that seals webhook signing secrets in the database (created by "
             "`webhooks add`, mode 0600; back it up with the database). Default: "

@@ -1,6 +1,7 @@
 #include "cli/with_repositories.hpp"
 
 #include "app/app.hpp"
+#include "storage/backend.hpp"
 #include "storage/sql_repositories.hpp"
 
 #include <filesystem>
@@ -13,7 +14,8 @@ int with_repositories(const Config& config,
     // Only `serve` and `migrate` create a database: a typo or a forgotten --database must not
     // leave an empty provisiond.db behind and then report "no clients".
     std::error_code ec;
-    if (!std::filesystem::exists(config.database, ec)) {
+    if (storage::backend_of(config.database) == storage::Backend::sqlite &&
+        !std::filesystem::exists(config.database, ec)) {
         std::cerr
             << "error: there is no database at " << config.database
             << ".\n  Point --database (or PROVISIOND_DATABASE) at the file `provisiond serve` "

@@ -118,8 +118,13 @@ std::string Config::host_for_region(std::string_view r) const {
 }
 
 std::string Config::secrets_key_path() const {
-    return webhooks.secrets_key_file.empty() ? database + "-secrets.key"
-                                             : webhooks.secrets_key_file;
+    if (!webhooks.secrets_key_file.empty()) {
+        return webhooks.secrets_key_file;
+    }
+    // Beside a SQLite file; a PostgreSQL URL names no directory, so the working directory
+    // (every process of a PostgreSQL deployment must be given the same file).
+    return database.find("://") == std::string::npos ? database + "-secrets.key"
+                                                     : "provisiond-secrets.key";
 }
 
 std::string Config::dashboard_url_for_region(std::string_view r) const {

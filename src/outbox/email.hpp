@@ -34,8 +34,11 @@ public:
     virtual ~OutboxRepository() = default;
     virtual Result<OutboxBacklog> backlog() = 0;
     virtual Result<void> enqueue(const Email& email) = 0;
-    /// Up to `limit` undelivered messages whose next attempt is due.
-    virtual Result<std::vector<Email>> due(std::int64_t now, std::int64_t limit) = 0;
+    /// Claims up to `limit` undelivered messages whose next attempt is due: their next attempt
+    /// moves to `claimed_until`, so that no other process sends them meanwhile (a process that
+    /// dies while sending leaves them due again then: at least once). Needs a write transaction.
+    virtual Result<std::vector<Email>> claim_due(std::int64_t now, std::int64_t limit,
+                                                 std::int64_t claimed_until) = 0;
     /// Marks delivered and clears both bodies (they may hold a single-use link).
     virtual Result<void> mark_delivered(std::string_view id, std::int64_t now) = 0;
     virtual Result<void> mark_failed(std::string_view id, std::string_view error,

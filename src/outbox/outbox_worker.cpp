@@ -9,7 +9,11 @@
 namespace provisiond::outbox {
 namespace {
 
-constexpr int batch_size = 50;
+/// Messages claimed per pass. A claim keeps other processes off them for claim_seconds, which
+/// covers sending the whole batch at the SMTP timeout (30 s each) with room to spare; a process
+/// that dies mid-batch leaves the rest due again when the claim lapses.
+constexpr int batch_size = 10;
+constexpr std::int64_t claim_seconds = batch_size * 30 + 60;
 constexpr std::int64_t max_backoff_seconds = 3600;
 constexpr auto poll_interval = std::chrono::milliseconds(500);
 constexpr auto drain_pause =
@@ -77,8 +81,9 @@ void OutboxWorker::stop() {
 int OutboxWorker::deliver_due() {
     std::vector<Email> due;
     auto read =
-        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto found = r.outbox().due(clock_.now(), batch_size);
+        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+            std::int64_t now = clock_.now();
+            auto found = r.outbox().claim_due(now, batch_size, now + claim_seconds);
             if (!found) {
                 return found.error();
             }

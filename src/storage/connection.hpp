@@ -63,6 +63,9 @@ public:
     /// process's writers on a mutex, which wakes them at once, instead of leaving them to the
     /// driver's busy handler, which sleeps in millisecond steps.
     virtual bool has_single_writer() const { return false; }
+    /// True once the session is gone (server restarted, network cut): the pool then drops the
+    /// connection instead of lending it again, and the next lease opens a new one.
+    virtual bool broken() const { return false; }
 };
 
 /// Convenience: query with an initializer list of parameters.

@@ -35,6 +35,12 @@ Result<Database::Lease> Database::acquire() {
 
 void Database::release(std::unique_ptr<Connection> c) {
     std::lock_guard lock(mutex_);
+    if (c->broken()) {
+        c.reset();
+        --opened_;
+        available_.notify_one();
+        return;
+    }
     idle_.push_back(std::move(c));
     available_.notify_one();
 }

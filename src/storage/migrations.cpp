@@ -8,8 +8,8 @@ namespace provisiond::storage {
 namespace {
 
 constexpr std::string_view create_ledger =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-    "name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
 Result<int> current_version(Connection& c) {
     auto rows = query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");

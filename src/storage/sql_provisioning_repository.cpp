@@ -241,7 +241,8 @@ public:
         return outbox::OutboxBacklog{rows->front().integer(0), rows->front().optional_integer(1)};
     }
 
-    Result<std::vector<outbox::Email>> due(std::int64_t now, std::int64_t limit) override {
+    Result<std::vector<outbox::Email>> claim_due(std::int64_t now, std::int64_t limit,
+                                                 std::int64_t claimed_until) override {
         auto rows = query(
             c_,
             "SELECT id, kind, user_id, recipient, subject, body_text, body_html, "
@@ -256,6 +257,8 @@ public:
             out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3),
                                         r.text(4), r.text(5), r.text(6), r.integer(7), r.integer(8),
                                         r.integer(9)});
+            RETURN_IF_ERROR(execute(c_, "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2",
+                                    {claimed_until, out.back().id}));
         }
         return out;
     }

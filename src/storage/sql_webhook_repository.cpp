@@ -64,7 +64,8 @@ public:
         return {};
     }
 
-    Result<std::vector<webhooks::Delivery>> due(std::int64_t now, std::int64_t limit) override {
+    Result<std::vector<webhooks::Delivery>> claim_due(std::int64_t now, std::int64_t limit,
+                                                      std::int64_t claimed_until) override {
         auto rows = query(c_,
                           "SELECT e.id, e.type, e.body, e.created_at, d.endpoint_id, d.attempts "
                           "FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id "
@@ -78,8 +79,22 @@ public:
         for (const auto& r : *rows) {
             out.push_back(
                 {{r.text(0), r.text(1), r.text(2), r.integer(3)}, r.text(4), r.integer(5)});
+            RETURN_IF_ERROR(execute(c_,
+                                    "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE "
+                                    "event_id = $2 AND endpoint_id = $3",
+                                    {claimed_until, out.back().event.id, out.back().endpoint_id}));
         }
         return out;
+    }
+
+    Result<void> release(std::string_view event_id, std::string_view endpoint_id,
+                         std::int64_t next_attempt_at) override {
+        RETURN_IF_ERROR(
+            execute(c_,
+                    "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE "
+                    "event_id = $2 AND endpoint_id = $3 AND delivered_at IS NULL",
+                    {next_attempt_at, std::string(event_id), std::string(endpoint_id)}));
+        return {};
     }
 
     Result<void> mark_delivered(std::string_view event_id, std::string_view endpoint_id,

@@ -41,8 +41,13 @@ public:
     virtual Result<void> fan_out(std::string_view event_id,
                                  const std::vector<std::string>& endpoint_ids,
                                  std::int64_t now) = 0;
-    /// Undelivered deliveries whose next attempt is due, oldest first.
-    virtual Result<std::vector<Delivery>> due(std::int64_t now, std::int64_t limit) = 0;
+    /// Claims undelivered deliveries whose next attempt is due, oldest first: their next attempt
+    /// moves to `claimed_until`, so no other process sends them meanwhile (at least once).
+    virtual Result<std::vector<Delivery>> claim_due(std::int64_t now, std::int64_t limit,
+                                                    std::int64_t claimed_until) = 0;
+    /// Gives a claimed delivery back unattempted, due at `next_attempt_at`.
+    virtual Result<void> release(std::string_view event_id, std::string_view endpoint_id,
+                                 std::int64_t next_attempt_at) = 0;
     virtual Result<void> mark_delivered(std::string_view event_id, std::string_view endpoint_id,
                                         std::int64_t now) = 0;
     virtual Result<void> mark_failed(std::string_view event_id, std::string_view endpoint_id,

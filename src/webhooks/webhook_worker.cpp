@@ -13,6 +13,9 @@ namespace provisiond::webhooks {
 namespace {
 
 constexpr std::int64_t batch_size = 50;
+/// Deliveries claimed per pass; the claim keeps other processes off them long enough to send
+/// them all at the request timeout (WorkerSettings::timeout_ms), then they are due again.
+constexpr std::int64_t claim_size = 10;
 constexpr std::int64_t max_backoff_seconds = 3600;
 constexpr auto poll_interval = std::chrono::milliseconds(500);
 
@@ -39,9 +42,12 @@ void WebhookWorker::start() {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
             lock.unlock();
-            run_once();
+            int delivered = run_once();
             lock.lock();
-            wake_.wait_for(lock, poll_interval, [this] { return stopping_; });
+            // A full claim delivered: more may be waiting, so go on at once.
+            if (delivered < claim_size) {
+                wake_.wait_for(lock, poll_interval, [this] { return stopping_; });
+            }
         }
     });
 }
@@ -171,8 +177,10 @@ int WebhookWorker::run_once() {
         log_->warn("webhooks: cannot fan out events: {}", fanned.error().debug);
     }
     std::vector<Delivery> due;
-    auto read = uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
-        auto found = r.webhooks().due(clock_.now(), batch_size);
+    auto read = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        std::int64_t now = clock_.now();
+        std::int64_t claim_seconds = claim_size * (settings_.timeout_ms / 1000 + 1) + 60;
+        auto found = r.webhooks().claim_due(now, claim_size, now + claim_seconds);
         if (!found) {
             return Result<void>(found.error());
         }
@@ -197,7 +205,17 @@ int WebhookWorker::run_once() {
         auto target = std::find_if(targets->begin(), targets->end(),
                                    [&](const Target& t) { return t.id == d.endpoint_id; });
         if (target == targets->end() || !target->key) {
-            continue; // its secret cannot be opened, or --webhook-url is no longer set: it waits
+            // Its secret cannot be opened, or --webhook-url is no longer set: it waits, due
+            // again on the next pass (given back unattempted, not held for the claim).
+            auto released =
+                uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+                    return r.webhooks().release(d.event.id, d.endpoint_id, clock_.now());
+                });
+            if (!released) {
+                log_->warn("webhooks: cannot give back delivery of {}: {}", d.event.id,
+                           released.error().debug);
+            }
+            continue;
         }
         auto sent = post(*target, d.event.id, d.event.body);
         telemetry_->count("provisiond_webhook_deliveries_total",

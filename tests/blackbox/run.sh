@@ -11,7 +11,28 @@ fi
 # Many servers run at once: each gets its admin listener on a port the kernel picks.
 export PROVISIOND_ADMIN_LISTEN="${PROVISIOND_ADMIN_LISTEN:-127.0.0.1:0}"
 export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
+# PROVISIOND_TEST_BACKEND=postgres: the whole suite on a throwaway PostgreSQL cluster (one
+# database per server), started here and removed at the end.
+if [[ "${PROVISIOND_TEST_BACKEND:-sqlite}" == postgres && -z "${PROVISIOND_TEST_PG_URL:-}" ]]; then
+  pgdir=$(mktemp -d /tmp/provisiond-pg-XXXXXX)
+  trap 'bash ../pg/cluster.sh stop "$pgdir"' EXIT
+  PROVISIOND_TEST_PG_URL=$(bash ../pg/cluster.sh start "$pgdir")
+  export PROVISIOND_TEST_PG_URL PROVISIOND_TEST_PG_DIR="$pgdir"
+  echo "# backend: PostgreSQL at $PROVISIOND_TEST_PG_URL" >&2
+fi
 if [[ $# -eq 0 ]]; then
   set -- *.test.mjs
 fi
-exec "$NODE" --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=180000 "$@"
+# TAP on stdout; the spec reporter's summary into a file, whose list of failing tests is printed
+# last, so that the end of a long log names what failed.
+summary=$(mktemp /tmp/provisiond-bb-summary-XXXXXX)
+status=0
+"$NODE" --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=180000 \
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=spec --test-reporter-destination="$summary" "$@" || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "# tests/blackbox (${PROVISIOND_TEST_BACKEND:-sqlite}): failing tests"
+  sed -n '/failing tests:/,$p' "$summary" | head -200
+fi
+rm -f "$summary"
+exit $status

@@ -1,0 +1,22 @@
+#pragma once
+// Which backend a `--database` value selects: a `postgresql://` (or `postgres://`) URL selects
+// PostgreSQL, anything else is the path of a SQLite file (the embedded default).
+
+#include "storage/database.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace provisiond::storage {
+
+enum class Backend { sqlite, postgres };
+
+Backend backend_of(std::string_view database);
+
+/// Opens connections to `database` with the driver its value selects.
+ConnectionFactory connection_factory(const std::string& database);
+
+/// `database` as it may be shown in messages and logs (a URL's password replaced by ***).
+std::string display_name(std::string_view database);
+
+} // namespace provisiond::storage

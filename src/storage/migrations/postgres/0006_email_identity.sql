@@ -1,0 +1,17 @@
+-- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0006_email_identity.sql).
+-- 0006: one canonical identity for an email address. The email_normalized columns of users,
+-- account_requests and pending_consents keep their names but now hold the key computed by
+-- accounts::parse_email (accounts/email_address.hpp): the local part NFKC-normalized and
+-- case-folded, the domain as IDNA2008/UTS #46 A-labels in lower case. Before, the key was only
+-- trimmed and ASCII-lower-cased, so "josé" written precomposed or decomposed, "ÉMILE" and
+-- "émile", or "bücher.example" and "xn--bcher-kva.example" were different accounts.
+--
+-- The key needs libidn2 and libunistring, so this migration is a C++ step
+-- (storage/email_identity_migration.cpp) that storage/migrations.cpp runs in this migration's
+-- transaction after this file: it recomputes every user's key from users.email, gives each
+-- re-keyed user's pending_consents and account_requests rows the new key, keeps the old key
+-- (with a warning) for an address that does not parse, and refuses, changing nothing, when two
+-- users would share a key. No schema change is needed.
+-- (PostgreSQL: that step's statements, SELECT and UPDATE on users, pending_consents and
+-- account_requests with $n parameters, run unchanged on this schema.)
+SELECT 1;

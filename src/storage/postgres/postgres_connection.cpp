@@ -1,0 +1,268 @@
+#include "storage/postgres/postgres_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <unordered_map>
+
+namespace provisiond::storage {
+namespace {
+
+// Type OIDs of the columns we convert to integers (catalog/pg_type_d.h, stable since 7.x).
+constexpr Oid int8_oid = 20;
+constexpr Oid int2_oid = 21;
+constexpr Oid int4_oid = 23;
+constexpr Oid bool_oid = 16;
+constexpr Oid numeric_oid = 1700; // SUM(bigint)
+
+/// The key of the advisory lock every write transaction takes ("prov" in ASCII): writers queue
+/// on it across all processes the way SQLite's writers queue on its one write lock.
+constexpr std::int64_t writer_lock_key = 0x70726f76;
+
+/// How long a statement waits for a lock (the writer lock included) before failing as
+/// unavailable (503), like SQLite's busy timeout.
+/// Notices ("relation already exists, skipping") are not the operator's business: warnings and
+/// errors only.
+constexpr const char* session_settings =
+    "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; SET client_min_messages = warning";
+
+struct ResultDeleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+/// Unavailable for what a retry or another moment can fix (connection, locks, resources,
+/// serialization), conflict for integrity violations, internal for everything else.
+ErrorCode classify(std::string_view sqlstate, bool connection_bad) {
+    if (connection_bad || sqlstate.empty()) {
+        return ErrorCode::unavailable;
+    }
+    std::string_view cls = sqlstate.substr(0, 2);
+    if (cls == "23") {
+        return ErrorCode::conflict;
+    }
+    if (cls == "08" || cls == "53" || cls == "57" || cls == "40" || sqlstate == "55P03" ||
+        sqlstate == "55006") {
+        return ErrorCode::unavailable;
+    }
+    return ErrorCode::internal;
+}
+
+class PostgresConnection final : public Connection {
+public:
+    explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
+    ~PostgresConnection() override { PQfinish(conn_); }
+
+    Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) override {
+        auto result = run(sql, params);
+        if (!result) {
+            return result.error();
+        }
+        PGresult* r = result->get();
+        int rows = PQntuples(r);
+        int columns = PQnfields(r);
+        std::vector<Row> out;
+        out.reserve(static_cast<std::size_t>(rows));
+        for (int i = 0; i < rows; ++i) {
+            std::vector<Value> values;
+            values.reserve(static_cast<std::size_t>(columns));
+            for (int j = 0; j < columns; ++j) {
+                values.push_back(column(r, i, j));
+            }
+            out.emplace_back(std::move(values));
+        }
+        return out;
+    }
+
+    Result<std::int64_t> execute(std::string_view sql, std::span<const Value> params) override {
+        auto result = run(sql, params);
+        if (!result) {
+            return result.error();
+        }
+        std::string_view affected = PQcmdTuples(result->get());
+        std::int64_t n = 0;
+        std::from_chars(affected.data(), affected.data() + affected.size(), n);
+        return n;
+    }
+
+    Result<void> execute_script(std::string_view sql) override {
+        return run_plain(std::string(sql), "script");
+    }
+
+    Result<void> begin(TransactionMode mode) override {
+        if (mode == TransactionMode::read) {
+            return run_plain("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+        }
+        // READ COMMITTED, so that every statement after the lock sees what the previous writer
+        // committed (a REPEATABLE READ snapshot would be taken before the lock was granted).
+        return run_plain("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
+                             std::to_string(writer_lock_key) + ")",
+                         "begin");
+    }
+    Result<void> commit() override { return run_plain("COMMIT", "commit"); }
+    void rollback() override { (void)run_plain("ROLLBACK", "rollback"); }
+    std::string_view dialect() const override { return "postgres"; }
+    bool broken() const override { return PQstatus(conn_) != CONNECTION_OK; }
+
+    Result<void> configure() { return run_plain(session_settings, "session settings"); }
+
+private:
+    Error failure(const PGresult* r, std::string_view what) {
+        const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+        std::string_view sqlstate = state ? state : "";
+        bool bad = PQstatus(conn_) != CONNECTION_OK;
+        if (bad) {
+            // Prepared statements die with the session; a new connection prepares them anew.
+            statements_.clear();
+        }
+        std::string detail = std::string(what) + ": ";
+        detail += r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+        while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) {
+            detail.pop_back();
+        }
+        if (!sqlstate.empty()) {
+            detail += " (SQLSTATE " + std::string(sqlstate) + ")";
+        }
+        switch (classify(sqlstate, bad)) {
+        case ErrorCode::conflict:
+            return make_error(ErrorCode::conflict, "conflict", detail);
+        case ErrorCode::unavailable:
+            return make_error(ErrorCode::unavailable, "storage unavailable", detail);
+        default:
+            return make_error(ErrorCode::internal, "storage error", detail);
+        }
+    }
+
+    Result<void> run_plain(const std::string& sql, std::string_view what) {
+        ResultPtr r(PQexec(conn_, sql.c_str()));
+        auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            return failure(r.get(), what);
+        }
+        return {};
+    }
+
+    /// The name of `sql`'s prepared statement on this connection, preparing it the first time.
+    Result<const std::string*> prepared(std::string_view sql) {
+        std::string key(sql);
+        if (auto found = statements_.find(key); found != statements_.end()) {
+            return &found->second;
+        }
+        std::string name = "s" + std::to_string(statements_.size() + 1);
+        ResultPtr r(PQprepare(conn_, name.c_str(), key.c_str(), 0, nullptr));
+        if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+            return failure(r.get(), "prepare");
+        }
+        auto [it, _] = statements_.emplace(std::move(key), std::move(name));
+        return &it->second;
+    }
+
+    Result<ResultPtr> run(std::string_view sql, std::span<const Value> params) {
+        auto name = prepared(sql);
+        if (!name) {
+            return name.error();
+        }
+        // Text parameters: the server types each from the statement (bigint, text, …).
+        std::vector<std::string> integers(params.size());
+        std::vector<const char*> values(params.size(), nullptr);
+        std::vector<int> lengths(params.size(), 0);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
+                integers[i] = std::to_string(*n);
+                values[i] = integers[i].c_str();
+            } else if (const auto* s = std::get_if<std::string>(&params[i])) {
+                if (s->find('\0') != std::string::npos) {
+                    // libpq's text parameters end at a NUL: refuse rather than store less.
+                    return make_error(ErrorCode::invalid_request, "text with a NUL character",
+                                      "bind: parameter $" + std::to_string(i + 1) +
+                                          " holds a NUL byte");
+                }
+                values[i] = s->c_str();
+                lengths[i] = static_cast<int>(s->size());
+            }
+        }
+        ResultPtr r(PQexecPrepared(conn_, (*name)->c_str(), static_cast<int>(params.size()),
+                                   values.data(), lengths.data(), nullptr, 0));
+        auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            return failure(r.get(), "statement");
+        }
+        return r;
+    }
+
+    static Value column(PGresult* r, int row, int col) {
+        if (PQgetisnull(r, row, col)) {
+            return Null{};
+        }
+        std::string_view text(PQgetvalue(r, row, col),
+                              static_cast<std::size_t>(PQgetlength(r, row, col)));
+        switch (PQftype(r, col)) {
+        case int8_oid:
+        case int4_oid:
+        case int2_oid:
+        case numeric_oid: {
+            std::int64_t n = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+            if (ec == std::errc() && end == text.data() + text.size()) {
+                return n;
+            }
+            return std::string(text);
+        }
+        case bool_oid:
+            return std::int64_t{text == "t" ? 1 : 0};
+        default:
+            return std::string(text);
+        }
+    }
+
+    PGconn* conn_;
+    std::unordered_map<std::string, std::string> statements_;
+};
+
+} // namespace
+
+bool is_postgres_url(std::string_view database) {
+    return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
+}
+
+std::string redact_postgres_url(std::string_view url) {
+    // scheme://user:password@host… → scheme://user:***@host…
+    auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) {
+        return std::string(url);
+    }
+    auto authority_start = scheme_end + 3;
+    auto at = url.find('@', authority_start);
+    auto slash = url.find('/', authority_start);
+    if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
+        return std::string(url);
+    }
+    auto colon = url.find(':', authority_start);
+    if (colon == std::string_view::npos || colon > at) {
+        return std::string(url);
+    }
+    return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+Result<std::unique_ptr<Connection>> open_postgres(const std::string& url) {
+    PGconn* conn = PQconnectdb(url.c_str());
+    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+        std::string detail = conn ? PQerrorMessage(conn) : "out of memory";
+        while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) {
+            detail.pop_back();
+        }
+        PQfinish(conn);
+        return make_error(ErrorCode::unavailable, "cannot connect to the database",
+                          "connect " + redact_postgres_url(url) + ": " + detail);
+    }
+    // libpq prints notices and warnings on stderr, where every line must be a JSON log line.
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
+    auto connection = std::make_unique<PostgresConnection>(conn);
+    if (auto ok = connection->configure(); !ok) {
+        return ok.error();
+    }
+    return std::unique_ptr<Connection>(std::move(connection));
+}
+
+} // namespace provisiond::storage
