@@ -16,7 +16,7 @@ install(FILES packaging/provisiond.conf DESTINATION /etc/provisiond
         PERMISSIONS OWNER_READ OWNER_WRITE)
 install(FILES docs/OPERATIONS.md DESTINATION share/doc/provisiond)
 install(FILES deploy/README.md DESTINATION share/doc/provisiond/examples)
-install(DIRECTORY deploy/nginx DESTINATION share/doc/provisiond/examples)
+install(DIRECTORY deploy/nginx deploy/scale-out DESTINATION share/doc/provisiond/examples)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME provisiond)

@@ -20,6 +20,14 @@ if [[ "${1:-}" == "--test" ]]; then
   # systemd-container: tests/package boots systemd-nspawn to run the packaged unit (PID 1 here is
   # not systemd).
   packages+=(systemd-container)
+  # postgresql-15: the server binaries the suites start throwaway clusters from
+  # (tests/pg/cluster.sh) and psql/pg_dump; no system service is used.
+  packages+=(postgresql-15 postgresql-client-15)
+  if [[ ! -e /etc/postgresql-common/createcluster.conf && $(id -u) -eq 0 ]]; then
+    # Do not let the package create and start a "main" cluster: the tests make their own.
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+  fi
 fi
 
 missing=()

@@ -18,7 +18,7 @@ Config admin_config(const Config& config) {
 
 } // namespace
 
-AdminListener::AdminListener(const Config& config, storage::UnitOfWork& uow,
+AdminListener::AdminListener(const Config& config, UnitOfWork& uow,
                              const metrics::PrometheusTelemetry& telemetry,
                              std::shared_ptr<spdlog::logger> log)
     : config_(admin_config(config)),

@@ -16,7 +16,7 @@ namespace provisiond::app {
 
 class AdminListener {
 public:
-    AdminListener(const Config& config, storage::UnitOfWork& uow,
+    AdminListener(const Config& config, UnitOfWork& uow,
                   const metrics::PrometheusTelemetry& telemetry,
                   std::shared_ptr<spdlog::logger> log);
     ~AdminListener();

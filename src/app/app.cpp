@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/admin_listener.hpp"
+#include "app/database_backend.hpp"
 #include "app/logging.hpp"
 #include "app/routes.hpp"
 #include "app/systemd_notify.hpp"
@@ -12,7 +13,6 @@
 #include "outbox/file_sender.hpp"
 #include "outbox/outbox_worker.hpp"
 #include "outbox/smtp_sender.hpp"
-#include "storage/backend.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
 #include "webhooks/secrets_key.hpp"
@@ -25,8 +25,8 @@ namespace provisiond::app {
 
 Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
                                                          std::size_t connections) {
-    auto db = std::make_unique<storage::Database>(storage::connection_factory(config.database),
-                                                  connections);
+    auto db =
+        std::make_unique<storage::Database>(app::connection_factory(config.database), connections);
     // Open one connection now so that a bad path fails at start, not at the first request.
     auto probe = db->acquire();
     if (!probe) {
@@ -41,7 +41,7 @@ open_migrated_database(const Config& config, std::size_t connections,
     auto db = open_database(config, connections);
     if (!db) {
         return make_error(db.error().code, "cannot open the database " +
-                                               storage::display_name(config.database) + ": " +
+                                               app::display_name(config.database) + ": " +
                                                db.error().debug);
     }
     auto migrated = storage::migrate(**db, warnings);
@@ -146,7 +146,7 @@ int serve(Config config) {
     web::ConsentPages consent_pages(web_context);
     web::DashboardPages dashboard(web_context);
     web::PasswordPages password_pages(web_context);
-    oauth::AuthorizeEndpoint authorize(web_context, registrar);
+    web::AuthorizeEndpoint authorize(web_context, registrar);
 
     http::Router router;
     Endpoints endpoints{
@@ -217,7 +217,7 @@ int serve(Config config) {
     log.app->info(
         "provisiond {} listening on {}:{} (public URL {}, region {}, database {}, {} threads)",
         PROVISIOND_VERSION, host, server.port(), config.public_url, config.region,
-        storage::display_name(config.database), config.threads);
+        app::display_name(config.database), config.threads);
     std::optional<AdminListener> admin;
     if (config.admin_listen != "off") {
         admin.emplace(config, uow, telemetry, log.app);

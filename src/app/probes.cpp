@@ -6,7 +6,7 @@ http::Response health_probe() {
     return http::json_response(200, R"({"status":"ok"})");
 }
 
-http::Response ready_probe(storage::UnitOfWork& uow) {
+http::Response ready_probe(UnitOfWork& uow) {
     return uow.ping()
                ? http::json_response(200, R"({"status":"ready"})")
                : http::json_response(

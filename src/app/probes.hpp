@@ -9,6 +9,6 @@ namespace provisiond::app {
 
 http::Response health_probe();
 /// 200 when the database answers a trivial query, else 503 storage_unavailable.
-http::Response ready_probe(storage::UnitOfWork& uow);
+http::Response ready_probe(UnitOfWork& uow);
 
 } // namespace provisiond::app

@@ -8,7 +8,8 @@
 #include "oauth/revocation_endpoint.hpp"
 #include "oauth/token_endpoint.hpp"
 #include "provisioning/account_requests_endpoint.hpp"
-#include "provisioning/deep_links_endpoint.hpp"
+#include "provisioning/credential_introspection.hpp"
+#include "web/deep_links_endpoint.hpp"
 #include "web/page.hpp"
 
 namespace provisiond::app {
@@ -43,7 +44,7 @@ void register_routes(http::Router& router, Endpoints& e) {
                        return provisioning::handle_account_requests(svc, r);
                    }));
         router.add("POST", prefix + "/deep_links", Envelope::typed, [&e](Request& r) {
-            return provisioning::handle_deep_links(e.uow, e.clock, e.config, r);
+            return web::handle_deep_links(e.uow, e.clock, e.config, r);
         });
         router.add(
             "POST", prefix + "/client_registration", Envelope::typed,
@@ -70,7 +71,8 @@ void register_routes(http::Router& router, Endpoints& e) {
     }
     for (std::string path : {"/oauth/introspect", "/api/agentic/oauth/introspect"}) {
         router.add("POST", path, Envelope::oauth, [&e](Request& r) {
-            return oauth::handle_introspect(e.uow, e.clock, e.config, r);
+            provisioning::ProvisioningCredentials provisioned; // phx_ and phc_
+            return oauth::handle_introspect(e.uow, e.clock, e.config, provisioned, r);
         });
     }
     router.add("GET", "/api/agentic/openapi.json", Envelope::flat, [](Request&) {

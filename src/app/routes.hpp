@@ -2,11 +2,11 @@
 
 #include "cimd/client_registrar.hpp"
 #include "http/router.hpp"
-#include "oauth/authorize_endpoint.hpp"
 #include "oauth/token_service.hpp"
 #include "provisioning/account_requests.hpp"
 #include "provisioning/resources_endpoint.hpp"
 #include "web/account_pages.hpp"
+#include "web/authorize_endpoint.hpp"
 #include "web/consent_pages.hpp"
 #include "web/dashboard_pages.hpp"
 #include "web/password_pages.hpp"
@@ -18,13 +18,13 @@ struct Endpoints {
     oauth::TokenService& tokens;
     provisioning::ResourcesEndpoint& resources;
     cimd::ClientRegistrar& registrar;
-    storage::UnitOfWork& uow;
+    UnitOfWork& uow;
     const Clock& clock;
     const Config& config;
     web::AccountPages& account_pages;
     web::ConsentPages& consent_pages;
     web::DashboardPages& dashboard;
-    oauth::AuthorizeEndpoint& authorize;
+    web::AuthorizeEndpoint& authorize;
     const web::Pages& pages;
     web::PasswordPages& password_pages;
 };

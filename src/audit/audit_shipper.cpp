@@ -1,13 +1,14 @@
 #include "audit/audit_shipper.hpp"
 
+#include "audit/audit_repository.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
 
 namespace provisiond::audit {
 
-AuditShipper::AuditShipper(storage::UnitOfWork& uow, const Clock& clock,
-                           std::shared_ptr<spdlog::logger> log)
+AuditShipper::AuditShipper(UnitOfWork& uow, const Clock& clock, std::shared_ptr<spdlog::logger> log)
     : uow_(uow), clock_(clock), log_(std::move(log)) {}
 
 AuditShipper::~AuditShipper() {
@@ -19,7 +20,7 @@ int AuditShipper::ship_once() {
     // database each event is logged by the one process that took it. The table is the record;
     // a process dying between the commit and the write loses only the log line.
     std::vector<AuditEvent> events;
-    auto taken = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    auto taken = uow_.run(TransactionMode::write, [&](Repositories& r) {
         auto found = r.audit().unlogged(200);
         if (!found) {
             return Result<void>(found.error());

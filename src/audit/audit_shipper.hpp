@@ -4,7 +4,7 @@
 // logs what was committed but not yet shipped.
 
 #include "core/clock.hpp"
-#include "storage/unit_of_work.hpp"
+#include "core/unit_of_work.hpp"
 
 #include <spdlog/logger.h>
 
@@ -16,7 +16,7 @@ namespace provisiond::audit {
 
 class AuditShipper {
 public:
-    AuditShipper(storage::UnitOfWork& uow, const Clock& clock, std::shared_ptr<spdlog::logger> log);
+    AuditShipper(UnitOfWork& uow, const Clock& clock, std::shared_ptr<spdlog::logger> log);
     ~AuditShipper();
     void start();
     void stop();
@@ -24,7 +24,7 @@ public:
     int ship_once();
 
 private:
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     std::shared_ptr<spdlog::logger> log_;
     std::thread thread_;

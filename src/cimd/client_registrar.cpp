@@ -1,9 +1,14 @@
 #include "cimd/client_registrar.hpp"
 
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
+#include "cimd/cimd_repository.hpp"
 #include "cimd/registration_limits.hpp"
 #include "crypto/crypto.hpp"
+#include "oauth/client_repository.hpp"
+#include "ratelimit/rate_limit_repository.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -97,10 +102,9 @@ RegistrationReport inspect_document(DocumentFetcher& fetcher, std::string_view c
     return report;
 }
 
-ClientRegistrar::ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock,
-                                 DocumentFetcher& fetcher, CacheBounds bounds,
-                                 std::shared_ptr<spdlog::logger> log, std::size_t threads,
-                                 int max_synchronous_fetches)
+ClientRegistrar::ClientRegistrar(UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
+                                 CacheBounds bounds, std::shared_ptr<spdlog::logger> log,
+                                 std::size_t threads, int max_synchronous_fetches)
     : uow_(uow), clock_(clock), fetcher_(fetcher), bounds_(bounds), log_(std::move(log)),
       registered_(uow), max_synchronous_fetches_(max_synchronous_fetches), pool_(threads) {}
 
@@ -141,25 +145,24 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     std::optional<oauth::OAuthClient> client;
     std::optional<DocumentRecord> document;
     std::optional<BlockEntry> block;
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto c = r.clients().find(url->url);
-            if (!c) {
-                return c.error();
-            }
-            client = *c;
-            auto d = r.documents().find(url->url);
-            if (!d) {
-                return d.error();
-            }
-            document = *d;
-            auto b = r.documents().find_block(url->url, url->host);
-            if (!b) {
-                return b.error();
-            }
-            block = *b;
-            return {};
-        }));
+    RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto c = r.clients().find(url->url);
+        if (!c) {
+            return c.error();
+        }
+        client = *c;
+        auto d = r.documents().find(url->url);
+        if (!d) {
+            return d.error();
+        }
+        document = *d;
+        auto b = r.documents().find_block(url->url, url->host);
+        if (!b) {
+            return b.error();
+        }
+        block = *b;
+        return {};
+    }));
     if (block && (!client || client->kind == "cimd")) {
         return oauth::unknown_client_error();
     }
@@ -167,15 +170,14 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
         if (client->kind == "cimd" && document && document->fresh_until <= now &&
             document->lease_until <= now) {
             bool owned = false;
-            RETURN_IF_ERROR(uow_.run(
-                storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-                    auto taken = r.documents().take_lease(url->url, now, now + lease_seconds, true);
-                    if (!taken) {
-                        return taken.error();
-                    }
-                    owned = *taken;
-                    return {};
-                }));
+            RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+                auto taken = r.documents().take_lease(url->url, now, now + lease_seconds, true);
+                if (!taken) {
+                    return taken.error();
+                }
+                owned = *taken;
+                return {};
+            }));
             if (owned) {
                 start_background(*url);
             }
@@ -190,27 +192,24 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     }
     if (document && document->state == "failed") {
         // Report the failure once; the next request starts a new registration.
-        RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-            return r.documents().remove(url->url);
-        }));
+        RETURN_IF_ERROR(uow_.run(TransactionMode::write,
+                                 [&](Repositories& r) { return r.documents().remove(url->url); }));
         return make_error(ErrorCode::unauthorized,
                           "Client registration failed for " + url->url + ": " +
                               document->last_error.value_or("unknown error") +
                               ". Fix the document; the next request registers again.");
     }
     bool started = false;
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
-            auto s = document
-                         ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
-                         : r.documents().start_registration(url->url, now, now + lease_seconds);
-            if (!s) {
-                return s.error();
-            }
-            started = *s;
-            return {};
-        }));
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
+        auto s = document ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
+                          : r.documents().start_registration(url->url, now, now + lease_seconds);
+        if (!s) {
+            return s.error();
+        }
+        started = *s;
+        return {};
+    }));
     if (started) {
         start_background(*url);
     }
@@ -222,7 +221,7 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     const std::int64_t now = clock_.now();
     RegistrationReport report;
     if (!looks_like_document_url(client_id)) {
-        RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) {
             return charge_registration_check(r.rate_limits(), client_id, remote, now);
         }));
         auto known = registered_.find_partner(client_id, remote);
@@ -246,26 +245,25 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     }
     std::optional<BlockEntry> block;
     std::optional<oauth::OAuthClient> operator_client;
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
-            auto existing = r.clients().find(url->url);
-            if (!existing) {
-                return existing.error();
-            }
-            operator_client = *existing && (*existing)->kind != "cimd"
-                                  ? *existing
-                                  : std::optional<oauth::OAuthClient>();
-            auto b = r.documents().find_block(url->url, url->host);
-            if (!b) {
-                return b.error();
-            }
-            block = *b;
-            if (!*existing && !block) {
-                RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
-            }
-            return {};
-        }));
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
+        auto existing = r.clients().find(url->url);
+        if (!existing) {
+            return existing.error();
+        }
+        operator_client = *existing && (*existing)->kind != "cimd"
+                              ? *existing
+                              : std::optional<oauth::OAuthClient>();
+        auto b = r.documents().find_block(url->url, url->host);
+        if (!b) {
+            return b.error();
+        }
+        block = *b;
+        if (!*existing && !block) {
+            RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
+        }
+        return {};
+    }));
     if (operator_client) {
         // Registered by the operator: its registration rules, never a document.
         report.registered = true;
@@ -375,54 +373,53 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
     const FetchedDocument* fetched = &valid->fetched;
     const ClientMetadata* metadata = &valid->metadata;
     std::int64_t ttl = freshness_seconds(fetched->cache_control, bounds_);
-    auto stored =
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            std::optional<std::string> organization;
-            auto verification =
-                link_verification(r, url, metadata->verification_token, organization, now);
-            if (!verification) {
-                return verification.error();
-            }
-            oauth::OAuthClient client = client_from(url, *metadata, now);
-            client.organization_id = organization;
-            RETURN_IF_ERROR(r.clients().save_document_client(client));
-            auto previous = r.documents().find(url.url);
-            if (!previous) {
-                return previous.error();
-            }
-            DocumentRecord record;
-            record.client_id = url.url;
-            record.state = "registered";
-            record.document = redact_document(fetched->body);
-            record.fetched_at = now;
-            record.fresh_until = now + ttl;
-            record.last_attempt_at = now;
-            record.lease_until = 0;
-            record.created_at = *previous ? (*previous)->created_at : now;
-            record.updated_at = now;
-            RETURN_IF_ERROR(r.documents().save(record));
-            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
-                *previous ? "partner.refreshed" : "partner.registered",
-                {"system", "", client.client_id, ""},
-                {{"verified", organization.has_value()}, {"kind", "cimd"}}, now)));
-            if (!*previous) {
-                // A partner's first document: it registered itself.
-                RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
-                    "partner.registered",
-                    {{"partner",
-                      {{"client_id", client.client_id}, {"name", client.name}, {"kind", "cimd"}}},
-                     {"registered_by", "metadata_document"},
-                     {"verified", organization.has_value()}},
-                    now)));
-            }
-            auto saved = r.clients().find(url.url);
-            if (!saved) {
-                return saved.error();
-            }
-            report.client = *saved;
-            report.checks.push_back(*verification);
-            return {};
-        });
+    auto stored = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        std::optional<std::string> organization;
+        auto verification =
+            link_verification(r, url, metadata->verification_token, organization, now);
+        if (!verification) {
+            return verification.error();
+        }
+        oauth::OAuthClient client = client_from(url, *metadata, now);
+        client.organization_id = organization;
+        RETURN_IF_ERROR(r.clients().save_document_client(client));
+        auto previous = r.documents().find(url.url);
+        if (!previous) {
+            return previous.error();
+        }
+        DocumentRecord record;
+        record.client_id = url.url;
+        record.state = "registered";
+        record.document = redact_document(fetched->body);
+        record.fetched_at = now;
+        record.fresh_until = now + ttl;
+        record.last_attempt_at = now;
+        record.lease_until = 0;
+        record.created_at = *previous ? (*previous)->created_at : now;
+        record.updated_at = now;
+        RETURN_IF_ERROR(r.documents().save(record));
+        RETURN_IF_ERROR(r.audit().record(
+            audit::make_audit(*previous ? "partner.refreshed" : "partner.registered",
+                              {"system", "", client.client_id, ""},
+                              {{"verified", organization.has_value()}, {"kind", "cimd"}}, now)));
+        if (!*previous) {
+            // A partner's first document: it registered itself.
+            RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+                "partner.registered",
+                {{"partner",
+                  {{"client_id", client.client_id}, {"name", client.name}, {"kind", "cimd"}}},
+                 {"registered_by", "metadata_document"},
+                 {"verified", organization.has_value()}},
+                now)));
+        }
+        auto saved = r.clients().find(url.url);
+        if (!saved) {
+            return saved.error();
+        }
+        report.client = *saved;
+        report.checks.push_back(*verification);
+        return {};
+    });
     if (!stored) {
         report.checks.clear();
         report.failure = "the registration could not be stored; retry shortly";
@@ -439,7 +436,7 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
 
 void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
     std::optional<ClientLogo> stored;
-    (void)uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+    (void)uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         auto found = r.documents().find_logo(client.client_id);
         if (found) {
             stored = *found;
@@ -448,7 +445,7 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
     });
     if (!client.logo_uri) {
         if (stored) {
-            (void)uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            (void)uow_.run(TransactionMode::write, [&](Repositories& r) {
                 return r.documents().remove_logo(client.client_id);
             });
         }
@@ -467,7 +464,7 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
             log_->info("cimd: logo of {} not fetched: {}", client_id, image.error().message);
             return;
         }
-        auto saved = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        auto saved = uow_.run(TransactionMode::write, [&](Repositories& r) {
             return r.documents().save_logo(
                 {client_id, target.url,
                  image->content_type.substr(0, image->content_type.find(';')),
@@ -479,7 +476,7 @@ void ClientRegistrar::refresh_logo(const oauth::OAuthClient& client) {
     });
 }
 
-Result<Check> ClientRegistrar::link_verification(storage::Repositories& r, const ClientIdUrl& url,
+Result<Check> ClientRegistrar::link_verification(Repositories& r, const ClientIdUrl& url,
                                                  const std::optional<std::string>& token,
                                                  std::optional<std::string>& organization,
                                                  std::int64_t now) {
@@ -516,7 +513,7 @@ Result<Check> ClientRegistrar::link_verification(storage::Repositories& r, const
 
 Result<void> ClientRegistrar::store_failure(const ClientIdUrl& url, const std::string& message,
                                             std::int64_t now) {
-    return uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
+    return uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         auto previous = r.documents().find(url.url);
         if (!previous) {
             return previous.error();

@@ -44,7 +44,7 @@ public:
     static constexpr std::int64_t retry_after_seconds = 5;
     static constexpr std::int64_t lease_seconds = 30; ///< longer than the longest fetch
 
-    ClientRegistrar(storage::UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
+    ClientRegistrar(UnitOfWork& uow, const Clock& clock, DocumentFetcher& fetcher,
                     CacheBounds bounds, std::shared_ptr<spdlog::logger> log,
                     std::size_t threads = 2, int max_synchronous_fetches = 2);
     ~ClientRegistrar() override;
@@ -75,14 +75,14 @@ private:
     RegistrationReport fetch_and_store(const ClientIdUrl& url);
     Result<void> store_failure(const ClientIdUrl& url, const std::string& message,
                                std::int64_t now);
-    Result<Check> link_verification(storage::Repositories& r, const ClientIdUrl& url,
+    Result<Check> link_verification(Repositories& r, const ClientIdUrl& url,
                                     const std::optional<std::string>& token,
                                     std::optional<std::string>& organization, std::int64_t now);
     void start_background(const ClientIdUrl& url);
     /// Fetches the client's logo when its logo_uri is new or changed (in the background).
     void refresh_logo(const oauth::OAuthClient& client);
 
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     DocumentFetcher& fetcher_;
     CacheBounds bounds_;

@@ -54,7 +54,7 @@ void add_audit_command(CLI::App& app, Config& config, AuditOptions& o, int& exit
             exit_code = 2;
             return;
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             audit::AuditFilter filter{*since, o.client_id, "", std::max<std::int64_t>(1, o.limit)};
             if (!o.user.empty()) {
                 auto user = find_user_by_reference(r, o.user);

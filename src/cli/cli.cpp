@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "app/app.hpp"
+#include "app/database_backend.hpp"
 #include "cli/audit_command.hpp"
 #include "cli/clients_command.hpp"
 #include "cli/organizations_command.hpp"
@@ -8,7 +9,6 @@
 #include "cli/users_command.hpp"
 #include "cli/verification_tokens_command.hpp"
 #include "cli/webhooks_command.hpp"
-#include "storage/backend.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sqlite/sqlite_backup.hpp"
 
@@ -119,10 +119,10 @@ int run(int argc, char** argv) {
     add_settings(*backup, config, SettingScope::storage);
     backup->add_option("--to", backup_to, "The new file to write (never overwritten)")->required();
     backup->callback([&] {
-        if (storage::backend_of(config.database) == storage::Backend::postgres) {
+        if (app::backend_of(config.database) == app::Backend::postgres) {
             std::cerr << "error: `provisiond backup` copies a SQLite file. On PostgreSQL use its "
                          "own tools while serving:\n  pg_dump --format=custom --file=FILE '"
-                      << storage::display_name(config.database)
+                      << app::display_name(config.database)
                       << "'\n  (docs/OPERATIONS.md#back-up-and-restore shows the restore).\n";
             exit_code = 2;
             return;

@@ -7,8 +7,8 @@
 
 namespace provisiond::cli {
 
-Result<std::optional<std::int64_t>> disable_client(storage::Repositories& r,
-                                                   const std::string& client_id, std::int64_t now) {
+Result<std::optional<std::int64_t>> disable_client(Repositories& r, const std::string& client_id,
+                                                   std::int64_t now) {
     auto changed = r.clients().set_active(client_id, false, now);
     if (!changed) {
         return changed.error();
@@ -31,8 +31,8 @@ Result<std::optional<std::int64_t>> disable_client(storage::Repositories& r,
     return std::optional<std::int64_t>{*retired};
 }
 
-Result<std::optional<ClientRemoval>> delete_client(storage::Repositories& r,
-                                                   const std::string& client_id, std::int64_t now) {
+Result<std::optional<ClientRemoval>> delete_client(Repositories& r, const std::string& client_id,
+                                                   std::int64_t now) {
     auto found = r.clients().find(client_id);
     if (!found) {
         return found.error();

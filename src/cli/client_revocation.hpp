@@ -13,8 +13,8 @@ namespace provisiond::cli {
 /// Disables a client and spends its unused deep links (a partner the operator turned off must
 /// not log anyone in with a link it handed out before); announces grant.revoked with reason
 /// client_disabled. The number of deep links spent, or nullopt when there is no such client.
-Result<std::optional<std::int64_t>> disable_client(storage::Repositories& r,
-                                                   const std::string& client_id, std::int64_t now);
+Result<std::optional<std::int64_t>> disable_client(Repositories& r, const std::string& client_id,
+                                                   std::int64_t now);
 
 /// What `clients delete` took from a partner.
 struct ClientRemoval {
@@ -28,7 +28,7 @@ struct ClientRemoval {
 
 /// Revokes everything a client holds, disables it (disable_client) and tombstones it: the id
 /// stays taken and never authenticates again. nullopt when there is no such live client.
-Result<std::optional<ClientRemoval>> delete_client(storage::Repositories& r,
-                                                   const std::string& client_id, std::int64_t now);
+Result<std::optional<ClientRemoval>> delete_client(Repositories& r, const std::string& client_id,
+                                                   std::int64_t now);
 
 } // namespace provisiond::cli

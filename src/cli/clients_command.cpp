@@ -110,7 +110,7 @@ int set_switch(const Config& config, const std::string& client_id, const std::st
         std::cerr << "error: state must be on or off\n";
         return 2;
     }
-    return with_repositories(config, [&](storage::Repositories& r) {
+    return with_repositories(config, [&](Repositories& r) {
         auto changed = r.clients().set_capability(client_id, name, state == "on", now());
         if (!changed) {
             return report_failure(changed.error());
@@ -217,7 +217,7 @@ std::string parse_hourly_limit(std::string_view text, std::optional<std::int64_t
     return "";
 }
 
-int report_unknown_client(storage::Repositories& r, const std::string& client_id) {
+int report_unknown_client(Repositories& r, const std::string& client_id) {
     auto found = r.clients().find(client_id);
     if (found && *found && (*found)->deleted_at) {
         std::cerr << "error: client " << client_id << " was deleted on "
@@ -274,7 +274,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             exit_code = 2;
             return;
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             OAuthClient c;
             c.client_id = o.client_id;
             c.name = clean_display_text(o.name, 100); // shown on consent pages and in emails
@@ -330,7 +330,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     add_settings(*list, config, SettingScope::storage);
     list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto all = r.clients().list();
             if (!all) {
                 return report_failure(all.error());
@@ -370,7 +370,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     show->add_option("client_id", o.client_id, "The client id")->required();
     show->add_flag("--json", o.json, json_flag_help);
     show->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto found = r.clients().find(o.client_id);
             if (!found) {
                 return report_failure(found.error());
@@ -401,7 +401,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
         add_settings(*toggle, config, SettingScope::storage);
         toggle->add_option("client_id", o.client_id, "The client id")->required();
         toggle->callback([&, enable] {
-            exit_code = with_repositories(config, [&](storage::Repositories& r) {
+            exit_code = with_repositories(config, [&](Repositories& r) {
                 Result<bool> changed = false;
                 if (enable) {
                     changed = r.clients().set_active(o.client_id, true, now());
@@ -447,7 +447,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             exit_code = 2;
             return;
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto changed = r.clients().set_rate_limit(o.client_id, o.endpoint, value, now());
             if (!changed) {
                 return report_failure(changed.error());
@@ -530,7 +530,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
             std::transform(entry.begin(), entry.end(), entry.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             if (auto added = r.documents().add_block({entry, kind, o.reason, now()}); !added) {
                 return report_failure(added.error());
             }
@@ -581,7 +581,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     add_settings(*unblock, config, SettingScope::storage);
     unblock->add_option("entry", o.client_id, "The blocked URL or host name")->required();
     unblock->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto removed = r.documents().remove_block(o.client_id);
             if (!removed || !*removed) {
                 std::cerr << "error: " << o.client_id
@@ -598,7 +598,7 @@ void add_clients_command(CLI::App& app, Config& config, ClientsOptions& o, int& 
     add_settings(*blocked, config, SettingScope::storage);
     blocked->add_flag("--json", o.json, json_flag_help);
     blocked->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto all = r.documents().list_blocks();
             if (!all) {
                 return report_failure(all.error());

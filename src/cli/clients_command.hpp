@@ -56,6 +56,6 @@ std::string parse_hourly_limit(std::string_view text, std::optional<std::int64_t
 
 /// Says on stderr that `client_id` names no client (or a deleted one: when, and that it stays
 /// deleted) and which command lists the clients; returns the exit code 1.
-int report_unknown_client(storage::Repositories& r, const std::string& client_id);
+int report_unknown_client(Repositories& r, const std::string& client_id);
 
 } // namespace provisiond::cli

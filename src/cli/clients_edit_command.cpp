@@ -107,7 +107,7 @@ void add_clients_edit_command(CLI::App& clients, Config& config, ClientsOptions&
                 return refuse(limit.option->get_name() + " " + problem);
             }
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto found = r.clients().find(o.client_id);
             if (!found) {
                 return report_failure(found.error());
@@ -184,7 +184,7 @@ void add_clients_delete_command(CLI::App& clients, Config& config, ClientsOption
     remove->add_option("client_id", o.client_id, "The client id (see `provisiond clients list`)")
         ->required();
     remove->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto removed = delete_client(r, o.client_id, now());
             if (!removed) {
                 return report_failure(removed.error());

@@ -13,7 +13,7 @@ namespace provisiond::cli {
 namespace {
 
 /// An organization with its members (and roles) and projects.
-Result<boost::json::object> organization_details(storage::Repositories& r,
+Result<boost::json::object> organization_details(Repositories& r,
                                                  const accounts::Organization& org) {
     auto members = r.accounts().members_of_organization(org.id);
     if (!members) {
@@ -56,7 +56,7 @@ void add_organizations_command(CLI::App& app, Config& config, OrganizationsOptio
     add_settings(*list, config, SettingScope::storage);
     list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto all = r.accounts().list_organizations();
             if (!all) {
                 return report_failure(all.error());
@@ -96,7 +96,7 @@ void add_organizations_command(CLI::App& app, Config& config, OrganizationsOptio
     show->add_option("organization_id", o.organization_id, "The organization's id")->required();
     show->add_flag("--json", o.json, json_flag_help);
     show->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto org = r.accounts().find_organization(o.organization_id);
             if (!org) {
                 return report_failure(org.error());

@@ -1,14 +1,13 @@
 #include "cli/user_access.hpp"
 
-#include "accounts/welcome_email.hpp"
+#include "outbox/welcome_email.hpp"
 #include "webhooks/event.hpp"
 
 #include <algorithm>
 
 namespace provisiond::cli {
 
-Result<UserDisabling> disable_user(storage::Repositories& r, const accounts::User& user,
-                                   std::int64_t now) {
+Result<UserDisabling> disable_user(Repositories& r, const accounts::User& user, std::int64_t now) {
     UserDisabling done;
     auto changed = r.accounts().set_user_disabled(user.id, now);
     if (!changed) {
@@ -42,18 +41,18 @@ Result<UserDisabling> disable_user(storage::Repositories& r, const accounts::Use
     return done;
 }
 
-Result<void> queue_password_reset(storage::Repositories& r, const accounts::User& user,
-                                  const Config& config, std::int64_t now) {
+Result<void> queue_password_reset(Repositories& r, const accounts::User& user, const Config& config,
+                                  std::int64_t now) {
     // The same link web/password_link.cpp sends for "Forgot password?".
-    accounts::PasswordLinkInput mail;
+    outbox::PasswordLinkInput mail;
     mail.user_id = user.id;
     mail.recipient = user.email;
     mail.set_password_url = config.public_url + "/account/set-password?token=" +
-                            std::string(accounts::set_password_token_placeholder);
+                            std::string(outbox::set_password_token_placeholder);
     mail.login_url = config.public_url + "/login";
     mail.link_lifetime_hours = config.lifetimes.password_link_seconds / 3600;
-    mail.reason = accounts::PasswordLinkReason::reset;
-    return r.outbox().enqueue(accounts::compose_password_link_email(mail, config, now));
+    mail.reason = outbox::PasswordLinkReason::reset;
+    return r.outbox().enqueue(outbox::compose_password_link_email(mail, config, now));
 }
 
 } // namespace provisiond::cli

@@ -22,12 +22,11 @@ struct UserDisabling {
 /// Disables an enabled user: sets disabled_at, ends every browser session, revokes every token
 /// family (grant.revoked, reason user_disabled, per partner) and expires unused codes. The pages
 /// refuse a disabled person's login and set-password links until `users enable`.
-Result<UserDisabling> disable_user(storage::Repositories& r, const accounts::User& user,
-                                   std::int64_t now);
+Result<UserDisabling> disable_user(Repositories& r, const accounts::User& user, std::int64_t now);
 
 /// Queues a password-reset email to the user. The link's single-use token is minted when
 /// `serve`'s outbox worker delivers it, so nothing here (or on the terminal) can use it.
-Result<void> queue_password_reset(storage::Repositories& r, const accounts::User& user,
-                                  const Config& config, std::int64_t now);
+Result<void> queue_password_reset(Repositories& r, const accounts::User& user, const Config& config,
+                                  std::int64_t now);
 
 } // namespace provisiond::cli

@@ -4,7 +4,7 @@
 
 namespace provisiond::cli {
 
-Result<std::optional<accounts::User>> find_user_by_reference(storage::Repositories& r,
+Result<std::optional<accounts::User>> find_user_by_reference(Repositories& r,
                                                              const std::string& reference) {
     if (reference.find('@') == std::string::npos) {
         return r.accounts().find_user(reference);

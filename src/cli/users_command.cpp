@@ -25,8 +25,8 @@ std::int64_t now() {
 
 /// Runs `work` on the user `reference` names; exit 1 with a message naming it when none.
 int with_user(const Config& config, const std::string& reference,
-              const std::function<int(storage::Repositories&, const User&)>& work) {
-    return with_repositories(config, [&](storage::Repositories& r) {
+              const std::function<int(Repositories&, const User&)>& work) {
+    return with_repositories(config, [&](Repositories& r) {
         auto user = find_user_by_reference(r, reference);
         if (!user) {
             return report_failure(user.error());
@@ -52,7 +52,7 @@ boost::json::object user_json(const User& u) {
 }
 
 /// A user with their organizations (and roles), projects and the partners holding grants.
-Result<boost::json::object> user_details(storage::Repositories& r, const User& u) {
+Result<boost::json::object> user_details(Repositories& r, const User& u) {
     auto memberships = r.accounts().memberships_of_user(u.id);
     if (!memberships) {
         return memberships.error();
@@ -108,7 +108,7 @@ void add_users_command(CLI::App& app, Config& config, UsersOptions& o, int& exit
                      "Only users whose email address contains this (case-insensitive)");
     list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto all = r.accounts().list_users(o.email_contains);
             if (!all) {
                 return report_failure(all.error());
@@ -146,7 +146,7 @@ void add_users_command(CLI::App& app, Config& config, UsersOptions& o, int& exit
     show->add_option("user", o.user, "The user's id or email address")->required();
     show->add_flag("--json", o.json, json_flag_help);
     show->callback([&] {
-        exit_code = with_user(config, o.user, [&](storage::Repositories& r, const User& u) {
+        exit_code = with_user(config, o.user, [&](Repositories& r, const User& u) {
             auto details = user_details(r, u);
             if (!details) {
                 return report_failure(details.error());
@@ -168,7 +168,7 @@ void add_users_command(CLI::App& app, Config& config, UsersOptions& o, int& exit
     add_settings(*disable, config, SettingScope::storage);
     disable->add_option("user", o.user, "The user's id or email address")->required();
     disable->callback([&] {
-        exit_code = with_user(config, o.user, [&](storage::Repositories& r, const User& u) {
+        exit_code = with_user(config, o.user, [&](Repositories& r, const User& u) {
             if (u.disabled_at) {
                 std::cout << u.email << " is already disabled (since "
                           << format_iso8601(*u.disabled_at) << ")\n";
@@ -199,7 +199,7 @@ void add_users_command(CLI::App& app, Config& config, UsersOptions& o, int& exit
     add_settings(*enable, config, SettingScope::storage);
     enable->add_option("user", o.user, "The user's id or email address")->required();
     enable->callback([&] {
-        exit_code = with_user(config, o.user, [&](storage::Repositories& r, const User& u) {
+        exit_code = with_user(config, o.user, [&](Repositories& r, const User& u) {
             if (!u.disabled_at) {
                 std::cout << u.email << " is not disabled\n";
                 return 0;
@@ -229,7 +229,7 @@ void add_users_command(CLI::App& app, Config& config, UsersOptions& o, int& exit
             exit_code = 2;
             return;
         }
-        exit_code = with_user(config, o.user, [&](storage::Repositories& r, const User& u) {
+        exit_code = with_user(config, o.user, [&](Repositories& r, const User& u) {
             if (u.disabled_at) {
                 std::cerr << "error: " << u.email
                           << " is disabled, so a set-password link would not work; `provisiond "

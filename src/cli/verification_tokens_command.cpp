@@ -48,7 +48,7 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
     add_settings(*create, config, SettingScope::storage);
     create->add_option("--organization", o.organization_id, "The organization's id")->required();
     create->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto org = r.accounts().find_organization(o.organization_id);
             if (!org || !*org) {
                 std::cerr << "error: no organization " << o.organization_id
@@ -81,7 +81,7 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
     list->add_option("--organization", o.organization_id, "Only this organization's tokens");
     list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             std::optional<std::string> org;
             if (!o.organization_id.empty()) {
                 org = o.organization_id;
@@ -121,7 +121,7 @@ void add_verification_tokens_command(CLI::App& app, Config& config, Verification
     add_settings(*revoke, config, SettingScope::storage);
     revoke->add_option("id", o.token_id, "The token's id (from `list`)")->required();
     revoke->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto revoked = r.verification_tokens().revoke(o.token_id, now());
             if (!revoked || !*revoked) {
                 std::cerr << "error: no live token " << o.token_id

@@ -115,7 +115,7 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
         }
         webhooks::Endpoint endpoint{"ep_" + crypto::random_base62(22), o.url, sealed->second,
                                     std::get<std::vector<std::string>>(events), now()};
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             if (auto inserted = r.webhooks().insert_endpoint(endpoint); !inserted) {
                 return report_failure(inserted.error());
             }
@@ -135,7 +135,7 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
     add_settings(*list, config, SettingScope::storage);
     list->add_flag("--json", o.json, json_flag_help);
     list->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto all = r.webhooks().endpoints();
             auto pending = r.webhooks().pending_counts();
             if (!all || !pending) {
@@ -197,7 +197,7 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
     add_settings(*remove, config, SettingScope::storage);
     remove->add_option("id", o.id, "The endpoint's id (from `list`)")->required();
     remove->callback([&] {
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto removed = r.webhooks().remove_endpoint(o.id);
             if (!removed || !*removed) {
                 std::cerr << "error: no endpoint " << o.id << " (see `provisiond webhooks list`)\n";
@@ -222,7 +222,7 @@ void add_webhooks_command(CLI::App& app, Config& config, WebhookOptions& o, int&
             exit_code = 1;
             return;
         }
-        exit_code = with_repositories(config, [&](storage::Repositories& r) {
+        exit_code = with_repositories(config, [&](Repositories& r) {
             auto replaced = r.webhooks().replace_secret(o.id, sealed->second);
             if (!replaced || !*replaced) {
                 std::cerr << "error: no endpoint " << o.id << " (see `provisiond webhooks list`)\n";

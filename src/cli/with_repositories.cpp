@@ -1,7 +1,7 @@
 #include "cli/with_repositories.hpp"
 
 #include "app/app.hpp"
-#include "storage/backend.hpp"
+#include "app/database_backend.hpp"
 #include "storage/sql_repositories.hpp"
 
 #include <filesystem>
@@ -9,12 +9,11 @@
 
 namespace provisiond::cli {
 
-int with_repositories(const Config& config,
-                      const std::function<int(storage::Repositories&)>& work) {
+int with_repositories(const Config& config, const std::function<int(Repositories&)>& work) {
     // Only `serve` and `migrate` create a database: a typo or a forgotten --database must not
     // leave an empty provisiond.db behind and then report "no clients".
     std::error_code ec;
-    if (storage::backend_of(config.database) == storage::Backend::sqlite &&
+    if (app::backend_of(config.database) == app::Backend::sqlite &&
         !std::filesystem::exists(config.database, ec)) {
         std::cerr
             << "error: there is no database at " << config.database
@@ -34,16 +33,15 @@ int with_repositories(const Config& config,
     }
     storage::SqlUnitOfWork uow(**db);
     int code = 0;
-    auto done =
-        uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            code = work(r);
-            if (code != 0) {
-                // A command that failed half-way changes nothing (e.g. a client disabled but
-                // its deep links still live).
-                return make_error(ErrorCode::conflict, "command failed; rolled back");
-            }
-            return {};
-        });
+    auto done = uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        code = work(r);
+        if (code != 0) {
+            // A command that failed half-way changes nothing (e.g. a client disabled but
+            // its deep links still live).
+            return make_error(ErrorCode::conflict, "command failed; rolled back");
+        }
+        return {};
+    });
     if (code != 0) {
         return code;
     }

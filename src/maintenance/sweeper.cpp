@@ -1,5 +1,7 @@
 #include "maintenance/sweeper.hpp"
 
+#include "maintenance/purge_repository.hpp"
+
 #include <chrono>
 
 namespace provisiond::maintenance {
@@ -44,7 +46,7 @@ std::string_view table_of(Purgeable kind) {
     return "unknown";
 }
 
-Sweeper::Sweeper(storage::UnitOfWork& uow, const Clock& clock, Retention retention,
+Sweeper::Sweeper(UnitOfWork& uow, const Clock& clock, Retention retention,
                  std::int64_t interval_seconds, std::shared_ptr<spdlog::logger> log)
     : uow_(uow), clock_(clock), retention_(retention), interval_seconds_(interval_seconds),
       log_(std::move(log)) {}
@@ -76,7 +78,7 @@ std::map<std::string_view, std::int64_t> Sweeper::sweep_once() {
         std::int64_t cutoff = cutoff_for(kind, clock_.now());
         for (int batch = 0; batch < max_batches_per_pass; ++batch) {
             std::int64_t n = 0;
-            auto done = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+            auto done = uow_.run(TransactionMode::write, [&](Repositories& r) {
                 auto purged = r.purges().purge(kind, cutoff, batch_size);
                 if (!purged) {
                     return Result<void>(purged.error());

@@ -8,8 +8,8 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/telemetry.hpp"
+#include "core/unit_of_work.hpp"
 #include "maintenance/purge_repository.hpp"
-#include "storage/unit_of_work.hpp"
 
 #include <spdlog/logger.h>
 
@@ -33,8 +33,8 @@ class Sweeper {
 public:
     static constexpr std::int64_t batch_size = 500;
 
-    Sweeper(storage::UnitOfWork& uow, const Clock& clock, Retention retention,
-            std::int64_t interval_seconds, std::shared_ptr<spdlog::logger> log);
+    Sweeper(UnitOfWork& uow, const Clock& clock, Retention retention, std::int64_t interval_seconds,
+            std::shared_ptr<spdlog::logger> log);
     ~Sweeper();
     void start();
     void stop();
@@ -46,7 +46,7 @@ private:
     std::int64_t cutoff_for(Purgeable kind, std::int64_t now) const;
 
     TelemetryHook telemetry_;
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     Retention retention_;
     std::int64_t interval_seconds_;

@@ -1,12 +1,14 @@
 #include "oauth/bearer.hpp"
 
 #include "crypto/crypto.hpp"
+#include "oauth/client_repository.hpp"
+#include "oauth/grant_repository.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 
 namespace provisiond::oauth {
 
-Result<BearerContext> authenticate_bearer(storage::UnitOfWork& uow, const Clock& clock,
+Result<BearerContext> authenticate_bearer(UnitOfWork& uow, const Clock& clock,
                                           std::string_view header) {
     constexpr std::string_view scheme = "bearer ";
     while (!header.empty() && header.front() == ' ') {
@@ -29,45 +31,44 @@ Result<BearerContext> authenticate_bearer(storage::UnitOfWork& uow, const Clock&
     const std::int64_t now = clock.now();
     std::optional<BearerContext> context;
     std::optional<Error> refused;
-    RETURN_IF_ERROR(
-        uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            std::string hash = crypto::sha256_hex(token);
-            auto access = r.grants().find_access_token(hash);
-            if (!access) {
-                return access.error();
-            }
-            if (!*access || (*access)->revoked_at) {
-                refused = make_error(ErrorCode::unauthorized, "Invalid access token");
-                return {};
-            }
-            if ((*access)->expires_at <= now) {
-                refused = make_error(ErrorCode::unauthorized, "Access token expired");
-                return {};
-            }
-            auto family = r.grants().find_family((*access)->family_id);
-            if (!family) {
-                return family.error();
-            }
-            if (!*family || (*family)->revoked_at) {
-                refused = make_error(ErrorCode::unauthorized, "Invalid access token");
-                return {};
-            }
-            auto client = r.clients().find((*family)->client_id);
-            if (!client) {
-                return client.error();
-            }
-            if (!*client || !(*client)->is_active) {
-                refused = make_error(ErrorCode::unauthorized, "Partner is deactivated");
-                return {};
-            }
-            if (!(*client)->can_provision_resources) {
-                refused = make_error(ErrorCode::forbidden,
-                                     "Resource provisioning not enabled for this partner");
-                return {};
-            }
-            context = BearerContext{hash, **family, **client};
+    RETURN_IF_ERROR(uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        std::string hash = crypto::sha256_hex(token);
+        auto access = r.grants().find_access_token(hash);
+        if (!access) {
+            return access.error();
+        }
+        if (!*access || (*access)->revoked_at) {
+            refused = make_error(ErrorCode::unauthorized, "Invalid access token");
             return {};
-        }));
+        }
+        if ((*access)->expires_at <= now) {
+            refused = make_error(ErrorCode::unauthorized, "Access token expired");
+            return {};
+        }
+        auto family = r.grants().find_family((*access)->family_id);
+        if (!family) {
+            return family.error();
+        }
+        if (!*family || (*family)->revoked_at) {
+            refused = make_error(ErrorCode::unauthorized, "Invalid access token");
+            return {};
+        }
+        auto client = r.clients().find((*family)->client_id);
+        if (!client) {
+            return client.error();
+        }
+        if (!*client || !(*client)->is_active) {
+            refused = make_error(ErrorCode::unauthorized, "Partner is deactivated");
+            return {};
+        }
+        if (!(*client)->can_provision_resources) {
+            refused = make_error(ErrorCode::forbidden,
+                                 "Resource provisioning not enabled for this partner");
+            return {};
+        }
+        context = BearerContext{hash, **family, **client};
+        return {};
+    }));
     if (refused) {
         return *refused;
     }

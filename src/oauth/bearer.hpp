@@ -2,9 +2,9 @@
 // Access-token authentication for the resource endpoints (RFC 6750 §2.1).
 
 #include "core/clock.hpp"
+#include "core/unit_of_work.hpp"
 #include "oauth/client.hpp"
 #include "oauth/grant.hpp"
-#include "storage/unit_of_work.hpp"
 
 namespace provisiond::oauth {
 
@@ -17,7 +17,7 @@ struct BearerContext {
 
 /// Checks `Authorization: Bearer pha_…`: present, known, unexpired, unrevoked, from an active
 /// client that may provision resources. Fails with unauthorized (401) or forbidden (403).
-Result<BearerContext> authenticate_bearer(storage::UnitOfWork& uow, const Clock& clock,
+Result<BearerContext> authenticate_bearer(UnitOfWork& uow, const Clock& clock,
                                           std::string_view authorization_header);
 
 } // namespace provisiond::oauth

@@ -1,5 +1,7 @@
 #include "oauth/partner_directory.hpp"
 
+#include "oauth/client_repository.hpp"
+
 namespace provisiond::oauth {
 
 Error unknown_client_error() {
@@ -10,15 +12,14 @@ Error unknown_client_error() {
 Result<PartnerLookup> RegisteredPartners::find_partner(std::string_view client_id,
                                                        std::string_view) {
     std::optional<OAuthClient> client;
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto found = r.clients().find(client_id);
-            if (!found) {
-                return found.error();
-            }
-            client = *found;
-            return {};
-        }));
+    RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto found = r.clients().find(client_id);
+        if (!found) {
+            return found.error();
+        }
+        client = *found;
+        return {};
+    }));
     if (!client) {
         return unknown_client_error();
     }

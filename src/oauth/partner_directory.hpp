@@ -4,8 +4,8 @@
 // background while the caller is told to retry.
 
 #include "core/error.hpp"
+#include "core/unit_of_work.hpp"
 #include "oauth/client.hpp"
-#include "storage/unit_of_work.hpp"
 
 namespace provisiond::oauth {
 
@@ -28,12 +28,12 @@ public:
 /// Only the clients already in the database.
 class RegisteredPartners final : public PartnerDirectory {
 public:
-    explicit RegisteredPartners(storage::UnitOfWork& uow) : uow_(uow) {}
+    explicit RegisteredPartners(UnitOfWork& uow) : uow_(uow) {}
     Result<PartnerLookup> find_partner(std::string_view client_id,
                                        std::string_view remote_address) override;
 
 private:
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
 };
 
 /// "Authentication failed: unknown or disabled client_id" — one message for both, so that a

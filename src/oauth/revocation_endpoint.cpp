@@ -1,10 +1,14 @@
 #include "oauth/revocation_endpoint.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
 #include "http/error_envelope.hpp"
+#include "oauth/client_repository.hpp"
+#include "oauth/grant_repository.hpp"
 #include "oauth/token_formats.hpp"
 
 #include <boost/json.hpp>
@@ -18,7 +22,7 @@ struct TokenLookup {
     std::optional<TokenFamily> family;
 };
 
-Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) {
+Result<TokenLookup> look_up(Repositories& r, const std::string& token) {
     TokenLookup out;
     std::string hash = crypto::sha256_hex(token);
     auto access = r.grants().find_access_token(hash);
@@ -46,66 +50,6 @@ Result<TokenLookup> look_up(storage::Repositories& r, const std::string& token) 
     return out;
 }
 
-/// RFC 7662 for a personal API key (phx_…): active while not revoked, its owner still a member of
-/// its organization and not disabled by the operator, and its project still there.
-Result<boost::json::object> describe_personal_api_key(storage::Repositories& r,
-                                                      const std::string& token) {
-    boost::json::object inactive{{"active", false}};
-    auto key = r.provisioning().find_personal_api_key(crypto::sha256_hex(token));
-    if (!key) {
-        return key.error();
-    }
-    if (!*key || (*key)->revoked_at) {
-        return inactive;
-    }
-    auto member = r.accounts().is_member((*key)->organization_id, (*key)->user_id);
-    if (!member) {
-        return member.error();
-    }
-    auto project = r.accounts().find_project((*key)->project_id);
-    if (!project) {
-        return project.error();
-    }
-    auto owner = r.accounts().find_user((*key)->user_id);
-    if (!owner) {
-        return owner.error();
-    }
-    // A disabled owner's keys rest until `users enable` (disabling is undone; revoking is not).
-    if (!*member || !*project || !*owner || (*owner)->disabled_at) {
-        return inactive;
-    }
-    boost::json::object out{{"active", true},
-                            {"token_type", "personal_api_key"},
-                            {"scope", join((*key)->scopes, " ")},
-                            {"sub", (*key)->user_id},
-                            {"organization_id", (*key)->organization_id},
-                            {"project_id", (*key)->project_id},
-                            {"label", (*key)->label},
-                            {"iat", (*key)->created_at}};
-    if (!(*key)->client_id.empty()) {
-        out["client_id"] = (*key)->client_id; // the partner that had it created
-    }
-    return out;
-}
-
-/// RFC 7662 for a project token (phc_…): active while it is the project's current token.
-Result<boost::json::object> describe_project_token(storage::Repositories& r,
-                                                   const std::string& token) {
-    auto project = r.accounts().find_project_by_token(token);
-    if (!project) {
-        return project.error();
-    }
-    // A lookup by the unique index: the token is a public identifier (stored as is), so its
-    // timing tells nothing a caller could not learn by sending it to the product.
-    if (!*project || !crypto::constant_time_equal((*project)->api_token, token)) {
-        return boost::json::object{{"active", false}};
-    }
-    return boost::json::object{{"active", true},
-                               {"token_type", "project_token"},
-                               {"project_id", (*project)->id},
-                               {"organization_id", (*project)->organization_id}};
-}
-
 /// The `token` parameter (required) of a revocation or introspection request.
 Result<std::string> read_token(const http::Request& request, boost::json::object& body) {
     auto parsed = http::parse_body(request);
@@ -130,8 +74,7 @@ http::Response no_store(http::Response r) {
 
 } // namespace
 
-http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock,
-                             const http::Request& request) {
+http::Response handle_revoke(UnitOfWork& uow, const Clock& clock, const http::Request& request) {
     boost::json::object body;
     auto token = read_token(request, body);
     if (!token) {
@@ -139,38 +82,37 @@ http::Response handle_revoke(storage::UnitOfWork& uow, const Clock& clock,
     }
     auto client_id = http::string_field(body, "client_id");
     std::int64_t now = clock.now();
-    auto done =
-        uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto found = look_up(r, *token);
-            if (!found) {
-                return found.error();
-            }
-            if (!found->family) {
-                return {};
-            }
-            // A client may revoke only its own tokens; another's are left alone, silently.
-            if (client_id && *client_id && !(*client_id)->empty() &&
-                **client_id != found->family->client_id) {
-                return {};
-            }
-            if (found->refresh) {
-                RETURN_IF_ERROR(r.grants().revoke_family(found->family->id, "revoked", now));
-                return r.audit().record(audit::make_audit(
-                    "family.revoked",
-                    {"partner", found->family->user_id, found->family->client_id,
-                     request.remote_address},
-                    {{"family_id", found->family->id}, {"reason", "revoked"}}, now));
-            }
-            return r.grants().revoke_access_token(found->access->token_hash, now);
-        });
+    auto done = uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto found = look_up(r, *token);
+        if (!found) {
+            return found.error();
+        }
+        if (!found->family) {
+            return {};
+        }
+        // A client may revoke only its own tokens; another's are left alone, silently.
+        if (client_id && *client_id && !(*client_id)->empty() &&
+            **client_id != found->family->client_id) {
+            return {};
+        }
+        if (found->refresh) {
+            RETURN_IF_ERROR(r.grants().revoke_family(found->family->id, "revoked", now));
+            return r.audit().record(
+                audit::make_audit("family.revoked",
+                                  {"partner", found->family->user_id, found->family->client_id,
+                                   request.remote_address},
+                                  {{"family_id", found->family->id}, {"reason", "revoked"}}, now));
+        }
+        return r.grants().revoke_access_token(found->access->token_hash, now);
+    });
     if (!done) {
         return http::error_response(http::Envelope::oauth, done.error());
     }
     return no_store(http::json_response(200, "{}"));
 }
 
-http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
-                                 const http::Request& request) {
+http::Response handle_introspect(UnitOfWork& uow, const Clock& clock, const Config& config,
+                                 CredentialDescriber& others, const http::Request& request) {
     std::string presented(request.header("authorization").value_or(""));
     bool authorized =
         !config.introspection_token.empty() && presented.size() > 7 &&
@@ -191,18 +133,15 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
     }
     std::int64_t now = clock.now();
     boost::json::object out{{"active", false}};
-    if (token->starts_with(personal_api_key_prefix) || token->starts_with(project_token_prefix)) {
-        auto read =
-            uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-                auto described = token->starts_with(personal_api_key_prefix)
-                                     ? describe_personal_api_key(r, *token)
-                                     : describe_project_token(r, *token);
-                if (!described) {
-                    return described.error();
-                }
-                out = std::move(*described);
-                return {};
-            });
+    if (others.describes(*token)) {
+        auto read = uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+            auto described = others.describe(r, *token);
+            if (!described) {
+                return described.error();
+            }
+            out = std::move(*described);
+            return {};
+        });
         if (!read) {
             return http::error_response(http::Envelope::oauth, read.error());
         }
@@ -211,57 +150,56 @@ http::Response handle_introspect(storage::UnitOfWork& uow, const Clock& clock, c
         }
         return no_store(http::json_response(200, boost::json::serialize(out)));
     }
-    auto read =
-        uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto found = look_up(r, *token);
-            if (!found) {
-                return found.error();
-            }
-            if (!found->family || found->family->revoked_at) {
+    auto read = uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto found = look_up(r, *token);
+        if (!found) {
+            return found.error();
+        }
+        if (!found->family || found->family->revoked_at) {
+            return {};
+        }
+        auto client = r.clients().find(found->family->client_id);
+        if (!client) {
+            return client.error();
+        }
+        if (!*client || !(*client)->is_active) {
+            return {}; // a deactivated partner's tokens do not work, so they are not active
+        }
+        std::int64_t iat = 0;
+        std::int64_t exp = 0;
+        std::string type;
+        if (found->access) {
+            if (found->access->revoked_at || found->access->expires_at <= now) {
                 return {};
             }
-            auto client = r.clients().find(found->family->client_id);
-            if (!client) {
-                return client.error();
+            iat = found->access->created_at;
+            exp = found->access->expires_at;
+            type = "access_token";
+        } else {
+            if (found->refresh->revoked_at || found->refresh->rotated_at ||
+                found->refresh->expires_at <= now) {
+                return {};
             }
-            if (!*client || !(*client)->is_active) {
-                return {}; // a deactivated partner's tokens do not work, so they are not active
-            }
-            std::int64_t iat = 0;
-            std::int64_t exp = 0;
-            std::string type;
-            if (found->access) {
-                if (found->access->revoked_at || found->access->expires_at <= now) {
-                    return {};
-                }
-                iat = found->access->created_at;
-                exp = found->access->expires_at;
-                type = "access_token";
-            } else {
-                if (found->refresh->revoked_at || found->refresh->rotated_at ||
-                    found->refresh->expires_at <= now) {
-                    return {};
-                }
-                iat = found->refresh->created_at;
-                exp = found->refresh->expires_at;
-                type = "refresh_token";
-            }
-            boost::json::array projects;
-            for (auto id : found->family->project_ids) {
-                projects.emplace_back(id);
-            }
-            out = {{"active", true},
-                   {"scope", join(found->family->scopes, " ")},
-                   {"client_id", found->family->client_id},
-                   {"sub", found->family->user_id},
-                   {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
-                   {"iat", iat},
-                   {"exp", exp},
-                   {"iss", config.public_url},
-                   {"organization_id", found->family->organization_id},
-                   {"project_ids", projects}};
-            return {};
-        });
+            iat = found->refresh->created_at;
+            exp = found->refresh->expires_at;
+            type = "refresh_token";
+        }
+        boost::json::array projects;
+        for (auto id : found->family->project_ids) {
+            projects.emplace_back(id);
+        }
+        out = {{"active", true},
+               {"scope", join(found->family->scopes, " ")},
+               {"client_id", found->family->client_id},
+               {"sub", found->family->user_id},
+               {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
+               {"iat", iat},
+               {"exp", exp},
+               {"iss", config.public_url},
+               {"organization_id", found->family->organization_id},
+               {"project_ids", projects}};
+        return {};
+    });
     if (!read) {
         return http::error_response(http::Envelope::oauth, read.error());
     }

@@ -1,19 +1,22 @@
 #include "oauth/token_service.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
 #include "crypto/crypto.hpp"
+#include "oauth/client_repository.hpp"
+#include "oauth/grant_repository.hpp"
 #include "oauth/pkce.hpp"
+#include "oauth/rate_limited_partner.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <algorithm>
 
 namespace provisiond::oauth {
 namespace {
-
-using storage::Repositories;
-using storage::TransactionMode;
 
 Error invalid_grant(std::string message) {
     return make_error(ErrorCode::invalid_grant, std::move(message));
@@ -52,7 +55,7 @@ Result<IssuedTokens> TokenService::counted(std::string_view grant_type,
     return answer;
 }
 
-Result<void> TokenService::record_replay(storage::Repositories& r, const AuthorizationCode& code,
+Result<void> TokenService::record_replay(Repositories& r, const AuthorizationCode& code,
                                          const std::string& family_id, std::int64_t now) {
     audit::AuditSubject subject{"partner", code.user_id, code.client_id, ""};
     RETURN_IF_ERROR(r.audit().record(
@@ -156,7 +159,8 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
     IssuedTokens issued;
     std::optional<Error> lost_race;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        RETURN_IF_ERROR(limiter_.charge_in(r, *client, ratelimit::Endpoint::token_exchanges));
+        RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
+                                           ratelimit::Endpoint::token_exchanges));
         TokenFamily family;
         family.id = crypto::random_uuid();
         family.client_id = code->client_id;
@@ -271,7 +275,8 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
     std::optional<Error> refused;
     bool family_reused = false; ///< the refusal revoked the family (counted once committed)
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        RETURN_IF_ERROR(limiter_.charge_in(r, *client, ratelimit::Endpoint::token_exchanges));
+        RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
+                                           ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
         auto token = grants.find_refresh_token(presented_hash);
         if (!token) {

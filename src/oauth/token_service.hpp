@@ -6,8 +6,9 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/telemetry.hpp"
+#include "core/unit_of_work.hpp"
+#include "oauth/grant_repository.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
-#include "storage/unit_of_work.hpp"
 
 namespace provisiond::oauth {
 
@@ -40,8 +41,8 @@ struct IssuedTokens {
 /// Thrown-free grant handlers: every failure is an Error in the OAuth vocabulary.
 class TokenService {
 public:
-    TokenService(storage::UnitOfWork& uow, const Clock& clock,
-                 ratelimit::PartnerRateLimiter& limiter, Lifetimes lifetimes)
+    TokenService(UnitOfWork& uow, const Clock& clock, ratelimit::PartnerRateLimiter& limiter,
+                 Lifetimes lifetimes)
         : uow_(uow), clock_(clock), limiter_(limiter), lifetimes_(lifetimes) {}
 
     /// authorization_code: verifies PKCE before spending the code (a wrong verifier leaves it
@@ -60,13 +61,13 @@ private:
     Result<IssuedTokens> exchange_code_steps(const CodeExchange& request);
     Result<IssuedTokens> refresh_steps(const RefreshRequest& request);
     /// The audit events of a replayed code: the replay, and the family it revoked.
-    static Result<void> record_replay(storage::Repositories& r, const AuthorizationCode& code,
+    static Result<void> record_replay(Repositories& r, const AuthorizationCode& code,
                                       const std::string& family_id, std::int64_t now);
     /// Counts one answer of the token endpoint in provisiond_token_grants_total.
     Result<IssuedTokens> counted(std::string_view grant_type, Result<IssuedTokens> answer);
 
     TelemetryHook telemetry_;
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     ratelimit::PartnerRateLimiter& limiter_;
     Lifetimes lifetimes_;

@@ -1,7 +1,9 @@
 #include "outbox/outbox_worker.hpp"
 
-#include "accounts/welcome_email.hpp"
+#include "accounts/account_repository.hpp"
 #include "crypto/crypto.hpp"
+#include "outbox/email.hpp"
+#include "outbox/welcome_email.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,28 +23,28 @@ constexpr auto drain_pause =
 
 } // namespace
 
-OutboxWorker::OutboxWorker(storage::UnitOfWork& uow, const Clock& clock, Sender& sender,
+OutboxWorker::OutboxWorker(UnitOfWork& uow, const Clock& clock, Sender& sender,
                            std::shared_ptr<spdlog::logger> log, std::int64_t link_lifetime_seconds)
     : uow_(uow), clock_(clock), sender_(sender), log_(std::move(log)),
       link_lifetime_seconds_(link_lifetime_seconds) {}
 
 Result<Email> OutboxWorker::render(const Email& queued) {
-    auto at = queued.body_text.find(accounts::set_password_token_placeholder);
+    auto at = queued.body_text.find(outbox::set_password_token_placeholder);
     if (at == std::string::npos || !queued.user_id) {
         return queued;
     }
     std::string token = crypto::random_urlsafe_token();
     std::int64_t now = clock_.now();
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) {
         return r.accounts().replace_password_set_token(crypto::sha256_hex(token), *queued.user_id,
                                                        now, now + link_lifetime_seconds_);
     }));
     Email rendered = queued;
     for (auto* body : {&rendered.body_text, &rendered.body_html}) {
-        for (auto found = body->find(accounts::set_password_token_placeholder);
+        for (auto found = body->find(outbox::set_password_token_placeholder);
              found != std::string::npos;
-             found = body->find(accounts::set_password_token_placeholder, found)) {
-            body->replace(found, accounts::set_password_token_placeholder.size(), token);
+             found = body->find(outbox::set_password_token_placeholder, found)) {
+            body->replace(found, outbox::set_password_token_placeholder.size(), token);
         }
     }
     return rendered;
@@ -80,25 +82,24 @@ void OutboxWorker::stop() {
 
 int OutboxWorker::deliver_due() {
     std::vector<Email> due;
-    auto read =
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            std::int64_t now = clock_.now();
-            auto found = r.outbox().claim_due(now, batch_size, now + claim_seconds);
-            if (!found) {
-                return found.error();
-            }
-            due = std::move(*found);
-            auto backlog = r.outbox().backlog();
-            if (!backlog) {
-                return backlog.error();
-            }
-            telemetry_->set("provisiond_outbox_depth", static_cast<double>(backlog->waiting));
-            telemetry_->set("provisiond_outbox_oldest_undelivered_age_seconds",
-                            backlog->oldest_created_at
-                                ? static_cast<double>(clock_.now() - *backlog->oldest_created_at)
-                                : 0.0);
-            return {};
-        });
+    auto read = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        std::int64_t now = clock_.now();
+        auto found = r.outbox().claim_due(now, batch_size, now + claim_seconds);
+        if (!found) {
+            return found.error();
+        }
+        due = std::move(*found);
+        auto backlog = r.outbox().backlog();
+        if (!backlog) {
+            return backlog.error();
+        }
+        telemetry_->set("provisiond_outbox_depth", static_cast<double>(backlog->waiting));
+        telemetry_->set("provisiond_outbox_oldest_undelivered_age_seconds",
+                        backlog->oldest_created_at
+                            ? static_cast<double>(clock_.now() - *backlog->oldest_created_at)
+                            : 0.0);
+        return {};
+    });
     if (!read) {
         log_->warn("outbox: cannot read due messages: {}", read.error().debug);
         return 0;
@@ -108,15 +109,14 @@ int OutboxWorker::deliver_due() {
         auto rendered = render(email);
         auto sent = rendered ? sender_.deliver(*rendered) : Result<void>(rendered.error());
         std::int64_t now = clock_.now();
-        auto recorded = uow_.run(
-            storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-                if (sent) {
-                    return r.outbox().mark_delivered(email.id, now);
-                }
-                std::int64_t backoff = std::min<std::int64_t>(
-                    max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
-                return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
-            });
+        auto recorded = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+            if (sent) {
+                return r.outbox().mark_delivered(email.id, now);
+            }
+            std::int64_t backoff = std::min<std::int64_t>(
+                max_backoff_seconds, 10LL << std::min<std::int64_t>(email.attempts, 10));
+            return r.outbox().mark_failed(email.id, sent.error().message, now + backoff);
+        });
         telemetry_->count("provisiond_outbox_delivery_attempts_total",
                           {{"outcome", sent ? "delivered" : "failed"}});
         if (sent) {

@@ -5,8 +5,8 @@
 
 #include "core/clock.hpp"
 #include "core/telemetry.hpp"
+#include "core/unit_of_work.hpp"
 #include "outbox/sender.hpp"
-#include "storage/unit_of_work.hpp"
 
 #include <spdlog/logger.h>
 
@@ -21,7 +21,7 @@ namespace provisiond::outbox {
 /// Safe with several processes: a message may in rare races be delivered twice, never lost.
 class OutboxWorker {
 public:
-    OutboxWorker(storage::UnitOfWork& uow, const Clock& clock, Sender& sender,
+    OutboxWorker(UnitOfWork& uow, const Clock& clock, Sender& sender,
                  std::shared_ptr<spdlog::logger> log, std::int64_t link_lifetime_seconds);
     ~OutboxWorker();
     void start();
@@ -37,7 +37,7 @@ private:
     Result<Email> render(const Email& queued);
 
     TelemetryHook telemetry_;
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     Sender& sender_;
     std::shared_ptr<spdlog::logger> log_;

@@ -1,14 +1,20 @@
 #include "provisioning/account_requests.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "accounts/email_address.hpp"
-#include "accounts/welcome_email.hpp"
 #include "core/iso8601.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/authorization_codes.hpp"
+#include "oauth/grant_repository.hpp"
 #include "oauth/pkce.hpp"
+#include "oauth/rate_limited_partner.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
+#include "outbox/email.hpp"
+#include "outbox/welcome_email.hpp"
+#include "provisioning/provisioning_repository.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 namespace provisiond::provisioning {
 
@@ -110,7 +116,8 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     if (!client->can_create_accounts) {
         return make_error(ErrorCode::forbidden, "Account creation is not enabled for this partner");
     }
-    RETURN_IF_ERROR(limiter_.charge(*client, ratelimit::Endpoint::account_requests));
+    RETURN_IF_ERROR(limiter_.charge(oauth::rate_limited_partner(*client),
+                                    ratelimit::Endpoint::account_requests));
 
     if (!request.code_challenge || request.code_challenge->empty()) {
         return invalid_request("code_challenge is required for public clients: send "
@@ -138,15 +145,14 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     // unique constraint; the retry then sees the user and takes the existing-user path.
     for (int attempt = 0;; ++attempt) {
         AccountRequestAnswer answer;
-        auto done = uow_.run(storage::TransactionMode::write,
-                             [&](storage::Repositories& r) -> Result<void> {
-                                 auto decided = decide(r, checked);
-                                 if (!decided) {
-                                     return decided.error();
-                                 }
-                                 answer = std::move(*decided);
-                                 return {};
-                             });
+        auto done = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+            auto decided = decide(r, checked);
+            if (!decided) {
+                return decided.error();
+            }
+            answer = std::move(*decided);
+            return {};
+        });
         if (done) {
             return answer;
         }
@@ -162,7 +168,7 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     }
 }
 
-Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories& r,
+Result<AccountRequestAnswer> AccountRequestService::decide(Repositories& r,
                                                            const Checked& checked) {
     auto previous =
         r.provisioning().find_account_request(checked.client.client_id, checked.request_id);
@@ -220,7 +226,7 @@ Result<AccountRequestAnswer> AccountRequestService::decide(storage::Repositories
     return create_account(r, checked);
 }
 
-Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repositories& r,
+Result<AccountRequestAnswer> AccountRequestService::create_account(Repositories& r,
                                                                    const Checked& checked) {
     const std::int64_t now = checked.now;
     accounts::User user;
@@ -249,17 +255,17 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repo
     // The welcome email's single-use link is minted by the sender at delivery (outbox/), so the
     // raw token never touches the database.
     std::string host = config_.host_for_region(checked.region);
-    accounts::WelcomeEmailInput mail;
+    outbox::WelcomeEmailInput mail;
     mail.user_id = user.id;
     mail.recipient = user.email;
     mail.first_name = user.first_name;
     mail.partner_name = checked.client.name;
     mail.organization_name = org.name;
-    mail.set_password_url = host + "/account/set-password?token=" +
-                            std::string(accounts::set_password_token_placeholder);
+    mail.set_password_url =
+        host + "/account/set-password?token=" + std::string(outbox::set_password_token_placeholder);
     mail.dashboard_url = config_.dashboard_url_for_region(checked.region);
     mail.link_lifetime_hours = config_.lifetimes.password_link_seconds / 3600;
-    RETURN_IF_ERROR(r.outbox().enqueue(accounts::compose_welcome_email(mail, config_, now)));
+    RETURN_IF_ERROR(r.outbox().enqueue(outbox::compose_welcome_email(mail, config_, now)));
     RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
         "account.created",
         {{"user", {{"id", user.id}, {"email", user.email}, {"name", user.name}}},
@@ -281,7 +287,7 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(storage::Repo
     return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted->code, ""};
 }
 
-Result<AccountRequestAnswer> AccountRequestService::ask_consent(storage::Repositories& r,
+Result<AccountRequestAnswer> AccountRequestService::ask_consent(Repositories& r,
                                                                 const Checked& checked,
                                                                 const std::string& user_id) {
     std::string state = crypto::random_urlsafe_token();

@@ -6,9 +6,9 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/telemetry.hpp"
+#include "core/unit_of_work.hpp"
 #include "oauth/partner_directory.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
-#include "storage/unit_of_work.hpp"
 
 namespace provisiond::provisioning {
 
@@ -38,9 +38,8 @@ struct AccountRequestAnswer {
 
 class AccountRequestService {
 public:
-    AccountRequestService(storage::UnitOfWork& uow, const Clock& clock,
-                          oauth::PartnerDirectory& partners, ratelimit::PartnerRateLimiter& limiter,
-                          const Config& config)
+    AccountRequestService(UnitOfWork& uow, const Clock& clock, oauth::PartnerDirectory& partners,
+                          ratelimit::PartnerRateLimiter& limiter, const Config& config)
         : uow_(uow), clock_(clock), partners_(partners), limiter_(limiter), config_(config) {}
 
     Result<AccountRequestAnswer> handle(const AccountRequest& request);
@@ -52,12 +51,12 @@ private:
     Result<AccountRequestAnswer> handle_steps(const AccountRequest& request);
     TelemetryHook telemetry_;
     struct Checked; // a request that passed every check
-    Result<AccountRequestAnswer> decide(storage::Repositories& r, const Checked& checked);
-    Result<AccountRequestAnswer> create_account(storage::Repositories& r, const Checked& checked);
-    Result<AccountRequestAnswer> ask_consent(storage::Repositories& r, const Checked& checked,
+    Result<AccountRequestAnswer> decide(Repositories& r, const Checked& checked);
+    Result<AccountRequestAnswer> create_account(Repositories& r, const Checked& checked);
+    Result<AccountRequestAnswer> ask_consent(Repositories& r, const Checked& checked,
                                              const std::string& user_id);
 
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     oauth::PartnerDirectory& partners_;
     ratelimit::PartnerRateLimiter& limiter_;

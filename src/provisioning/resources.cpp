@@ -1,19 +1,22 @@
 #include "provisioning/resources.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
 #include "core/strings.hpp"
 #include "crypto/crypto.hpp"
+#include "oauth/grant_repository.hpp"
+#include "oauth/rate_limited_partner.hpp"
 #include "oauth/token_formats.hpp"
 #include "provisioning/label_prefix.hpp"
+#include "provisioning/provisioning_repository.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <algorithm>
 
 namespace provisiond::provisioning {
 namespace {
-
-using storage::Repositories;
-using storage::TransactionMode;
 
 constexpr std::string_view default_project_name = "Default project";
 
@@ -63,7 +66,8 @@ bool is_known_service(std::string_view service_id) {
 }
 
 Result<void> ResourceService::charge_create(const oauth::BearerContext& caller) {
-    return limiter_.charge(caller.client, ratelimit::Endpoint::resource_creates);
+    return limiter_.charge(oauth::rate_limited_partner(caller.client),
+                           ratelimit::Endpoint::resource_creates);
 }
 
 Result<std::int64_t> ResourceService::reachable_project(const oauth::BearerContext& caller,

@@ -4,9 +4,9 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/unit_of_work.hpp"
 #include "oauth/bearer.hpp"
 #include "ratelimit/partner_rate_limiter.hpp"
-#include "storage/unit_of_work.hpp"
 
 namespace provisiond::provisioning {
 
@@ -31,8 +31,8 @@ bool is_known_service(std::string_view service_id);
 
 class ResourceService {
 public:
-    ResourceService(storage::UnitOfWork& uow, const Clock& clock,
-                    ratelimit::PartnerRateLimiter& limiter, const Config& config)
+    ResourceService(UnitOfWork& uow, const Clock& clock, ratelimit::PartnerRateLimiter& limiter,
+                    const Config& config)
         : uow_(uow), clock_(clock), limiter_(limiter), config_(config) {}
 
     Result<ResourceCredentials> create(const oauth::BearerContext& caller,
@@ -52,7 +52,7 @@ private:
     Result<std::int64_t> reachable_project(const oauth::BearerContext& caller,
                                            std::string_view id) const;
 
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     ratelimit::PartnerRateLimiter& limiter_;
     const Config& config_;

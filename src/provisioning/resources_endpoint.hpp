@@ -9,7 +9,7 @@ namespace provisiond::provisioning {
 /// The resource endpoints' wire side: bearer, API-Version, body, envelopes.
 class ResourcesEndpoint {
 public:
-    ResourcesEndpoint(ResourceService& service, storage::UnitOfWork& uow, const Clock& clock)
+    ResourcesEndpoint(ResourceService& service, UnitOfWork& uow, const Clock& clock)
         : service_(service), uow_(uow), clock_(clock) {}
 
     http::Response create(const http::Request& request);
@@ -23,7 +23,7 @@ private:
                                            std::optional<http::Response>& refused);
 
     ResourceService& service_;
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
 };
 

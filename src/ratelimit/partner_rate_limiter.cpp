@@ -1,6 +1,7 @@
 #include "ratelimit/partner_rate_limiter.hpp"
 
 #include "ratelimit/fixed_window.hpp"
+#include "ratelimit/rate_limit_repository.hpp"
 
 namespace provisiond::ratelimit {
 
@@ -26,17 +27,15 @@ std::optional<Endpoint> parse_endpoint(std::string_view name) {
     return std::nullopt;
 }
 
-std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client,
-                                           Endpoint endpoint) const {
-    if (auto found = client.rate_limits.find(std::string(to_string(endpoint)));
-        found != client.rate_limits.end()) {
+std::int64_t PartnerRateLimiter::limit_for(const LimitedPartner& partner, Endpoint endpoint) const {
+    if (auto found = partner.overrides.find(std::string(to_string(endpoint)));
+        found != partner.overrides.end()) {
         return found->second;
     }
     switch (endpoint) {
     case Endpoint::account_requests:
         // A client linked to an organization by a verification token is trusted further.
-        return client.organization_id ? defaults_.verified_account_requests
-                                      : defaults_.account_requests;
+        return partner.verified ? defaults_.verified_account_requests : defaults_.account_requests;
     case Endpoint::token_exchanges:
         return defaults_.token_exchanges;
     case Endpoint::resource_creates:
@@ -45,18 +44,18 @@ std::int64_t PartnerRateLimiter::limit_for(const oauth::OAuthClient& client,
     return 0;
 }
 
-Result<void> PartnerRateLimiter::charge(const oauth::OAuthClient& client, Endpoint endpoint) {
-    return uow_.run(storage::TransactionMode::write,
-                    [&](storage::Repositories& r) { return charge_in(r, client, endpoint); });
+Result<void> PartnerRateLimiter::charge(const LimitedPartner& partner, Endpoint endpoint) {
+    return uow_.run(TransactionMode::write,
+                    [&](Repositories& r) { return charge_in(r, partner, endpoint); });
 }
 
-Result<void> PartnerRateLimiter::charge_in(storage::Repositories& r,
-                                           const oauth::OAuthClient& client, Endpoint endpoint) {
-    std::int64_t limit = limit_for(client, endpoint);
+Result<void> PartnerRateLimiter::charge_in(Repositories& r, const LimitedPartner& partner,
+                                           Endpoint endpoint) {
+    std::int64_t limit = limit_for(partner, endpoint);
     if (limit == unlimited) {
         return {};
     }
-    std::string bucket = std::string(to_string(endpoint)) + ":" + client.client_id;
+    std::string bucket = std::string(to_string(endpoint)) + ":" + partner.client_id;
     auto counted = count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now());
     if (!counted) {
         return counted.error();

@@ -3,6 +3,7 @@
 // placeholders, in the repositories under storage/; a driver only binds, steps and maps errors.
 
 #include "core/error.hpp"
+#include "core/unit_of_work.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -39,11 +40,6 @@ private:
     std::vector<Value> columns_;
 };
 
-enum class TransactionMode {
-    read,  ///< a consistent snapshot; no writes
-    write, ///< takes the write lock up front, so read-then-write cannot deadlock or lose updates
-};
-
 /// One database session. Not thread-safe: a connection is leased to one thread at a time.
 class Connection {
 public:
@@ -59,10 +55,6 @@ public:
     virtual void rollback() = 0;
     /// The dialect's name as used in storage/migrations/<dialect>/.
     virtual std::string_view dialect() const = 0;
-    /// True when the database admits one writer at a time (SQLite): the pool then queues this
-    /// process's writers on a mutex, which wakes them at once, instead of leaving them to the
-    /// driver's busy handler, which sleeps in millisecond steps.
-    virtual bool has_single_writer() const { return false; }
     /// True once the session is gone (server restarted, network cut): the pool then drops the
     /// connection instead of lending it again, and the next lease opens a new one.
     virtual bool broken() const { return false; }

@@ -1,6 +1,7 @@
 #include "storage/database.hpp"
 
 #include <chrono>
+#include <exception>
 
 namespace provisiond::storage {
 
@@ -54,12 +55,8 @@ Result<void> Database::transact(TransactionMode mode,
         return lease.error();
     }
     Connection& c = **lease;
-    std::unique_lock<std::mutex> writing(writer_, std::defer_lock);
-    if (mode == TransactionMode::write && c.has_single_writer()) {
-        writing.lock();
-    }
-    // The wait for a connection (and, on SQLite, for the single writer) and the transaction
-    // itself, separately: a slow pool and a slow database call for different remedies.
+    // The wait for a connection and the transaction itself (its wait for the writer included),
+    // separately: a slow pool and a slow database call for different remedies.
     auto started = clock::now();
     telemetry_->observe("provisiond_storage_pool_wait_seconds",
                         std::chrono::duration<double>(started - asked).count());
@@ -70,9 +67,18 @@ Result<void> Database::transact(TransactionMode mode,
                             {{"mode", kind}});
     };
     if (auto began = c.begin(mode); !began) {
+        c.rollback(); // PostgreSQL: BEGIN may have run before the writer lock timed out
         return began.error();
     }
-    Result<void> outcome = work(c);
+    Result<void> outcome;
+    try {
+        outcome = work(c);
+    } catch (const std::exception& e) {
+        // A broken invariant (a column of an unexpected type, memory): nothing of the
+        // transaction is kept, and the caller gets an error rather than an exception.
+        outcome = make_error(ErrorCode::internal, "storage error",
+                             std::string("exception in a transaction: ") + e.what());
+    }
     if (!outcome) {
         c.rollback();
         finished();

@@ -54,7 +54,6 @@ private:
     std::mutex mutex_;
     std::condition_variable available_;
     TelemetryHook telemetry_;
-    std::mutex writer_; ///< held for a write transaction when the backend has a single writer
 };
 
 } // namespace provisiond::storage

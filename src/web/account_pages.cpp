@@ -1,13 +1,18 @@
 #include "web/account_pages.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "accounts/email_address.hpp"
-#include "accounts/welcome_email.hpp"
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/password.hpp"
 #include "http/body.hpp"
 #include "http/client_address.hpp"
+#include "oauth/client_repository.hpp"
+#include "outbox/welcome_email.hpp"
 #include "ratelimit/fixed_window.hpp"
+#include "ratelimit/rate_limit_repository.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
 #include "web/login_throttle.hpp"
@@ -17,6 +22,7 @@
 #include "web/password_rules.hpp"
 #include "web/pending_authorization.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 namespace provisiond::web {
 namespace {
@@ -56,19 +62,17 @@ http::Response AccountPages::login_page(const Visitor& visitor, const std::strin
         http::Request inner;
         inner.query = next.substr(next.find('?') + 1);
         if (auto state = http::query_param(inner, "state")) {
-            (void)c_.uow.run(
-                storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-                    auto pending = find_pending_authorization(r, *state, c_.clock.now());
-                    if (pending && *pending) {
-                        data.set("partner_name", (*pending)->client.name);
-                        data.set("expected_email",
-                                 (*pending)->expected_email.value_or("your account"));
-                        if (email.empty() && (*pending)->expected_email) {
-                            data.set("email", *(*pending)->expected_email);
-                        }
+            (void)c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+                auto pending = find_pending_authorization(r, *state, c_.clock.now());
+                if (pending && *pending) {
+                    data.set("partner_name", (*pending)->client.name);
+                    data.set("expected_email", (*pending)->expected_email.value_or("your account"));
+                    if (email.empty() && (*pending)->expected_email) {
+                        data.set("email", *(*pending)->expected_email);
                     }
-                    return {};
-                });
+                }
+                return {};
+            });
         }
     }
     auto response = c_.pages.render("login", data, {status, {}});
@@ -123,24 +127,23 @@ http::Response AccountPages::log_in(const http::Request& request) {
     // An address that does not parse names nobody, but costs the same work below.
     auto parsed = accounts::parse_email(email);
     std::string account = parsed ? parsed->key : email;
-    auto read =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto reserved = reserve_login_attempt(r.rate_limits(), login_limits, account,
-                                                  request.remote_address, now);
-            if (!reserved) {
-                return reserved.error();
-            }
-            throttled = !*reserved;
-            if (throttled || !parsed) {
-                return {};
-            }
-            auto found = r.accounts().find_user_by_email(parsed->key);
-            if (!found) {
-                return found.error();
-            }
-            user = *found;
+    auto read = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto reserved = reserve_login_attempt(r.rate_limits(), login_limits, account,
+                                              request.remote_address, now);
+        if (!reserved) {
+            return reserved.error();
+        }
+        throttled = !*reserved;
+        if (throttled || !parsed) {
             return {};
-        });
+        }
+        auto found = r.accounts().find_user_by_email(parsed->key);
+        if (!found) {
+            return found.error();
+        }
+        user = *found;
+        return {};
+    });
     if (!read) {
         return c_.pages.storage_trouble(read.error());
     }
@@ -157,7 +160,7 @@ http::Response AccountPages::log_in(const http::Request& request) {
     if (!ok || user->disabled_at) {
         // Recorded for the account it names (an unknown address names none, and is not kept).
         std::string reason = !user ? "no_account" : !ok ? "wrong_password" : "account_disabled";
-        auto recorded = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        auto recorded = c_.uow.run(TransactionMode::write, [&](Repositories& r) {
             return r.audit().record(audit::make_audit(
                 "login.failed", {"user", user ? user->id : "", "", request.remote_address},
                 {{"reason", reason}}, now));
@@ -178,13 +181,12 @@ http::Response AccountPages::log_in(const http::Request& request) {
         // resetting a password that would not let them in either.
         return login_page(*visitor, next, email, account_disabled_message(c_.config), 403);
     }
-    auto refunded =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
-                                                 request.remote_address, now));
-            return r.audit().record(audit::make_audit(
-                "login.succeeded", {"user", user->id, "", request.remote_address}, {}, now));
-        });
+    auto refunded = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
+                                             request.remote_address, now));
+        return r.audit().record(audit::make_audit(
+            "login.succeeded", {"user", user->id, "", request.remote_address}, {}, now));
+    });
     if (!refunded) {
         return c_.pages.storage_trouble(refunded.error());
     }
@@ -238,7 +240,7 @@ std::optional<accounts::User> AccountPages::link_owner(const std::string& token)
         return user;
     }
     // Look, do not consume: the link is spent only when a password is set.
-    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+    (void)c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
         if (owner && *owner) {
             auto found = r.accounts().find_user(**owner);
@@ -281,23 +283,21 @@ http::Response AccountPages::set_password(const http::Request& request) {
     // Check the link (and the caller's pace) before the deliberately expensive hash.
     bool live = false;
     bool throttled = false;
-    auto checked =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto counted = ratelimit::count_in_window(
-                r.rate_limits(), "set_password:" + http::limit_key(request.remote_address), 900,
-                login_attempts_per_window, c_.clock.now());
-            if (!counted) {
-                return counted.error();
-            }
-            throttled = counted->over_limit;
-            auto owner =
-                r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
-            if (!owner) {
-                return owner.error();
-            }
-            live = owner->has_value();
-            return {};
-        });
+    auto checked = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto counted = ratelimit::count_in_window(
+            r.rate_limits(), "set_password:" + http::limit_key(request.remote_address), 900,
+            login_attempts_per_window, c_.clock.now());
+        if (!counted) {
+            return counted.error();
+        }
+        throttled = counted->over_limit;
+        auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
+        if (!owner) {
+            return owner.error();
+        }
+        live = owner->has_value();
+        return {};
+    });
     if (!checked) {
         return c_.pages.storage_trouble(checked.error());
     }
@@ -313,28 +313,25 @@ http::Response AccountPages::set_password(const http::Request& request) {
             make_error(ErrorCode::unavailable, "", "Argon2id hashing failed (out of memory?)"));
     }
     std::optional<std::string> user_id;
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto owner =
-                r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
-            if (!owner) {
-                return owner.error();
-            }
-            user_id = *owner;
-            if (!user_id) {
-                return {};
-            }
-            RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
-            RETURN_IF_ERROR(r.audit().record(
-                audit::make_audit("password.set", {"user", *user_id, "", request.remote_address},
-                                  {{"via", "email_link"}}, c_.clock.now())));
-            RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
-                "user.password_set", {{"user_id", *user_id}, {"via", "email_link"}},
-                c_.clock.now())));
-            // Whoever was signed in as this person before (a deep link, a shared machine) is not
-            // any more.
-            return r.browser().delete_sessions_of(*user_id);
-        });
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto owner = r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
+        if (!owner) {
+            return owner.error();
+        }
+        user_id = *owner;
+        if (!user_id) {
+            return {};
+        }
+        RETURN_IF_ERROR(r.browser().set_password(*user_id, *hashed));
+        RETURN_IF_ERROR(r.audit().record(
+            audit::make_audit("password.set", {"user", *user_id, "", request.remote_address},
+                              {{"via", "email_link"}}, c_.clock.now())));
+        RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+            "user.password_set", {{"user_id", *user_id}, {"via", "email_link"}}, c_.clock.now())));
+        // Whoever was signed in as this person before (a deep link, a shared machine) is not
+        // any more.
+        return r.browser().delete_sessions_of(*user_id);
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }
@@ -359,7 +356,7 @@ http::Response AccountPages::resend_link(const http::Request& request) {
     const boost::json::object* form = &std::get<FormPost>(post).fields;
     // The same page whether or not the address has an account (or storage answered).
     (void)request_password_link(c_, request, form_field(*form, "email"),
-                                accounts::PasswordLinkReason::new_link);
+                                outbox::PasswordLinkReason::new_link);
     return link_expired(*visitor, true);
 }
 
@@ -374,37 +371,35 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
     std::optional<DeepLink> link;
     bool verified = false;
     bool disabled = false;
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            if (token.size() > 128) {
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        if (token.size() > 128) {
+            return {};
+        }
+        auto consumed = r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
+        if (!consumed) {
+            return consumed.error();
+        }
+        link = *consumed;
+        if (link) {
+            // A link outlives nothing its partner lost: a disabled partner, or one whose
+            // deep-link capability was withdrawn, logs no one in.
+            auto client = r.clients().find(link->client_id);
+            if (!client) {
+                return client.error();
+            }
+            if (!*client || !(*client)->is_active || !(*client)->can_issue_deep_links) {
+                link.reset();
                 return {};
             }
-            auto consumed =
-                r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
-            if (!consumed) {
-                return consumed.error();
+            auto user = r.accounts().find_user(link->user_id);
+            if (!user) {
+                return user.error();
             }
-            link = *consumed;
-            if (link) {
-                // A link outlives nothing its partner lost: a disabled partner, or one whose
-                // deep-link capability was withdrawn, logs no one in.
-                auto client = r.clients().find(link->client_id);
-                if (!client) {
-                    return client.error();
-                }
-                if (!*client || !(*client)->is_active || !(*client)->can_issue_deep_links) {
-                    link.reset();
-                    return {};
-                }
-                auto user = r.accounts().find_user(link->user_id);
-                if (!user) {
-                    return user.error();
-                }
-                verified = *user && (*user)->email_verified && (*user)->password_hash;
-                disabled = *user && (*user)->disabled_at;
-            }
-            return {};
-        });
+            verified = *user && (*user)->email_verified && (*user)->password_hash;
+            disabled = *user && (*user)->disabled_at;
+        }
+        return {};
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }

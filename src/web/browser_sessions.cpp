@@ -1,6 +1,8 @@
 #include "web/browser_sessions.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "crypto/crypto.hpp"
+#include "web/browser_repository.hpp"
 #include "web/cookies.hpp"
 
 namespace provisiond::web {
@@ -27,7 +29,7 @@ bool is_plain_http_loopback(std::string_view url) {
 
 } // namespace
 
-BrowserSessions::BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config)
+BrowserSessions::BrowserSessions(UnitOfWork& uow, const Clock& clock, const Config& config)
     : uow_(uow), clock_(clock), config_(config),
       secure_(!is_plain_http_loopback(config.public_url)),
       // Over https the __Host- prefix pins the cookies to our host and path: a sibling subdomain
@@ -59,36 +61,35 @@ Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     }
     std::string hash = crypto::sha256_hex(*id);
     std::int64_t now = clock_.now();
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto session = r.browser().find_session(hash);
-            if (!session) {
-                return session.error();
-            }
-            if (!*session) {
-                return {};
-            }
-            if ((*session)->expires_at <= now || (*session)->last_seen_at + idle_seconds <= now) {
-                return r.browser().delete_session(hash);
-            }
-            auto user = r.accounts().find_user((*session)->user_id);
-            if (!user) {
-                return user.error();
-            }
-            if (!*user) {
-                return {};
-            }
-            if ((*user)->disabled_at) {
-                // `users disable` deletes the sessions it finds; one that raced it ends here.
-                return r.browser().delete_session(hash);
-            }
-            visitor.user = **user;
-            visitor.session_hash = hash;
-            if (now - (*session)->last_seen_at >= 60) {
-                return r.browser().touch_session(hash, now); // at most once a minute: cheap reads
-            }
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto session = r.browser().find_session(hash);
+        if (!session) {
+            return session.error();
+        }
+        if (!*session) {
             return {};
-        }));
+        }
+        if ((*session)->expires_at <= now || (*session)->last_seen_at + idle_seconds <= now) {
+            return r.browser().delete_session(hash);
+        }
+        auto user = r.accounts().find_user((*session)->user_id);
+        if (!user) {
+            return user.error();
+        }
+        if (!*user) {
+            return {};
+        }
+        if ((*user)->disabled_at) {
+            // `users disable` deletes the sessions it finds; one that raced it ends here.
+            return r.browser().delete_session(hash);
+        }
+        visitor.user = **user;
+        visitor.session_hash = hash;
+        if (now - (*session)->last_seen_at >= 60) {
+            return r.browser().touch_session(hash, now); // at most once a minute: cheap reads
+        }
+        return {};
+    }));
     return visitor;
 }
 
@@ -96,22 +97,21 @@ Result<std::string> BrowserSessions::log_in(const http::Request& request,
                                             std::string_view user_id) {
     std::string id = crypto::random_urlsafe_token();
     std::int64_t now = clock_.now();
-    RETURN_IF_ERROR(
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            if (auto old = read_cookie(request, session_name_);
-                old && !old->empty() && old->size() <= 128) {
-                RETURN_IF_ERROR(r.browser().delete_session(crypto::sha256_hex(*old)));
-            }
-            RETURN_IF_ERROR(r.browser().purge_expired(now));
-            return r.browser().insert_session(Session{crypto::sha256_hex(id), std::string(user_id),
-                                                      now, now, now + absolute_seconds});
-        }));
+    RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        if (auto old = read_cookie(request, session_name_);
+            old && !old->empty() && old->size() <= 128) {
+            RETURN_IF_ERROR(r.browser().delete_session(crypto::sha256_hex(*old)));
+        }
+        RETURN_IF_ERROR(r.browser().purge_expired(now));
+        return r.browser().insert_session(Session{crypto::sha256_hex(id), std::string(user_id), now,
+                                                  now, now + absolute_seconds});
+    }));
     return cookie_header(session_name_, id, {secure_, "Lax", absolute_seconds});
 }
 
 Result<std::string> BrowserSessions::log_out(const http::Request& request) {
     if (auto id = read_cookie(request, session_name_); id && !id->empty() && id->size() <= 128) {
-        RETURN_IF_ERROR(uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) {
             return r.browser().delete_session(crypto::sha256_hex(*id));
         }));
     }

@@ -6,8 +6,8 @@
 #include "accounts/account.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/unit_of_work.hpp"
 #include "http/message.hpp"
-#include "storage/unit_of_work.hpp"
 
 #include <optional>
 #include <string>
@@ -30,7 +30,7 @@ public:
     static constexpr std::int64_t absolute_seconds = 12 * 3600;
     static constexpr std::int64_t idle_seconds = 2 * 3600;
 
-    BrowserSessions(storage::UnitOfWork& uow, const Clock& clock, const Config& config);
+    BrowserSessions(UnitOfWork& uow, const Clock& clock, const Config& config);
 
     /// The visitor of a request: its user when the session is live, and a CSRF token.
     Result<Visitor> identify(const http::Request& request);
@@ -49,7 +49,7 @@ public:
     void finish(http::Response& response, const Visitor& visitor) const;
 
 private:
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     const Config& config_;
     bool secure_;

@@ -1,11 +1,16 @@
 #include "web/consent_pages.hpp"
 
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
+#include "cimd/cimd_repository.hpp"
 #include "core/url.hpp"
 #include "crypto/crypto.hpp"
 #include "http/body.hpp"
 #include "oauth/authorization_codes.hpp"
+#include "oauth/client_repository.hpp"
+#include "oauth/grant_repository.hpp"
 #include "oauth/scopes.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
 #include "web/page.hpp"
@@ -69,22 +74,21 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     std::optional<PendingAuthorization> pending;
     std::vector<ProjectView> projects;
     std::int64_t now = c_.clock.now();
-    auto read =
-        c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto found = find_pending_authorization(r, state, now);
-            if (!found) {
-                return found.error();
+    auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto found = find_pending_authorization(r, state, now);
+        if (!found) {
+            return found.error();
+        }
+        pending = *found;
+        if (pending && visitor->user) {
+            auto mine = r.browser().projects_of_user(visitor->user->id);
+            if (!mine) {
+                return mine.error();
             }
-            pending = *found;
-            if (pending && visitor->user) {
-                auto mine = r.browser().projects_of_user(visitor->user->id);
-                if (!mine) {
-                    return mine.error();
-                }
-                projects = *mine;
-            }
-            return {};
-        });
+            projects = *mine;
+        }
+        return {};
+    });
     if (!read) {
         return c_.pages.storage_trouble(read.error());
     }
@@ -156,64 +160,63 @@ http::Response ConsentPages::decide(const http::Request& request) {
     std::optional<PendingAuthorization> pending;
     std::string location;
     enum class Outcome { done, expired, mismatch, bad_project, inactive } outcome = Outcome::done;
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto found = find_pending_authorization(r, state, now);
-            if (!found) {
-                return found.error();
-            }
-            pending = *found;
-            if (!pending) {
-                outcome = Outcome::expired;
-                return {};
-            }
-            if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
-                outcome = Outcome::mismatch;
-                return {};
-            }
-            if (!pending->client.is_active) {
-                outcome = Outcome::inactive;
-                return forget_pending_authorization(r, *pending);
-            }
-            audit::AuditSubject subject{"user", visitor->user->id, pending->client.client_id,
-                                        request.remote_address};
-            if (decision != "approve") {
-                RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
-                RETURN_IF_ERROR(
-                    r.audit().record(audit::make_audit("consent.denied", subject, {}, now)));
-                location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
-                return {};
-            }
-            auto projects = r.browser().projects_of_user(visitor->user->id);
-            if (!projects) {
-                return projects.error();
-            }
-            const ProjectView* chosen = nullptr;
-            for (const auto& p : *projects) {
-                if (std::to_string(p.project.id) == project_text) {
-                    chosen = &p;
-                }
-            }
-            if (!chosen) {
-                outcome = Outcome::bad_project;
-                return {};
-            }
-            auto minted = oauth::mint_code(
-                r.grants(),
-                {pending->client.client_id, visitor->user->id, chosen->project.organization_id,
-                 chosen->project.id, pending->scopes, pending->code_challenge,
-                 pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri)
-                                            : std::nullopt},
-                now, c_.config.lifetimes.code_seconds);
-            if (!minted) {
-                return minted.error();
-            }
-            RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
-            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
-                "consent.approved", subject, {{"project_id", chosen->project.id}}, now)));
-            location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto found = find_pending_authorization(r, state, now);
+        if (!found) {
+            return found.error();
+        }
+        pending = *found;
+        if (!pending) {
+            outcome = Outcome::expired;
             return {};
-        });
+        }
+        if (pending->expected_user_id && *pending->expected_user_id != visitor->user->id) {
+            outcome = Outcome::mismatch;
+            return {};
+        }
+        if (!pending->client.is_active) {
+            outcome = Outcome::inactive;
+            return forget_pending_authorization(r, *pending);
+        }
+        audit::AuditSubject subject{"user", visitor->user->id, pending->client.client_id,
+                                    request.remote_address};
+        if (decision != "approve") {
+            RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+            RETURN_IF_ERROR(
+                r.audit().record(audit::make_audit("consent.denied", subject, {}, now)));
+            location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
+            return {};
+        }
+        auto projects = r.browser().projects_of_user(visitor->user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        const ProjectView* chosen = nullptr;
+        for (const auto& p : *projects) {
+            if (std::to_string(p.project.id) == project_text) {
+                chosen = &p;
+            }
+        }
+        if (!chosen) {
+            outcome = Outcome::bad_project;
+            return {};
+        }
+        auto minted = oauth::mint_code(
+            r.grants(),
+            {pending->client.client_id, visitor->user->id, chosen->project.organization_id,
+             chosen->project.id, pending->scopes, pending->code_challenge,
+             pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri)
+                                        : std::nullopt},
+            now, c_.config.lifetimes.code_seconds);
+        if (!minted) {
+            return minted.error();
+        }
+        RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
+        RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+            "consent.approved", subject, {{"project_id", chosen->project.id}}, now)));
+        location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
+        return {};
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }
@@ -246,7 +249,7 @@ http::Response ConsentPages::show_mismatch(const http::Request& request) {
     }
     std::string state = http::query_param(request, "state").value_or("");
     std::optional<PendingAuthorization> pending;
-    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+    (void)c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         auto found = find_pending_authorization(r, state, c_.clock.now());
         if (found) {
             pending = *found;
@@ -278,7 +281,7 @@ http::Response ConsentPages::logo(const http::Request& request) {
     std::string client_id = http::query_param(request, "client_id").value_or("");
     std::string name;
     std::optional<cimd::ClientLogo> image;
-    (void)c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
+    (void)c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         auto found = r.clients().find(client_id);
         if (found && *found) {
             name = (*found)->name;

@@ -1,7 +1,9 @@
 // The dashboard's confirmation pages: before a key, a verification token or a partner's access is
 // revoked, a page says what exactly goes and what stops working, with the button that does it
 // and Cancel. The POST handlers are in dashboard_pages.cpp.
+#include "cimd/cimd_repository.hpp"
 #include "http/body.hpp"
+#include "web/browser_repository.hpp"
 #include "web/dashboard_pages.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
@@ -49,7 +51,7 @@ http::Response DashboardPages::confirm_revoke_key(const http::Request& request) 
     const auto& visitor = std::get<Visitor>(got);
     std::string id = http::query_param(request, "id").value_or("");
     std::optional<KeyView> key;
-    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
+    auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) {
         auto keys = r.browser().live_keys_of_user(visitor.user->id);
         if (!keys) {
             return Result<void>(keys.error());
@@ -88,7 +90,7 @@ http::Response DashboardPages::confirm_disconnect_app(const http::Request& reque
     const auto& visitor = std::get<Visitor>(got);
     std::string client_id = http::query_param(request, "client_id").value_or("");
     std::optional<ConnectedApp> app;
-    auto read = c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
+    auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) {
         auto apps = r.browser().connected_apps(visitor.user->id);
         if (!apps) {
             return Result<void>(apps.error());
@@ -128,24 +130,23 @@ http::Response DashboardPages::confirm_revoke_verification_token(const http::Req
     const auto& visitor = std::get<Visitor>(got);
     std::string id = http::query_param(request, "id").value_or("");
     std::optional<cimd::VerificationToken> token;
-    auto read =
-        c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto found = r.verification_tokens().find(id);
-            if (!found) {
-                return found.error();
-            }
-            if (!*found || (*found)->revoked_at) {
-                return {};
-            }
-            auto admin = is_admin_of(r, visitor.user->id, (*found)->organization_id);
-            if (!admin) {
-                return admin.error();
-            }
-            if (*admin) {
-                token = **found;
-            }
+    auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto found = r.verification_tokens().find(id);
+        if (!found) {
+            return found.error();
+        }
+        if (!*found || (*found)->revoked_at) {
             return {};
-        });
+        }
+        auto admin = is_admin_of(r, visitor.user->id, (*found)->organization_id);
+        if (!admin) {
+            return admin.error();
+        }
+        if (*admin) {
+            token = **found;
+        }
+        return {};
+    });
     if (!read) {
         return c_.pages.storage_trouble(read.error());
     }

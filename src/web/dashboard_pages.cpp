@@ -1,6 +1,8 @@
 #include "web/dashboard_pages.hpp"
 
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
+#include "cimd/cimd_repository.hpp"
 #include "core/iso8601.hpp"
 #include "core/strings.hpp"
 #include "core/unicode.hpp"
@@ -9,12 +11,15 @@
 #include "http/body.hpp"
 #include "oauth/scopes.hpp"
 #include "oauth/token_formats.hpp"
+#include "provisioning/provisioning_repository.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
 #include "web/notices.hpp"
 #include "web/organization_admin.hpp"
 #include "web/page.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -47,35 +52,34 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     std::vector<KeyView> keys;
     std::vector<ConnectedApp> apps;
     std::map<std::string, std::vector<cimd::VerificationToken>> tokens;
-    auto read =
-        c_.uow.run(storage::TransactionMode::read, [&](storage::Repositories& r) -> Result<void> {
-            auto p = r.browser().projects_of_user(user.id);
-            if (!p) {
-                return p.error();
-            }
-            projects = *p;
-            auto k = r.browser().live_keys_of_user(user.id);
-            if (!k) {
-                return k.error();
-            }
-            keys = *k;
-            auto a = r.browser().connected_apps(user.id);
-            if (!a) {
-                return a.error();
-            }
-            apps = *a;
-            for (const auto& view : projects) {
-                if ((view.role == "owner" || view.role == "admin") &&
-                    !tokens.count(view.project.organization_id)) {
-                    auto t = r.verification_tokens().list(view.project.organization_id);
-                    if (!t) {
-                        return t.error();
-                    }
-                    tokens[view.project.organization_id] = *t;
+    auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
+        auto p = r.browser().projects_of_user(user.id);
+        if (!p) {
+            return p.error();
+        }
+        projects = *p;
+        auto k = r.browser().live_keys_of_user(user.id);
+        if (!k) {
+            return k.error();
+        }
+        keys = *k;
+        auto a = r.browser().connected_apps(user.id);
+        if (!a) {
+            return a.error();
+        }
+        apps = *a;
+        for (const auto& view : projects) {
+            if ((view.role == "owner" || view.role == "admin") &&
+                !tokens.count(view.project.organization_id)) {
+                auto t = r.verification_tokens().list(view.project.organization_id);
+                if (!t) {
+                    return t.error();
                 }
+                tokens[view.project.organization_id] = *t;
             }
-            return {};
-        });
+        }
+        return {};
+    });
     if (!read) {
         return c_.pages.storage_trouble(read.error());
     }
@@ -162,9 +166,8 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     return response;
 }
 
-Result<std::string> DashboardPages::seal_for_next_view(storage::Repositories& r,
-                                                       const std::string& user_id, std::string kind,
-                                                       std::string_view secret) {
+Result<std::string> DashboardPages::seal_for_next_view(Repositories& r, const std::string& user_id,
+                                                       std::string kind, std::string_view secret) {
     // Unviewed boxes (the page after the redirect never came) go as new ones arrive.
     RETURN_IF_ERROR(r.browser().purge_expired(c_.clock.now()));
     auto sealed = crypto::seal_once(secret);
@@ -174,7 +177,7 @@ Result<std::string> DashboardPages::seal_for_next_view(storage::Repositories& r,
     return sealed.key;
 }
 
-Result<std::optional<Reveal>> DashboardPages::take_sealed(storage::Repositories& r,
+Result<std::optional<Reveal>> DashboardPages::take_sealed(Repositories& r,
                                                           const std::string& user_id,
                                                           const std::string& key, Shown& shown) {
     auto reveal = r.browser().take_reveal(crypto::sha256_hex(key), user_id, c_.clock.now());
@@ -211,7 +214,7 @@ http::Response DashboardPages::show(const http::Request& request) {
     // Only a GET shows it: a HEAD would spend the secret on a body nobody reads.
     auto key = request.method == "GET" ? c_.sessions.reveal_key(request) : std::nullopt;
     if (key && !key->empty()) {
-        auto took = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        auto took = c_.uow.run(TransactionMode::write, [&](Repositories& r) {
             auto got = take_sealed(r, visitor->user->id, *key, shown);
             if (!got) {
                 return Result<void>(got.error());
@@ -226,9 +229,8 @@ http::Response DashboardPages::show(const http::Request& request) {
     auto response = render(*visitor, shown);
     if (taken && response.status != 200) {
         // The page failed: put the box back so that the next view still shows the secret.
-        (void)c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-            return r.browser().insert_reveal(*taken);
-        });
+        (void)c_.uow.run(TransactionMode::write,
+                         [&](Repositories& r) { return r.browser().insert_reveal(*taken); });
         return response;
     }
     if (key) {
@@ -272,44 +274,43 @@ http::Response DashboardPages::create_key(const http::Request& request) {
     std::string reveal;
     bool found = false;
     std::int64_t now = c_.clock.now();
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto projects = r.browser().projects_of_user(visitor.user->id);
-            if (!projects) {
-                return projects.error();
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto projects = r.browser().projects_of_user(visitor.user->id);
+        if (!projects) {
+            return projects.error();
+        }
+        for (const auto& p : *projects) {
+            if (std::to_string(p.project.id) != project_text) {
+                continue;
             }
-            for (const auto& p : *projects) {
-                if (std::to_string(p.project.id) != project_text) {
-                    continue;
-                }
-                found = true;
-                provisioning::PersonalApiKey record;
-                record.id = crypto::random_uuid();
-                record.key_hash = crypto::sha256_hex(key);
-                record.mask = oauth::mask_secret(key, oauth::personal_api_key_prefix);
-                record.label = label;
-                record.scopes = oauth::scope_catalog();
-                record.user_id = visitor.user->id;
-                record.organization_id = p.project.organization_id;
-                record.project_id = p.project.id;
-                record.created_at = now;
-                RETURN_IF_ERROR(r.provisioning().insert_personal_api_key(record));
-                RETURN_IF_ERROR(r.audit().record(audit::make_audit(
-                    "key.created", {"user", visitor.user->id, "", request.remote_address},
-                    {{"key_id", record.id},
-                     {"mask", record.mask},
-                     {"project_id", record.project_id},
-                     {"via", "dashboard"}},
-                    now)));
-                auto sealed = seal_for_next_view(r, visitor.user->id, "personal_api_key", key);
-                if (!sealed) {
-                    return sealed.error();
-                }
-                reveal = *sealed;
-                return {};
+            found = true;
+            provisioning::PersonalApiKey record;
+            record.id = crypto::random_uuid();
+            record.key_hash = crypto::sha256_hex(key);
+            record.mask = oauth::mask_secret(key, oauth::personal_api_key_prefix);
+            record.label = label;
+            record.scopes = oauth::scope_catalog();
+            record.user_id = visitor.user->id;
+            record.organization_id = p.project.organization_id;
+            record.project_id = p.project.id;
+            record.created_at = now;
+            RETURN_IF_ERROR(r.provisioning().insert_personal_api_key(record));
+            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+                "key.created", {"user", visitor.user->id, "", request.remote_address},
+                {{"key_id", record.id},
+                 {"mask", record.mask},
+                 {"project_id", record.project_id},
+                 {"via", "dashboard"}},
+                now)));
+            auto sealed = seal_for_next_view(r, visitor.user->id, "personal_api_key", key);
+            if (!sealed) {
+                return sealed.error();
             }
+            reveal = *sealed;
             return {};
-        });
+        }
+        return {};
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }
@@ -327,20 +328,19 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
         return *response;
     }
     auto& [visitor, form] = std::get<0>(got);
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            std::string id = form_field(form, "id");
-            auto revoked = r.browser().revoke_key(id, visitor.user->id, c_.clock.now());
-            if (!revoked) {
-                return revoked.error();
-            }
-            if (!*revoked) {
-                return {}; // not this user's live key: nothing happened, nothing to record
-            }
-            return r.audit().record(audit::make_audit(
-                "key.revoked", {"user", visitor.user->id, "", request.remote_address},
-                {{"key_id", id}}, c_.clock.now()));
-        });
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        std::string id = form_field(form, "id");
+        auto revoked = r.browser().revoke_key(id, visitor.user->id, c_.clock.now());
+        if (!revoked) {
+            return revoked.error();
+        }
+        if (!*revoked) {
+            return {}; // not this user's live key: nothing happened, nothing to record
+        }
+        return r.audit().record(
+            audit::make_audit("key.revoked", {"user", visitor.user->id, "", request.remote_address},
+                              {{"key_id", id}}, c_.clock.now()));
+    });
     return done ? redirect("/dashboard?notice=key_revoked")
                 : c_.pages.storage_trouble(done.error());
 }
@@ -351,23 +351,21 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
         return *response;
     }
     auto& [visitor, form] = std::get<0>(got);
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            std::string client_id = form_field(form, "client_id");
-            auto n = r.browser().disconnect_app(visitor.user->id, client_id, c_.clock.now());
-            if (!n) {
-                return n.error();
-            }
-            if (*n == 0) {
-                return {}; // nothing was connected: nothing to report
-            }
-            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
-                "family.revoked", {"user", visitor.user->id, client_id, request.remote_address},
-                {{"reason", "disconnect"}, {"families", *n}}, c_.clock.now())));
-            return r.webhooks().enqueue(webhooks::grant_revoked(client_id, visitor.user->id, "",
-                                                                webhooks::revoke_reason::disconnect,
-                                                                c_.clock.now()));
-        });
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        std::string client_id = form_field(form, "client_id");
+        auto n = r.browser().disconnect_app(visitor.user->id, client_id, c_.clock.now());
+        if (!n) {
+            return n.error();
+        }
+        if (*n == 0) {
+            return {}; // nothing was connected: nothing to report
+        }
+        RETURN_IF_ERROR(r.audit().record(audit::make_audit(
+            "family.revoked", {"user", visitor.user->id, client_id, request.remote_address},
+            {{"reason", "disconnect"}, {"families", *n}}, c_.clock.now())));
+        return r.webhooks().enqueue(webhooks::grant_revoked(
+            client_id, visitor.user->id, "", webhooks::revoke_reason::disconnect, c_.clock.now()));
+    });
     return done ? redirect("/dashboard?notice=app_disconnected")
                 : c_.pages.storage_trouble(done.error());
 }
@@ -382,30 +380,29 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
     std::string value = oauth::mint_prefixed_secret(verification_prefix);
     bool allowed = false;
     std::string reveal;
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto admin = is_admin_of(r, visitor.user->id, organization);
-            if (!admin) {
-                return admin.error();
-            }
-            allowed = *admin;
-            if (!allowed) {
-                return {};
-            }
-            cimd::VerificationToken token;
-            token.id = crypto::random_uuid();
-            token.organization_id = organization;
-            token.token_hash = crypto::sha256_hex(value);
-            token.hint = oauth::mask_secret(value, verification_prefix);
-            token.created_at = c_.clock.now();
-            RETURN_IF_ERROR(r.verification_tokens().insert(token));
-            auto sealed = seal_for_next_view(r, visitor.user->id, "verification_token", value);
-            if (!sealed) {
-                return sealed.error();
-            }
-            reveal = *sealed;
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto admin = is_admin_of(r, visitor.user->id, organization);
+        if (!admin) {
+            return admin.error();
+        }
+        allowed = *admin;
+        if (!allowed) {
             return {};
-        });
+        }
+        cimd::VerificationToken token;
+        token.id = crypto::random_uuid();
+        token.organization_id = organization;
+        token.token_hash = crypto::sha256_hex(value);
+        token.hint = oauth::mask_secret(value, verification_prefix);
+        token.created_at = c_.clock.now();
+        RETURN_IF_ERROR(r.verification_tokens().insert(token));
+        auto sealed = seal_for_next_view(r, visitor.user->id, "verification_token", value);
+        if (!sealed) {
+            return sealed.error();
+        }
+        reveal = *sealed;
+        return {};
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }
@@ -426,25 +423,24 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
     auto& [visitor, form] = std::get<0>(got);
     std::string id = form_field(form, "id");
     bool allowed = false;
-    auto done =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto token = r.verification_tokens().find(id);
-            if (!token) {
-                return token.error();
+    auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto token = r.verification_tokens().find(id);
+        if (!token) {
+            return token.error();
+        }
+        if (*token) {
+            auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
+            if (!admin) {
+                return admin.error();
             }
-            if (*token) {
-                auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
-                if (!admin) {
-                    return admin.error();
-                }
-                allowed = *admin;
-            }
-            if (!allowed) {
-                return {};
-            }
-            auto revoked = r.verification_tokens().revoke(id, c_.clock.now());
-            return revoked ? Result<void>() : Result<void>(revoked.error());
-        });
+            allowed = *admin;
+        }
+        if (!allowed) {
+            return {};
+        }
+        auto revoked = r.verification_tokens().revoke(id, c_.clock.now());
+        return revoked ? Result<void>() : Result<void>(revoked.error());
+    });
     if (!done) {
         return c_.pages.storage_trouble(done.error());
     }

@@ -3,6 +3,7 @@
 // partner apps, and (for admins) CIMD verification tokens. `/project/{id}` is the dashboard
 // focused on one project, where deep links land.
 
+#include "web/browser_repository.hpp"
 #include "web/web_context.hpp"
 
 #include <boost/json/object.hpp>
@@ -49,10 +50,10 @@ private:
     static constexpr std::int64_t reveal_seconds = 300;
     /// Seals a secret just created for the next page view (crypto/one_time_seal.hpp); returns
     /// the key for the browser's cookie.
-    Result<std::string> seal_for_next_view(storage::Repositories& r, const std::string& user_id,
+    Result<std::string> seal_for_next_view(Repositories& r, const std::string& user_id,
                                            std::string kind, std::string_view secret);
     /// Opens and deletes the user's sealed secret, if the key finds one, into `shown`.
-    Result<std::optional<Reveal>> take_sealed(storage::Repositories& r, const std::string& user_id,
+    Result<std::optional<Reveal>> take_sealed(Repositories& r, const std::string& user_id,
                                               const std::string& key, Shown& shown);
     /// 302 to /dashboard, handing the browser the key of the sealed secret.
     http::Response redirect_revealing(const std::string& key);

@@ -1,8 +1,10 @@
 #include "web/organization_admin.hpp"
 
+#include "web/browser_repository.hpp"
+
 namespace provisiond::web {
 
-Result<bool> is_admin_of(storage::Repositories& r, std::string_view user_id,
+Result<bool> is_admin_of(Repositories& r, std::string_view user_id,
                          std::string_view organization_id) {
     auto projects = r.browser().projects_of_user(user_id);
     if (!projects) {

@@ -4,7 +4,7 @@
 // limited per identity (every spelling of one address shares a budget): 3 an hour from one
 // client address, 10 an hour in all, so nobody can use up an owner's links or flood a mailbox.
 
-#include "accounts/welcome_email.hpp"
+#include "outbox/welcome_email.hpp"
 #include "web/web_context.hpp"
 
 namespace provisiond::web {
@@ -13,6 +13,6 @@ namespace provisiond::web {
 /// Returns an error only when storage did not answer.
 Result<void> request_password_link(const WebContext& context, const http::Request& request,
                                    const std::string& typed_email,
-                                   accounts::PasswordLinkReason reason);
+                                   outbox::PasswordLinkReason reason);
 
 } // namespace provisiond::web

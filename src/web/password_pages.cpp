@@ -2,8 +2,11 @@
 
 #include "accounts/email_address.hpp"
 #include "audit/audit_event.hpp"
+#include "audit/audit_repository.hpp"
 #include "crypto/password.hpp"
 #include "http/body.hpp"
+#include "ratelimit/rate_limit_repository.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 #include "web/form_post.hpp"
 #include "web/login_throttle.hpp"
@@ -12,6 +15,7 @@
 #include "web/password_link.hpp"
 #include "web/password_rules.hpp"
 #include "webhooks/event.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 namespace provisiond::web {
 namespace {
@@ -45,7 +49,7 @@ http::Response PasswordPages::send_reset_link(const http::Request& request) {
     std::string typed = form_field(form, "email");
     // One answer for every address, known or not, limited or not: the page tells nobody whether
     // an account exists. Storage trouble is the exception (the person should try again).
-    auto sent = request_password_link(c_, request, typed, accounts::PasswordLinkReason::reset);
+    auto sent = request_password_link(c_, request, typed, outbox::PasswordLinkReason::reset);
     if (!sent) {
         return c_.pages.storage_trouble(sent.error());
     }
@@ -106,7 +110,7 @@ http::Response PasswordPages::change_password(const http::Request& request) {
     std::string account = parsed ? parsed->key : user.email;
     std::int64_t now = c_.clock.now();
     bool reserved = false;
-    auto counted = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    auto counted = c_.uow.run(TransactionMode::write, [&](Repositories& r) {
         auto ok = reserve_login_attempt(r.rate_limits(), login_limits, account,
                                         request.remote_address, now);
         if (!ok) {
@@ -132,20 +136,19 @@ http::Response PasswordPages::change_password(const http::Request& request) {
         return c_.pages.storage_trouble(
             make_error(ErrorCode::unavailable, "", "Argon2id hashing failed (out of memory?)"));
     }
-    auto changed =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
-                                                 request.remote_address, now));
-            RETURN_IF_ERROR(r.browser().set_password(user.id, *hashed));
-            RETURN_IF_ERROR(r.audit().record(
-                audit::make_audit("password.set", {"user", user.id, "", request.remote_address},
-                                  {{"via", "change"}}, now)));
-            RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
-                "user.password_set", {{"user_id", user.id}, {"via", "change"}}, now)));
-            // Whoever else holds a session (a lost phone, a thief) is out; this browser gets a
-            // new session below.
-            return r.browser().delete_sessions_of(user.id);
-        });
+    auto changed = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(refund_login_attempt(r.rate_limits(), login_limits, account,
+                                             request.remote_address, now));
+        RETURN_IF_ERROR(r.browser().set_password(user.id, *hashed));
+        RETURN_IF_ERROR(r.audit().record(
+            audit::make_audit("password.set", {"user", user.id, "", request.remote_address},
+                              {{"via", "change"}}, now)));
+        RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
+            "user.password_set", {{"user_id", user.id}, {"via", "change"}}, now)));
+        // Whoever else holds a session (a lost phone, a thief) is out; this browser gets a
+        // new session below.
+        return r.browser().delete_sessions_of(user.id);
+    });
     if (!changed) {
         return c_.pages.storage_trouble(changed.error());
     }
@@ -165,7 +168,7 @@ http::Response PasswordPages::sign_out_everywhere(const http::Request& request) 
     }
     const auto& visitor = std::get<FormPost>(post).visitor;
     if (visitor.user) {
-        auto ended = c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+        auto ended = c_.uow.run(TransactionMode::write, [&](Repositories& r) {
             return r.browser().delete_sessions_of(visitor.user->id);
         });
         if (!ended) {

@@ -1,6 +1,9 @@
 #include "web/pending_authorization.hpp"
 
+#include "accounts/account_repository.hpp"
 #include "crypto/crypto.hpp"
+#include "oauth/client_repository.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 
 #include <cctype>
@@ -20,7 +23,7 @@ bool is_valid_state(std::string_view state) {
 }
 
 Result<std::optional<PendingAuthorization>>
-find_pending_authorization(storage::Repositories& r, std::string_view state, std::int64_t now) {
+find_pending_authorization(Repositories& r, std::string_view state, std::int64_t now) {
     std::optional<PendingAuthorization> none;
     if (!is_valid_state(state)) {
         return none;
@@ -83,8 +86,7 @@ find_pending_authorization(storage::Repositories& r, std::string_view state, std
     return std::optional<PendingAuthorization>(out);
 }
 
-Result<void> forget_pending_authorization(storage::Repositories& r,
-                                          const PendingAuthorization& pending) {
+Result<void> forget_pending_authorization(Repositories& r, const PendingAuthorization& pending) {
     if (pending.kind == PendingAuthorization::Kind::account_request) {
         RETURN_IF_ERROR(r.browser().delete_pending_consent(pending.state_hash));
     } else {

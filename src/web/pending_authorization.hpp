@@ -3,8 +3,8 @@
 // user (requires_auth; only that user may approve) or GET /oauth/authorize (any user who logs in).
 // Both are found by the state in the consent URL, stored as SHA-256.
 
+#include "core/unit_of_work.hpp"
 #include "oauth/client.hpp"
-#include "storage/unit_of_work.hpp"
 
 #include <optional>
 #include <string>
@@ -31,11 +31,10 @@ bool is_valid_state(std::string_view state);
 
 /// The live pending authorization for a consent URL's state, or nullopt (unknown or expired).
 Result<std::optional<PendingAuthorization>>
-find_pending_authorization(storage::Repositories& r, std::string_view state, std::int64_t now);
+find_pending_authorization(Repositories& r, std::string_view state, std::int64_t now);
 
 /// Removes it (approved, denied, or its client is gone).
-Result<void> forget_pending_authorization(storage::Repositories& r,
-                                          const PendingAuthorization& pending);
+Result<void> forget_pending_authorization(Repositories& r, const PendingAuthorization& pending);
 
 /// The consent page's path for a state.
 std::string consent_path(std::string_view state);

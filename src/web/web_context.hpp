@@ -3,14 +3,14 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
-#include "storage/unit_of_work.hpp"
+#include "core/unit_of_work.hpp"
 #include "web/browser_sessions.hpp"
 #include "web/page.hpp"
 
 namespace provisiond::web {
 
 struct WebContext {
-    storage::UnitOfWork& uow;
+    UnitOfWork& uow;
     const Clock& clock;
     const Config& config;
     BrowserSessions& sessions;

@@ -3,6 +3,7 @@
 #include "crypto/one_time_seal.hpp"
 #include "webhooks/secrets_key.hpp"
 #include "webhooks/signature.hpp"
+#include "webhooks/webhook_repository.hpp"
 
 #include <curl/curl.h>
 
@@ -29,7 +30,7 @@ bool wants(const std::vector<std::string>& events, const std::string& type) {
 
 } // namespace
 
-WebhookWorker::WebhookWorker(storage::UnitOfWork& uow, const Clock& clock, WorkerSettings settings,
+WebhookWorker::WebhookWorker(UnitOfWork& uow, const Clock& clock, WorkerSettings settings,
                              std::shared_ptr<spdlog::logger> log)
     : uow_(uow), clock_(clock), settings_(std::move(settings)), log_(std::move(log)) {}
 
@@ -72,7 +73,7 @@ Result<std::vector<WebhookWorker::Target>> WebhookWorker::load_targets() {
                        {}});
     }
     std::vector<Endpoint> stored;
-    RETURN_IF_ERROR(uow_.run(storage::TransactionMode::read, [&](storage::Repositories& r) {
+    RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) {
         auto found = r.webhooks().endpoints();
         if (!found) {
             return Result<void>(found.error());
@@ -156,28 +157,27 @@ int WebhookWorker::run_once() {
     }
     // Fan out: each new event gets one delivery per endpoint that wants it, in one transaction
     // per event (the event row itself was written with its change).
-    auto fanned =
-        uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            auto events = r.webhooks().unfanned(batch_size);
-            if (!events) {
-                return Result<void>(events.error());
-            }
-            for (const auto& event : *events) {
-                std::vector<std::string> ids;
-                for (const auto& t : *targets) {
-                    if (wants(t.events, event.type)) {
-                        ids.push_back(t.id);
-                    }
+    auto fanned = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        auto events = r.webhooks().unfanned(batch_size);
+        if (!events) {
+            return Result<void>(events.error());
+        }
+        for (const auto& event : *events) {
+            std::vector<std::string> ids;
+            for (const auto& t : *targets) {
+                if (wants(t.events, event.type)) {
+                    ids.push_back(t.id);
                 }
-                RETURN_IF_ERROR(r.webhooks().fan_out(event.id, ids, clock_.now()));
             }
-            return Result<void>();
-        });
+            RETURN_IF_ERROR(r.webhooks().fan_out(event.id, ids, clock_.now()));
+        }
+        return Result<void>();
+    });
     if (!fanned) {
         log_->warn("webhooks: cannot fan out events: {}", fanned.error().debug);
     }
     std::vector<Delivery> due;
-    auto read = uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    auto read = uow_.run(TransactionMode::write, [&](Repositories& r) {
         std::int64_t now = clock_.now();
         std::int64_t claim_seconds = claim_size * (settings_.timeout_ms / 1000 + 1) + 60;
         auto found = r.webhooks().claim_due(now, claim_size, now + claim_seconds);
@@ -207,10 +207,9 @@ int WebhookWorker::run_once() {
         if (target == targets->end() || !target->key) {
             // Its secret cannot be opened, or --webhook-url is no longer set: it waits, due
             // again on the next pass (given back unattempted, not held for the claim).
-            auto released =
-                uow_.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-                    return r.webhooks().release(d.event.id, d.endpoint_id, clock_.now());
-                });
+            auto released = uow_.run(TransactionMode::write, [&](Repositories& r) {
+                return r.webhooks().release(d.event.id, d.endpoint_id, clock_.now());
+            });
             if (!released) {
                 log_->warn("webhooks: cannot give back delivery of {}: {}", d.event.id,
                            released.error().debug);
@@ -221,17 +220,16 @@ int WebhookWorker::run_once() {
         telemetry_->count("provisiond_webhook_deliveries_total",
                           {{"outcome", sent ? "delivered" : "failed"}});
         std::int64_t now = clock_.now();
-        auto recorded = uow_.run(
-            storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-                if (sent) {
-                    return r.webhooks().mark_delivered(d.event.id, d.endpoint_id, now);
-                }
-                std::int64_t backoff = std::min<std::int64_t>(
-                    max_backoff_seconds,
-                    settings_.retry_base_seconds << std::min<std::int64_t>(d.attempts, 12));
-                return r.webhooks().mark_failed(d.event.id, d.endpoint_id, sent.error().message,
-                                                now + backoff);
-            });
+        auto recorded = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+            if (sent) {
+                return r.webhooks().mark_delivered(d.event.id, d.endpoint_id, now);
+            }
+            std::int64_t backoff = std::min<std::int64_t>(
+                max_backoff_seconds,
+                settings_.retry_base_seconds << std::min<std::int64_t>(d.attempts, 12));
+            return r.webhooks().mark_failed(d.event.id, d.endpoint_id, sent.error().message,
+                                            now + backoff);
+        });
         if (sent) {
             ++delivered;
             log_->info("webhooks: delivered {} {} to {}", d.event.type, d.event.id, d.endpoint_id);

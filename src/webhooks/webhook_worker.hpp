@@ -6,7 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/telemetry.hpp"
-#include "storage/unit_of_work.hpp"
+#include "core/unit_of_work.hpp"
 
 #include <spdlog/logger.h>
 
@@ -29,7 +29,7 @@ struct WorkerSettings {
 
 class WebhookWorker {
 public:
-    WebhookWorker(storage::UnitOfWork& uow, const Clock& clock, WorkerSettings settings,
+    WebhookWorker(UnitOfWork& uow, const Clock& clock, WorkerSettings settings,
                   std::shared_ptr<spdlog::logger> log);
     ~WebhookWorker();
     void start();
@@ -53,7 +53,7 @@ private:
     Result<void> post(const Target& target, const std::string& id, const std::string& body);
 
     TelemetryHook telemetry_;
-    storage::UnitOfWork& uow_;
+    UnitOfWork& uow_;
     const Clock& clock_;
     WorkerSettings settings_;
     std::shared_ptr<spdlog::logger> log_;

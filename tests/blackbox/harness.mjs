@@ -3,7 +3,7 @@
 //
 // Everything here talks only to 127.0.0.1.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -21,6 +21,13 @@ export const BIN = process.env.PROVISIOND_BIN
   ? resolve(process.env.PROVISIOND_BIN)
   : resolve(HERE, '../../build/provisiond');
 export const NODE22 = resolve(HERE, 'node_modules/.bin/node');
+
+/**
+ * The backend the suite runs on: SQLite files (default) or, when run.sh started a throwaway
+ * PostgreSQL cluster (PROVISIOND_TEST_PG_URL), one fresh PostgreSQL database per server.
+ */
+export const PG_URL = process.env.PROVISIOND_TEST_PG_URL || '';
+export const ON_POSTGRES = PG_URL !== '';
 
 export const API_VERSION = '0.1d';
 export const P = '/api/agentic/provisioning';
@@ -96,12 +103,15 @@ function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {})
 export { runProcess };
 
 export class Server {
-  constructor({ dir, port, extraArgs, env, wrapper = [] }) {
+  constructor({ dir, port, extraArgs, env, wrapper = [], database }) {
     this.dir = dir;
     this.wrapper = wrapper; // a command the binary runs under, e.g. ['prlimit', '--nofile=128:128']
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.dbPath = join(dir, 'provisiond.db');
+    // What --database names: the SQLite file, or this server's own PostgreSQL database.
+    // `database` given: another server's (two processes on one database).
+    this.database = database ?? (ON_POSTGRES ? createPgDatabase() : this.dbPath);
     this.outboxDir = join(dir, 'outbox');
     this.extraArgs = extraArgs;
     this.env = env;
@@ -115,8 +125,9 @@ export class Server {
       'serve',
       '--listen', `127.0.0.1:${this.port}`,
       '--public-url', this.url,
-      '--database', this.dbPath,
+      '--database', this.database,
       '--outbox-dir', this.outboxDir,
+      ...pgKeyFileArgs(this, this.extraArgs),
       ...this.extraArgs,
     ];
   }
@@ -195,7 +206,7 @@ export class Server {
 
   /** provisiond <args> --database DBPATH */
   cli(args, opts = {}) {
-    return runProcess(BIN, [...args, '--database', this.dbPath], opts);
+    return runProcess(BIN, [...args, '--database', this.database, ...pgKeyFileArgs(this, args)], opts);
   }
 }
 
@@ -223,10 +234,10 @@ export async function makeTempDir(prefix = 'provisiond-bb-') {
   return dir;
 }
 
-export async function startServer({ extraArgs = [], env = {}, wrapper = [] } = {}) {
+export async function startServer({ extraArgs = [], env = {}, wrapper = [], database } = {}) {
   const dir = await makeTempDir();
   const port = await freePort();
-  const s = new Server({ dir, port, extraArgs, env, wrapper });
+  const s = new Server({ dir, port, extraArgs, env, wrapper, database });
   await s.start();
   return s;
 }
@@ -328,12 +339,82 @@ export function statusOfRaw(text) {
 // ---------------------------------------------------------------------------------------------
 // Database (read-only) and files.
 
+/** The SQLite file a server uses: its own, or the one it shares with another server (`database`). */
+function sqlitePath(server) {
+  return ON_POSTGRES ? server.dbPath : server.database;
+}
+
 export function db(server) {
-  return new DatabaseSync(server.dbPath, { readOnly: true });
+  return new DatabaseSync(sqlitePath(server), { readOnly: true });
+}
+
+// ---- PostgreSQL: one database per server, queried through psql (node has no sync client).
+let pgDatabases = 0;
+function createPgDatabase() {
+  const name = `bb_${process.pid}_${++pgDatabases}_${randomBytes(3).toString('hex')}`;
+  psql(`${PG_URL}/postgres`, `CREATE DATABASE ${name}`);
+  return `${PG_URL}/${name}`;
+}
+
+/**
+ * On PostgreSQL a URL names no directory: the webhook secrets key goes where it would beside the
+ * SQLite file, so the suite's checks of that file hold on both backends.
+ */
+function pgKeyFileArgs(server, args) {
+  if (!ON_POSTGRES || args.includes('--secrets-key-file')) return [];
+  return ['--secrets-key-file', `${server.dbPath}-secrets.key`];
+}
+
+function psql(url, sql) {
+  const r = spawnSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr}\nSQL: ${sql}`);
+  return r.stdout;
+}
+
+/** `?` placeholders (outside quotes) replaced by SQL literals of the params. */
+export function pgInline(sql, params) {
+  let i = 0;
+  let out = '';
+  let quoted = false;
+  for (const ch of sql) {
+    if (ch === "'") quoted = !quoted;
+    if (ch === '?' && !quoted) {
+      if (i >= params.length) throw new Error(`too few parameters for: ${sql}`);
+      const v = params[i++];
+      if (v === null || v === undefined) out += 'NULL';
+      else if (typeof v === 'number' || typeof v === 'bigint') out += String(v);
+      else if (typeof v === 'boolean') out += v ? '1' : '0';
+      else out += `'${String(v).replaceAll("'", "''")}'`;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** Rows of a query on the server's PostgreSQL database, as plain objects. */
+function pgRows(server, sql, params) {
+  const text = psql(server.database, `SELECT coalesce(json_agg(t), '[]') FROM (${pgInline(sql, params)}) t`);
+  return JSON.parse(text);
+}
+
+/** Runs a statement that changes the database (either backend); returns nothing. */
+export function dbExec(server, sql, ...params) {
+  if (ON_POSTGRES) {
+    psql(server.database, pgInline(sql, params));
+    return;
+  }
+  const d = new DatabaseSync(sqlitePath(server), { timeout: 10000 });
+  try {
+    if (params.length === 0) d.exec(sql); else d.prepare(sql).run(...params);
+  } finally {
+    d.close();
+  }
 }
 
 /** Run one query read-only and return plain objects. */
 export function q(server, sql, ...params) {
+  if (ON_POSTGRES) return pgRows(server, sql, params);
   const d = db(server);
   try {
     return d.prepare(sql).all(...params).map((r) => ({ ...r }));
@@ -350,8 +431,17 @@ export function count(server, sql, ...params) {
   return Number(Object.values(r)[0]);
 }
 
-/** Bytes of the database file, its WAL and its shared-memory file. */
+/**
+ * Bytes of the database file, its WAL and its shared-memory file. On PostgreSQL (no file of its
+ * own; dead row versions and WAL are the cluster's) what the database holds: the text of a
+ * `pg_dump --data-only` of the server's database, every stored value of every table.
+ */
 export async function dbFileBytes(server) {
+  if (ON_POSTGRES) {
+    const r = spawnSync('pg_dump', ['--data-only', server.database], { maxBuffer: 1 << 30 });
+    if (r.status !== 0) throw new Error(`pg_dump failed (${r.status}): ${r.stderr}`);
+    return r.stdout;
+  }
   const parts = [];
   for (const suffix of ['', '-wal', '-shm', '-journal']) {
     const p = server.dbPath + suffix;

@@ -13,13 +13,7 @@ export PROVISIOND_ADMIN_LISTEN="${PROVISIOND_ADMIN_LISTEN:-127.0.0.1:0}"
 export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
 # PROVISIOND_TEST_BACKEND=postgres: the whole suite on a throwaway PostgreSQL cluster (one
 # database per server), started here and removed at the end.
-if [[ "${PROVISIOND_TEST_BACKEND:-sqlite}" == postgres && -z "${PROVISIOND_TEST_PG_URL:-}" ]]; then
-  pgdir=$(mktemp -d /tmp/provisiond-pg-XXXXXX)
-  trap 'bash ../pg/cluster.sh stop "$pgdir"' EXIT
-  PROVISIOND_TEST_PG_URL=$(bash ../pg/cluster.sh start "$pgdir")
-  export PROVISIOND_TEST_PG_URL PROVISIOND_TEST_PG_DIR="$pgdir"
-  echo "# backend: PostgreSQL at $PROVISIOND_TEST_PG_URL" >&2
-fi
+source ../pg/backend.sh
 if [[ $# -eq 0 ]]; then
   set -- *.test.mjs
 fi

@@ -2,8 +2,7 @@
 // opens the URL in a browser and lands in the project, logged in; the link is single-use.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatabaseSync } from 'node:sqlite';
-import { P, api, bearer, newAccount, q, q1, sha256hex } from '../blackbox/harness.mjs';
+import { P, api, bearer, dbExec, newAccount, q, q1, sha256hex } from '../blackbox/harness.mjs';
 import {
   PARTNER_NAME, SESSION_COOKIE, dbFind, registerPartner, startWithSmtp, stopServer, userWithPassword,
   WebClient,
@@ -163,13 +162,7 @@ test('refused: no bearer, a bad bearer, an unknown token, an expired one', async
 });
 
 function writeDb(srv, sql, ...params) {
-  const d = new DatabaseSync(srv.dbPath);
-  try {
-    d.exec('PRAGMA busy_timeout = 5000');
-    d.prepare(sql).run(...params);
-  } finally {
-    d.close();
-  }
+  dbExec(srv, sql, ...params); // either backend (harness.mjs)
 }
 
 test('a partner without the deep_links capability gets 403 deep_links_not_enabled and nothing is stored', async () => {

@@ -11,8 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import {
-  accountRequest, api, db, exchangeCode, freePort, q1, rawHttp, registerClient, setLimit, sha256hex, sleep,
-  startServer, uniqueEmail,
+  ON_POSTGRES, accountRequest, api, db, exchangeCode, freePort, q, q1, rawHttp, registerClient, setLimit, sha256hex,
+  sleep, startServer, uniqueEmail,
 } from '../blackbox/harness.mjs';
 import { decodeEntities, startSmtp } from './smtp_fixture.mjs';
 import { startTlsSite } from '../blackbox/tls_fixture.mjs';
@@ -447,6 +447,7 @@ export async function consentUrl(server, { clientId, email, ...extra }) {
 
 /** [{table, column, rowid}] for every text cell that contains `needle`. */
 export function dbFind(server, needle) {
+  if (ON_POSTGRES) return pgFind(server, needle);
   const d = db(server);
   try {
     const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all().map((r) => r.name);
@@ -464,6 +465,16 @@ export function dbFind(server, needle) {
   }
 }
 
+/** dbFind on PostgreSQL: every column of every table of the server's database, in one query. */
+function pgFind(server, needle) {
+  const columns = q(server, `SELECT table_name AS t, column_name AS c FROM information_schema.columns
+    WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`);
+  if (columns.length === 0) return [];
+  const parts = columns.map(({ t, c }) => `SELECT '${t}' AS "table", '${c}' AS "column", ctid::text AS rowid
+    FROM "${t}" WHERE strpos(CAST("${c}" AS TEXT), ?) > 0`);
+  return q(server, parts.join(' UNION ALL '), ...columns.map(() => needle));
+}
+
 /** The secret is stored nowhere in the clear, and its SHA-256 is stored somewhere. */
 export function assertStoredOnlyHashed(server, secret, what) {
   assert.deepEqual(dbFind(server, secret), [], `${what} appears in the clear in the database`);
@@ -473,6 +484,9 @@ export function assertStoredOnlyHashed(server, secret, what) {
 }
 
 export function tableNames(server) {
+  if (ON_POSTGRES) {
+    return q(server, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'").map((r) => r.name);
+  }
   const d = db(server);
   try {
     return d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);

@@ -23,8 +23,21 @@ fi
 # Many servers run at once: each gets its admin listener on a port the kernel picks.
 export PROVISIOND_ADMIN_LISTEN="${PROVISIOND_ADMIN_LISTEN:-127.0.0.1:0}"
 export PROVISIOND_BIN="${PROVISIOND_BIN:-$(pwd)/../../build/provisiond}"
+# PROVISIOND_TEST_BACKEND=postgres: every server on its own database of a throwaway cluster.
+source ../pg/backend.sh
 if [[ $# -eq 0 ]]; then
   set -- *.test.mjs
 fi
 # One file at a time: each starts Chromium, and the machine has two cores.
-exec "$NODE" --disable-warning=ExperimentalWarning --test --test-concurrency=1 --test-timeout=90000 "$@"
+summary=$(mktemp /tmp/provisiond-e2e-summary-XXXXXX)
+status=0
+"$NODE" --disable-warning=ExperimentalWarning --test --test-concurrency=1 --test-timeout=90000 \
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=spec --test-reporter-destination="$summary" "$@" || status=$?
+if [[ $status -ne 0 ]]; then
+  # Last, so that the end of a long log names what failed.
+  echo "# tests/e2e (${PROVISIOND_TEST_BACKEND:-sqlite}): failing tests"
+  sed -n '/failing tests:/,$p' "$summary" | head -200
+fi
+rm -f "$summary"
+exit $status

@@ -1,8 +1,8 @@
 // Emails: one content rendered into a text and an HTML part (escaped like the pages, carrying
 // the branding), the multipart/alternative message, and quoted-printable.
-#include "accounts/welcome_email.hpp"
 #include "outbox/email_template.hpp"
 #include "outbox/message_format.hpp"
+#include "outbox/welcome_email.hpp"
 
 #include <gtest/gtest.h>
 
@@ -112,20 +112,20 @@ TEST(QuotedPrintable, EncodesEqualsNonAsciiAndTrailingSpaceAndSoftBreaksLongLine
 }
 
 TEST(AccountEmails, ResetAndNewLinkSayDifferentThingsWithTheSameLink) {
-    accounts::PasswordLinkInput input;
+    outbox::PasswordLinkInput input;
     input.user_id = "u";
     input.recipient = "ada@example.com";
     input.set_password_url = "https://id.acme.test/account/set-password?token=" +
-                             std::string(accounts::set_password_token_placeholder);
+                             std::string(outbox::set_password_token_placeholder);
     input.login_url = "https://id.acme.test/login";
-    input.reason = accounts::PasswordLinkReason::reset;
-    auto reset = accounts::compose_password_link_email(input, branded(), 0);
+    input.reason = outbox::PasswordLinkReason::reset;
+    auto reset = outbox::compose_password_link_email(input, branded(), 0);
     EXPECT_EQ(reset.kind, "password_reset");
     EXPECT_EQ(reset.subject, "Reset your Acme Cloud password");
-    input.reason = accounts::PasswordLinkReason::new_link;
-    auto link = accounts::compose_password_link_email(input, branded(), 0);
+    input.reason = outbox::PasswordLinkReason::new_link;
+    auto link = outbox::compose_password_link_email(input, branded(), 0);
     EXPECT_EQ(link.kind, "password_link");
-    EXPECT_NE(link.body_html.find(accounts::set_password_token_placeholder), std::string::npos);
+    EXPECT_NE(link.body_html.find(outbox::set_password_token_placeholder), std::string::npos);
 }
 
 } // namespace

@@ -30,7 +30,8 @@ protected:
         path_ = std::filesystem::temp_directory_path() /
                 ("provisiond-unit-" + crypto::random_uuid() + ".db");
         std::string p = path_.string();
-        db_ = std::make_unique<storage::Database>([p] { return storage::open_sqlite(p); }, 4);
+        db_ = std::make_unique<storage::Database>(
+            [p, w = std::make_shared<std::mutex>()] { return storage::open_sqlite(p, w); }, 4);
         ASSERT_TRUE(storage::migrate(*db_));
         uow_ = std::make_unique<storage::SqlUnitOfWork>(*db_);
         config_.public_url = "https://provision.example";
@@ -51,9 +52,8 @@ protected:
         client.scopes = {"project:read", "user:read"};
         client.rate_limits = {
             {"account_requests", -1}, {"token_exchanges", -1}, {"resource_creates", -1}};
-        ASSERT_TRUE(uow_->run(storage::TransactionMode::write, [&](storage::Repositories& r) {
-            return r.clients().insert(client);
-        }));
+        ASSERT_TRUE(uow_->run(TransactionMode::write,
+                              [&](Repositories& r) { return r.clients().insert(client); }));
     }
     void TearDown() override {
         tokens_.reset();
@@ -321,9 +321,9 @@ TEST_F(Services, ResourcesUseTheBaseProjectAndMapProjectIds) {
 }
 
 TEST_F(Services, RateLimitCountsPerClientAndWindow) {
-    oauth::OAuthClient client;
+    ratelimit::LimitedPartner client;
     client.client_id = "limited";
-    client.rate_limits = {{"account_requests", 2}};
+    client.overrides = {{"account_requests", 2}};
     EXPECT_TRUE(limiter_->charge(client, ratelimit::Endpoint::account_requests));
     EXPECT_TRUE(limiter_->charge(client, ratelimit::Endpoint::account_requests));
     auto third = limiter_->charge(client, ratelimit::Endpoint::account_requests);

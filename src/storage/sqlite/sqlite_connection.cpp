@@ -41,7 +41,8 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
 
 class SqliteConnection final : public Connection {
 public:
-    explicit SqliteConnection(sqlite3* db) : db_(db) {}
+    SqliteConnection(sqlite3* db, std::shared_ptr<std::mutex> writer)
+        : db_(db), writer_(std::move(writer)), writing_(*writer_, std::defer_lock) {}
     ~SqliteConnection() override {
         for (auto& [sql, stmt] : statements_) {
             sqlite3_finalize(stmt);
@@ -111,14 +112,36 @@ public:
     }
 
     Result<void> begin(TransactionMode mode) override {
-        return run_plain(mode == TransactionMode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+        if (mode == TransactionMode::read) {
+            return run_plain("BEGIN");
+        }
+        writing_.lock();
+        auto began = run_plain("BEGIN IMMEDIATE");
+        if (!began) {
+            writing_.unlock();
+        }
+        return began;
     }
-    Result<void> commit() override { return run_plain("COMMIT"); }
-    void rollback() override { (void)run_plain("ROLLBACK"); }
+    Result<void> commit() override {
+        auto done = run_plain("COMMIT");
+        if (done) {
+            release_writer();
+        }
+        return done; // a failed COMMIT is followed by rollback(), which releases it
+    }
+    void rollback() override {
+        (void)run_plain("ROLLBACK");
+        release_writer();
+    }
     std::string_view dialect() const override { return "sqlite"; }
-    bool has_single_writer() const override { return true; }
 
 private:
+    void release_writer() {
+        if (writing_.owns_lock()) {
+            writing_.unlock();
+        }
+    }
+
     Result<void> run_plain(const char* sql) {
         int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
         if (rc != SQLITE_OK) {
@@ -166,12 +189,15 @@ private:
     }
 
     sqlite3* db_;
+    std::shared_ptr<std::mutex> writer_;
+    std::unique_lock<std::mutex> writing_; ///< held from BEGIN IMMEDIATE to COMMIT or ROLLBACK
     std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
 } // namespace
 
-Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
+Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
+                                                std::shared_ptr<std::mutex> writer) {
     sqlite3* db = nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -183,7 +209,7 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
     }
     sqlite3_busy_timeout(db, busy_timeout_ms);
     sqlite3_extended_result_codes(db, 1);
-    auto connection = std::make_unique<SqliteConnection>(db);
+    auto connection = std::make_unique<SqliteConnection>(db, std::move(writer));
     // WAL lets readers run beside the single writer; NORMAL sync is durable across process
     // crashes (WAL), the usual production choice for SQLite.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",

@@ -5,11 +5,17 @@
 #include "storage/connection.hpp"
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace provisiond::storage {
 
 /// Opens (creating if needed) the SQLite database at `path`. ":memory:" is allowed in tests.
-Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path);
+/// `writer` is shared by every connection to the file in this process: SQLite admits one writer
+/// at a time, and a write transaction takes this mutex before `BEGIN IMMEDIATE`, which wakes
+/// the next writer at once instead of leaving it to SQLite's busy handler (it sleeps in
+/// millisecond steps). Other processes still queue on the file's lock.
+Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
+                                                std::shared_ptr<std::mutex> writer);
 
 } // namespace provisiond::storage

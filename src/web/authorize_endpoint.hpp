@@ -6,17 +6,17 @@
 #include "cimd/client_registrar.hpp"
 #include "web/web_context.hpp"
 
-namespace provisiond::oauth {
+namespace provisiond::web {
 
 class AuthorizeEndpoint {
 public:
-    AuthorizeEndpoint(web::WebContext context, cimd::ClientRegistrar& clients)
+    AuthorizeEndpoint(WebContext context, cimd::ClientRegistrar& clients)
         : c_(context), clients_(clients) {}
     http::Response handle(const http::Request& request);
 
 private:
-    web::WebContext c_;
+    WebContext c_;
     cimd::ClientRegistrar& clients_;
 };
 
-} // namespace provisiond::oauth
+} // namespace provisiond::web

@@ -1,11 +1,11 @@
 #pragma once
 // The emails of an account's life: the welcome email, a new set-password link, and a password
-// reset. Each is words only (outbox::EmailContent); outbox/email_template.hpp renders both parts.
+// reset. Each is words only (EmailContent); outbox/email_template.hpp renders both parts.
 
 #include "config/config.hpp"
 #include "outbox/email.hpp"
 
-namespace provisiond::accounts {
+namespace provisiond::outbox {
 
 /// Stands in the queued body for the single-use token; the sender mints it at delivery.
 inline constexpr std::string_view set_password_token_placeholder = "{{set_password_token}}";
@@ -22,8 +22,7 @@ struct WelcomeEmailInput {
 };
 
 /// The message a newly provisioned user receives: who created the account, and how to get in.
-outbox::Email compose_welcome_email(const WelcomeEmailInput& input, const Config& config,
-                                    std::int64_t now);
+Email compose_welcome_email(const WelcomeEmailInput& input, const Config& config, std::int64_t now);
 
 /// Why someone is sent a set-password link.
 enum class PasswordLinkReason {
@@ -40,7 +39,7 @@ struct PasswordLinkInput {
     PasswordLinkReason reason = PasswordLinkReason::new_link;
 };
 
-outbox::Email compose_password_link_email(const PasswordLinkInput& input, const Config& config,
-                                          std::int64_t now);
+Email compose_password_link_email(const PasswordLinkInput& input, const Config& config,
+                                  std::int64_t now);
 
-} // namespace provisiond::accounts
+} // namespace provisiond::outbox

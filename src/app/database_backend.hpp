@@ -7,16 +7,16 @@
 #include <string>
 #include <string_view>
 
-namespace provisiond::storage {
+namespace provisiond::app {
 
 enum class Backend { sqlite, postgres };
 
 Backend backend_of(std::string_view database);
 
 /// Opens connections to `database` with the driver its value selects.
-ConnectionFactory connection_factory(const std::string& database);
+storage::ConnectionFactory connection_factory(const std::string& database);
 
 /// `database` as it may be shown in messages and logs (a URL's password replaced by ***).
 std::string display_name(std::string_view database);
 
-} // namespace provisiond::storage
+} // namespace provisiond::app

@@ -1,4 +1,4 @@
-#include "provisioning/deep_links_endpoint.hpp"
+#include "web/deep_links_endpoint.hpp"
 
 #include "core/iso8601.hpp"
 #include "crypto/crypto.hpp"
@@ -6,13 +6,14 @@
 #include "http/body.hpp"
 #include "http/error_envelope.hpp"
 #include "oauth/bearer.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 
 #include <boost/json.hpp>
 
-namespace provisiond::provisioning {
+namespace provisiond::web {
 
-http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
+http::Response handle_deep_links(UnitOfWork& uow, const Clock& clock, const Config& config,
                                  const http::Request& request) {
     auto caller =
         oauth::authenticate_bearer(uow, clock, request.header("authorization").value_or(""));
@@ -62,7 +63,7 @@ http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, c
     if (!caller->family.project_ids.empty()) {
         project = caller->family.project_ids.front();
     }
-    auto stored = uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) {
+    auto stored = uow.run(TransactionMode::write, [&](Repositories& r) {
         return r.browser().insert_deep_link({crypto::sha256_hex(token), caller->family.user_id,
                                              caller->client.client_id, project, chosen_purpose,
                                              *path, now, now + deep_link_lifetime_seconds});
@@ -78,4 +79,4 @@ http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, c
     return r;
 }
 
-} // namespace provisiond::provisioning
+} // namespace provisiond::web

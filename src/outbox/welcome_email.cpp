@@ -1,8 +1,8 @@
-#include "accounts/welcome_email.hpp"
+#include "outbox/welcome_email.hpp"
 
 #include "outbox/email_template.hpp"
 
-namespace provisiond::accounts {
+namespace provisiond::outbox {
 namespace {
 
 std::string link_note(std::int64_t hours) {
@@ -12,10 +12,9 @@ std::string link_note(std::int64_t hours) {
 
 } // namespace
 
-outbox::Email compose_welcome_email(const WelcomeEmailInput& in, const Config& config,
-                                    std::int64_t now) {
+Email compose_welcome_email(const WelcomeEmailInput& in, const Config& config, std::int64_t now) {
     const std::string& product = config.branding.product_name;
-    outbox::EmailContent content;
+    EmailContent content;
     content.kind = "welcome";
     content.subject = in.partner_name + " created your " + product + " account";
     content.greeting = in.first_name.empty() ? "Hi," : "Hi " + in.first_name + ",";
@@ -31,10 +30,10 @@ outbox::Email compose_welcome_email(const WelcomeEmailInput& in, const Config& c
     return outbox::compose_email(content, config, in.recipient, in.user_id, now);
 }
 
-outbox::Email compose_password_link_email(const PasswordLinkInput& in, const Config& config,
-                                          std::int64_t now) {
+Email compose_password_link_email(const PasswordLinkInput& in, const Config& config,
+                                  std::int64_t now) {
     bool reset = in.reason == PasswordLinkReason::reset;
-    outbox::EmailContent content;
+    EmailContent content;
     content.kind = reset ? "password_reset" : "password_link";
     content.subject = reset ? "Reset your " + config.branding.product_name + " password"
                             : "Your link to set a " + config.branding.product_name + " password";
@@ -53,4 +52,4 @@ outbox::Email compose_password_link_email(const PasswordLinkInput& in, const Con
     return outbox::compose_email(content, config, in.recipient, in.user_id, now);
 }
 
-} // namespace provisiond::accounts
+} // namespace provisiond::outbox

@@ -1,4 +1,4 @@
-#include "oauth/authorize_endpoint.hpp"
+#include "web/authorize_endpoint.hpp"
 
 #include "core/strings.hpp"
 #include "core/url.hpp"
@@ -9,13 +9,15 @@
 #include "oauth/pkce.hpp"
 #include "oauth/scopes.hpp"
 #include "ratelimit/fixed_window.hpp"
+#include "ratelimit/rate_limit_repository.hpp"
+#include "web/browser_repository.hpp"
 #include "web/form.hpp"
 #include "web/page.hpp"
 #include "web/pending_authorization.hpp"
 
 #include <algorithm>
 
-namespace provisiond::oauth {
+namespace provisiond::web {
 namespace {
 
 constexpr std::size_t max_client_state_length = 1024;
@@ -88,7 +90,7 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
         return fail("unsupported_response_type", "response_type must be code");
     }
     auto challenge = param("code_challenge");
-    if (!challenge || !is_valid_code_challenge(*challenge)) {
+    if (!challenge || !oauth::is_valid_code_challenge(*challenge)) {
         return fail("invalid_request",
                     "code_challenge is required: 43-128 base64url characters (PKCE S256)");
     }
@@ -99,35 +101,34 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     if (auto scope = param("scope"); scope && !scope->empty()) {
         requested = split_spaces(*scope);
     }
-    auto scopes = resolve_requested_scopes(requested, client->scopes);
+    auto scopes = oauth::resolve_requested_scopes(requested, client->scopes);
     if (!scopes) {
         return fail("invalid_scope", scopes.error().message);
     }
     std::string state = crypto::random_urlsafe_token();
     std::int64_t now = c_.clock.now();
     bool throttled = false;
-    auto stored =
-        c_.uow.run(storage::TransactionMode::write, [&](storage::Repositories& r) -> Result<void> {
-            // Each request stores a row before anyone logs in: bound them per address.
-            auto counted = ratelimit::count_in_window(
-                r.rate_limits(), "authorize:" + http::limit_key(request.remote_address), 60,
-                authorize_requests_per_minute, now);
-            if (!counted) {
-                return counted.error();
-            }
-            if (counted->over_limit) {
-                throttled = true;
-                return {};
-            }
-            RETURN_IF_ERROR(r.browser().purge_expired(now));
-            return r.browser().insert_authorization_request(
-                {crypto::sha256_hex(state), client->client_id, *redirect_uri, client_state, *scopes,
-                 *challenge, now, now + c_.config.lifetimes.consent_seconds, redirect_uri_sent});
-        });
+    auto stored = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+        // Each request stores a row before anyone logs in: bound them per address.
+        auto counted = ratelimit::count_in_window(
+            r.rate_limits(), "authorize:" + http::limit_key(request.remote_address), 60,
+            authorize_requests_per_minute, now);
+        if (!counted) {
+            return counted.error();
+        }
+        if (counted->over_limit) {
+            throttled = true;
+            return {};
+        }
+        RETURN_IF_ERROR(r.browser().purge_expired(now));
+        return r.browser().insert_authorization_request(
+            {crypto::sha256_hex(state), client->client_id, *redirect_uri, client_state, *scopes,
+             *challenge, now, now + c_.config.lifetimes.consent_seconds, redirect_uri_sent});
+    });
     if (!stored || throttled) {
         return fail("temporarily_unavailable", "Please try again in a moment");
     }
     return web::redirect(web::consent_path(state));
 }
 
-} // namespace provisiond::oauth
+} // namespace provisiond::web

@@ -4,14 +4,14 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/unit_of_work.hpp"
 #include "http/message.hpp"
-#include "storage/unit_of_work.hpp"
 
-namespace provisiond::provisioning {
+namespace provisiond::web {
 
 inline constexpr std::int64_t deep_link_lifetime_seconds = 600;
 
-http::Response handle_deep_links(storage::UnitOfWork& uow, const Clock& clock, const Config& config,
+http::Response handle_deep_links(UnitOfWork& uow, const Clock& clock, const Config& config,
                                  const http::Request& request);
 
-} // namespace provisiond::provisioning
+} // namespace provisiond::web

@@ -1,0 +1,27 @@
+#include "app/database_backend.hpp"
+
+#include "storage/postgres/postgres_connection.hpp"
+#include "storage/sqlite/sqlite_connection.hpp"
+
+namespace provisiond::app {
+
+Backend backend_of(std::string_view database) {
+    return storage::is_postgres_url(database) ? Backend::postgres : Backend::sqlite;
+}
+
+storage::ConnectionFactory connection_factory(const std::string& database) {
+    if (backend_of(database) == Backend::postgres) {
+        return [database] { return storage::open_postgres(database); };
+    }
+    auto writer = std::make_shared<std::mutex>(); // one per file (storage/sqlite/)
+    return [database, writer] { return storage::open_sqlite(database, writer); };
+}
+
+std::string display_name(std::string_view database) {
+    if (backend_of(database) == Backend::postgres) {
+        return storage::redact_postgres_url(database);
+    }
+    return std::string(database);
+}
+
+} // namespace provisiond::app
