@@ -202,7 +202,7 @@ public:
     Result<std::vector<User>> list_users(std::string_view email_contains) override {
         auto rows = query(c_,
                           "SELECT " + std::string(user_columns) +
-                              " FROM users WHERE lower(email) LIKE lower($1) ESCAPE '\\' OR "
+                              " FROM users WHERE lower(email) LIKE $1 ESCAPE '\\' OR "
                               "email_normalized LIKE $1 ESCAPE '\\' ORDER BY created_at, id",
                           {contains_pattern(email_contains)});
         return all_of<User>(std::move(rows), user_from);

@@ -3,9 +3,8 @@
 // `provisiond audit`; maintenance removes logged rows after --audit-retention-days.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatabaseSync } from 'node:sqlite';
 import {
-  P, TOKEN_PATH, accountRequest, api, bearer, createResource, exchangeCode, newAccount, q, q1,
+  P, TOKEN_PATH, accountRequest, api, bearer, createResource, dbExec, exchangeCode, newAccount, q, q1,
   refreshGrant, registerClient, setPasswordToken, startServer, uniqueEmail, waitForEmail,
 } from './harness.mjs';
 import { DEFAULT_PASSWORD, WebClient, consentUrl, formWithButton, loginOverHttp, setPasswordOverHttp } from '../e2e/e2e.mjs';
@@ -202,10 +201,8 @@ describe('listing, logging, retention', () => {
   });
 
   test('logged events older than --audit-retention-days are removed; newer ones stay', async () => {
-    const d = new DatabaseSync(server.dbPath);
     const old = Math.floor(Date.now() / 1000) - 2 * 86400;
-    d.prepare("INSERT INTO audit_events (id, created_at, kind, actor, detail, logged_at) VALUES ('old-logged', ?, 'login.failed', 'user', '{}', ?)").run(old, old);
-    d.close();
+    dbExec(server, "INSERT INTO audit_events (id, created_at, kind, actor, detail, logged_at) VALUES ('old-logged', ?, 'login.failed', 'user', '{}', ?)", old, old);
     const deadline = Date.now() + 10000;
     while (q(server, "SELECT id FROM audit_events WHERE id = 'old-logged'").length > 0) {
       assert.ok(Date.now() < deadline, 'purged within 10 s');

@@ -12,6 +12,9 @@
 // 2. The same on a database of a running service's size (48 MiB: a week of webhook events), with
 //    one partner creating accounts one after another: the backup must finish while the writes go
 //    on, not only once they stop.
+// On PostgreSQL `backup` refuses (exit 2) and names pg_dump; the same two checks then run the
+// recipe of docs/OPERATIONS.md "Back up and restore": pg_dump while the server serves, createdb,
+// pg_restore into the empty database, and a server on the restored database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,8 +26,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { Webhook } from 'standardwebhooks';
 
 import {
-  BIN, Server, createResource, freePort, getResource, makeTempDir, newAccount, refreshGrant, registerClient,
-  runProcess, setLimit, sha256hex, sleep, startServer, uniqueEmail,
+  BIN, ON_POSTGRES, PG_URL, Server, createResource, dbExec, freePort, getResource, makeTempDir, newAccount, q1,
+  refreshGrant, registerClient, runProcess, setLimit, sha256hex, sleep, startServer, uniqueEmail,
 } from './harness.mjs';
 import { stopServer } from '../e2e/e2e.mjs';
 
@@ -106,6 +109,51 @@ function checkCopy(path, accounts) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PostgreSQL: the documented pg_dump / createdb / pg_restore recipe.
+
+/** Runs one of PostgreSQL's client programs; fails the test with its output unless it exits 0. */
+async function pgTool(bin, args, { timeoutMs = 120000 } = {}) {
+  const r = await runProcess(bin, args, { timeoutMs });
+  assert.equal(r.code, 0, `${bin} ${args.join(' ')}: ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** `pg_dump --format=custom` of a running server's database (docs/OPERATIONS.md). */
+function pgDump(server, file, opts) {
+  return pgTool('pg_dump', ['--format=custom', `--file=${file}`, server.database], opts);
+}
+
+/**
+ * The documented restore: a new empty database (createdb, C.UTF-8, template0), pg_restore of the
+ * dump into it (every constraint, foreign keys included, is checked as pg_restore creates it; any
+ * error makes it exit non-zero). Returns the restored database's URL.
+ */
+async function pgRestore(dump) {
+  const name = `restored_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await pgTool('createdb', [`--maintenance-db=${PG_URL}/postgres`, '--locale', 'C.UTF-8', '--template', 'template0', name]);
+  const url = `${PG_URL}/${name}`;
+  const r = await pgTool('pg_restore', ['--no-owner', `--dbname=${url}`, dump]);
+  assert.equal(r.stderr, '', 'pg_restore reports nothing');
+  return url;
+}
+
+/** checkCopy for a restored PostgreSQL database (given by URL). */
+function checkPgCopy(url, accounts) {
+  const db = { database: url }; // q/q1 read a server's database: here the restored one
+  const has = (account) => {
+    const u = q1(db, 'SELECT id FROM users WHERE email_normalized = ?', account.email.toLowerCase());
+    const at = q1(db, 'SELECT 1 AS x FROM access_tokens WHERE token_hash = ?', sha256hex(account.tokens.access_token));
+    const rt = q1(db, 'SELECT 1 AS x FROM refresh_tokens WHERE token_hash = ?', sha256hex(account.tokens.refresh_token));
+    return !!(u && at && rt);
+  };
+  return {
+    schema: Number(q1(db, 'SELECT MAX(version) AS v FROM schema_migrations').v),
+    users: Number(q1(db, 'SELECT COUNT(*) AS n FROM users').n),
+    missing: accounts.filter((a) => !has(a)).map((a) => a.email),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // A webhook receiver that verifies every request with the reference library.
 
 class Receiver {
@@ -159,7 +207,7 @@ describe('provisiond backup', () => {
     assert.equal(existsSync(to), false, 'no copy is written');
   });
 
-  test('an online copy while accounts are created; restored, it serves', async (t) => {
+  test('an online copy while accounts are created; restored, it serves', { skip: ON_POSTGRES && 'copies a SQLite file: on PostgreSQL the next test runs pg_dump and pg_restore' }, async (t) => {
     server = await startServer();
     const clientId = await partner(server);
     // A webhook endpoint: its secret is sealed under the key file next to the database.
@@ -246,6 +294,81 @@ describe('provisiond backup', () => {
     await stopServer(restored);
     restored = null;
   });
+
+  test('PostgreSQL: backup refuses and names pg_dump; pg_dump while accounts are created; restored with pg_restore, it serves', { skip: !ON_POSTGRES && 'PostgreSQL only (the test above covers SQLite)' }, async (t) => {
+    server = await startServer();
+    // The endpoint first: an event is fanned out to the endpoints that exist when the worker sees
+    // it, so the partner's partner.registered must not reach it before the receiver has its secret.
+    const added = await server.cli(['webhooks', 'add', '--url', receiver.url]);
+    assert.equal(added.code, 0, added.stderr);
+    const endpoint = JSON.parse(added.stdout.trim());
+    receiver.secret = endpoint.secret;
+    const keyFile = `${server.dbPath}-secrets.key`; // the harness's --secrets-key-file
+    assert.ok(existsSync(keyFile), `webhooks add wrote ${keyFile}`);
+    const clientId = await partner(server);
+
+    const loop = accountLoop(server, clientId);
+    await loop.waitFor(3);
+    // `provisiond backup` refuses a PostgreSQL URL with exit 2, naming pg_dump, and writes nothing.
+    const to = join(server.dir, 'backup-1.db');
+    const refused = await server.cli(['backup', '--to', to]);
+    assert.equal(refused.code, 2, `backup on PostgreSQL: ${refused.stdout}\n${refused.stderr}`);
+    assert.match(refused.stderr, /pg_dump --format=custom/);
+    assert.match(refused.stderr, /OPERATIONS\.md#back-up-and-restore/); // the anchor of "## Back up and restore"
+    assert.equal(existsSync(to), false, 'no file is written');
+
+    // pg_dump while the server keeps taking accounts.
+    const dump = join(server.dir, 'provisiond.dump');
+    const startedAt = performance.now();
+    await pgDump(server, dump);
+    const endedAt = performance.now();
+    const ackedDuring = loop.acked.filter((a) => a.at > startedAt && a.at < endedAt).length;
+    await loop.waitFor(loop.acked.length + 2); // writes on both sides of the dump
+    await loop.stop();
+    const schema = Number(q1(server, 'SELECT MAX(version) AS v FROM schema_migrations').v);
+    await stopServer(server);
+    t.diagnostic(`accounts acknowledged while pg_dump ran: ${ackedDuring}`);
+
+    // Restore into a new database: every account acknowledged before the dump started is there.
+    const url = await pgRestore(dump);
+    const before = loop.acked.filter((a) => a.at < startedAt);
+    assert.ok(before.length >= 3, `accounts acknowledged before the dump: ${before.length}`);
+    const copy = checkPgCopy(url, before);
+    assert.deepEqual(copy.missing, [], 'acknowledged before pg_dump started, missing from the restored database');
+    assert.ok(copy.users >= before.length);
+    assert.equal(copy.schema, schema, 'the restored database is at the schema version of the original');
+
+    // A fresh data directory with the key file; the restored database by URL.
+    const dir = await makeTempDir('provisiond-restore-');
+    const restoredKey = `${join(dir, 'provisiond.db')}-secrets.key`;
+    copyFileSync(keyFile, restoredKey);
+    assert.equal(statSync(restoredKey).mode & 0o777, 0o600, 'the key file keeps mode 0600');
+    const migrated = await runProcess(BIN, ['migrate', '--database', url, '--secrets-key-file', restoredKey]);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.doesNotMatch(migrated.stdout, /^applied /m, `migrate on the restored database: ${migrated.stdout}`);
+    assert.match(migrated.stdout, new RegExp(`^schema version ${schema}$`, 'm'));
+
+    restored = new Server({ dir, port: await freePort(), extraArgs: [], env: {}, database: url });
+    await restored.start();
+    assert.doesNotMatch(restored.stderr(), /cannot open the signing secret/);
+
+    const earlier = before[0];
+    const rf = await refreshGrant(restored, earlier.tokens.refresh_token);
+    assert.equal(rf.status, 200, `refresh on the restored database: ${rf.text}`);
+    assert.equal((await getResource(restored, rf.json.access_token, earlier.project)).status, 200);
+    const fresh = await newAccount(restored, { clientId, email: uniqueEmail('restored') });
+    const created = await createResource(restored, fresh.tokens.access_token);
+    assert.equal(created.status, 200, created.text);
+    assert.equal((await getResource(restored, fresh.tokens.access_token, created.json.id)).status, 200);
+    const deadline = Date.now() + 15000;
+    const isFresh = (e) => e.type === 'account.created' && e.data?.user?.email === fresh.email;
+    while (!receiver.verified.some(isFresh) && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(receiver.failures, [], 'every delivery verified with the endpoint secret');
+    assert.ok(receiver.verified.some(isFresh), 'account.created of the account made after the restore, signed with the old secret');
+    assert.doesNotMatch(restored.stderr(), /cannot open the signing secret/);
+    await stopServer(restored);
+    restored = null;
+  });
 });
 
 describe('provisiond backup on a database of a running service', () => {
@@ -256,6 +379,17 @@ describe('provisiond backup on a database of a running service', () => {
     server = await startServer();
     const clientId = await partner(server);
     // A week of delivered webhook events (one every 20 s, ~2 KiB bodies): they are kept for 7 days.
+    if (ON_POSTGRES) {
+      // Random hex pads (not compressible by TOAST), made by the database itself.
+      dbExec(server, `INSERT INTO webhook_events (id, type, body, created_at, fanned_out)
+        SELECT 'msg_' || substr(md5(random()::text || i), 1, 27), 'account.created',
+          json_build_object('type', 'account.created', 'data', json_build_object('pad',
+            (SELECT string_agg(md5(random()::text || i || j), '') FROM generate_series(1, 63) j)))::text,
+          ? - i * 20, 1
+        FROM generate_series(0, ? - 1) i`, Math.floor(Date.now() / 1000), 3 * 8192);
+      assert.ok(Number(q1(server, 'SELECT pg_database_size(current_database()) AS n').n) >= 48 * 1024 * 1024);
+      return bigPg(t, server, clientId);
+    }
     const w = new DatabaseSync(server.dbPath, { timeout: 10000 });
     try {
       w.exec('BEGIN IMMEDIATE');
@@ -298,3 +432,31 @@ describe('provisiond backup on a database of a running service', () => {
     assert.deepEqual(checkCopy(to, before).missing, [], 'acknowledged before the backup started, missing from the copy');
   });
 });
+
+/** The 48 MiB test on PostgreSQL: pg_dump finishes while the partner keeps creating accounts. */
+async function bigPg(t, server, clientId) {
+  const loop = accountLoop(server, clientId);
+  await loop.waitFor(3);
+  const dump = join(server.dir, 'big.dump');
+  const startedAt = performance.now();
+  const backup = pgDump(server, dump, { timeoutMs: 170000 });
+  let finished = false;
+  backup.then(() => { finished = true; }, () => { finished = true; });
+  const bound = Date.now() + 60000;
+  while (!finished && Date.now() < bound) {
+    if (loop.failure) throw loop.failure;
+    await sleep(50);
+  }
+  const finishedWhileWriting = finished;
+  const accountsDuring = loop.acked.filter((a) => a.at > startedAt).length;
+  t.diagnostic(`pg_dump ${finished ? 'finished' : 'still running'} after ${Math.round(performance.now() - startedAt)} ms; ${accountsDuring} accounts acknowledged meanwhile`);
+  await loop.stop();
+  await backup;
+  assert.ok(finishedWhileWriting,
+    `pg_dump did not finish within 60 s while one partner created accounts one after another (${accountsDuring} accounts meanwhile)`);
+  await stopServer(server);
+  const before = loop.acked.filter((a) => a.at < startedAt);
+  const url = await pgRestore(dump);
+  assert.deepEqual(checkPgCopy(url, before).missing, [], 'acknowledged before pg_dump started, missing from the restored database');
+  assert.equal(Number(q1({ database: url }, 'SELECT COUNT(*) AS n FROM webhook_events').n) >= 3 * 8192, true, 'the events are restored');
+}

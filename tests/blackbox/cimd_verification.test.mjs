@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accountRequest, avoidHourBoundary, db, dbFileBytes, newAccount, registerClient, sha256hex, sleep, startServer,
+  ON_POSTGRES, accountRequest, avoidHourBoundary, dbFileBytes, newAccount, q, registerClient, sha256hex, sleep, startServer,
 } from './harness.mjs';
 import { startTlsSite } from './tls_fixture.mjs';
 import {
@@ -72,21 +72,19 @@ const register = (server, url) => registration(server, url, { localAddress: next
 /** Every value stored anywhere in the database equal to `hex` (case-insensitive) or to its raw bytes. */
 function dbContainsHash(server, hex) {
   const raw = Buffer.from(hex, 'hex');
-  const d = db(server);
-  try {
-    const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
-    for (const t of tables) {
-      for (const row of d.prepare(`SELECT * FROM "${t.replaceAll('"', '""')}"`).all()) {
-        for (const v of Object.values(row)) {
-          if (typeof v === 'string' && v.toLowerCase() === hex) return true;
-          if (v instanceof Uint8Array && Buffer.from(v).equals(raw)) return true;
-        }
+  const tables = (ON_POSTGRES
+    ? q(server, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+    : q(server, "SELECT name FROM sqlite_master WHERE type = 'table'")).map((t) => t.name);
+  for (const t of tables) {
+    for (const row of q(server, `SELECT * FROM "${t.replaceAll('"', '""')}"`)) {
+      for (const v of Object.values(row)) {
+        // PostgreSQL's bytea comes back from psql's JSON as '\\x' and hex digits.
+        if (typeof v === 'string' && (v.toLowerCase() === hex || v.toLowerCase() === `\\x${hex}`)) return true;
+        if (v instanceof Uint8Array && Buffer.from(v).equals(raw)) return true;
       }
     }
-    return false;
-  } finally {
-    d.close();
   }
+  return false;
 }
 
 async function accountRequests(server, url, n) {

@@ -491,7 +491,7 @@ describe('the config file', () => {
     const dir = await makeTempDir();
     const file = join(dir, 'provisiond.conf');
     writeFileSync(file, [
-      `database = ${server.dbPath}`,
+      `database = ${server.database}`,
       'listen = 127.0.0.1:1',
       'log-format = text',
       'limit-account-requests = 5',

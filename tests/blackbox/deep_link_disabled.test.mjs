@@ -6,10 +6,9 @@
 // Positive controls: the same kind of link from an active client logs its user in.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatabaseSync } from 'node:sqlite';
 
 import {
-  P, api, bearer, count, newAccount, q, q1, setPasswordToken, sha256hex, startServer, waitForEmail,
+  P, api, bearer, count, dbExec, newAccount, q, q1, setPasswordToken, sha256hex, startServer, waitForEmail,
 } from './harness.mjs';
 import { DEFAULT_PASSWORD, SESSION_COOKIE, WebClient, registerPartner, setPasswordOverHttp, stopServer } from '../e2e/e2e.mjs';
 
@@ -209,13 +208,7 @@ describe('the deep_links capability is checked when the link is opened', () => {
   });
 });
 
-/** A write to the database from outside the server (WAL: safe beside it). */
+/** A write to the database from outside the server (SQLite's WAL or PostgreSQL: safe beside it). */
 function writeDb(sql, ...params) {
-  const d = new DatabaseSync(server.dbPath);
-  try {
-    d.exec('PRAGMA busy_timeout = 5000');
-    d.prepare(sql).run(...params);
-  } finally {
-    d.close();
-  }
+  dbExec(server, sql, ...params);
 }

@@ -8,10 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 
 import {
-  BIN, accountRequest, count, emails, emailsTo, freePort, q, q1, rawHttp, registerClient, runProcess,
+  BIN, ON_POSTGRES, accountRequest, count, dbExec, emails, emailsTo, freePort, q, q1, rawHttp, registerClient, runProcess,
   setPasswordToken, sleep, startServer, waitForEmail,
 } from './harness.mjs';
 import { DEFAULT_PASSWORD as PASSWORD, WebClient, parseForms } from '../e2e/e2e.mjs';
@@ -233,33 +232,27 @@ const MIGRATION = 6;
 /** The key before 0006: trimmed of ASCII whitespace, ASCII letters lower-cased. */
 const oldKey = (email) => email.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').replace(/[A-Z]/g, (c) => c.toLowerCase());
 
-function writable(s) { return new DatabaseSync(s.dbPath); }
-
-/** Back to schema version 5, every key the old one (users, pending_consents, account_requests). */
+/**
+ * Back to schema version 5, every key the old one (users, pending_consents, account_requests), on
+ * either backend (the 0006 step is the same C++ code on both). The server is stopped meanwhile.
+ */
 function backToOldKeys(s, rewrite = () => {}) {
-  const d = writable(s);
-  try {
-    d.exec('BEGIN');
-    d.prepare('DELETE FROM schema_migrations WHERE version >= ?').run(MIGRATION);
-    // Undo what the migrations after 0006 added, so that they apply again cleanly.
-    d.exec('ALTER TABLE oauth_clients DROP COLUMN deleted_at'); // 0013
-    d.exec('ALTER TABLE users DROP COLUMN disabled_at'); // 0012
-    d.exec('DROP TABLE IF EXISTS audit_events'); // 0014
-    d.exec('DROP TABLE IF EXISTS webhook_deliveries'); // 0010
-    d.exec('DROP TABLE IF EXISTS webhook_events'); // 0010
-    d.exec('DROP TABLE IF EXISTS webhook_endpoints'); // 0010
-    d.exec('ALTER TABLE outbox DROP COLUMN body_html'); // 0009
-    d.exec('DROP TABLE IF EXISTS reveals'); // 0008
-    d.exec('ALTER TABLE oauth_clients DROP COLUMN operator_verified'); // 0007
-    rewrite(d);
-    for (const u of d.prepare('SELECT id, email FROM users').all()) {
-      d.prepare('UPDATE users SET email_normalized = ? WHERE id = ?').run(oldKey(u.email), u.id);
-      d.prepare('UPDATE pending_consents SET email_normalized = ? WHERE user_id = ?').run(oldKey(u.email), u.id);
-      d.prepare('UPDATE account_requests SET email_normalized = ? WHERE user_id = ?').run(oldKey(u.email), u.id);
-    }
-    d.exec('COMMIT');
-  } finally {
-    d.close();
+  dbExec(s, 'DELETE FROM schema_migrations WHERE version >= ?', MIGRATION);
+  // Undo what the migrations after 0006 added, so that they apply again cleanly.
+  dbExec(s, 'ALTER TABLE oauth_clients DROP COLUMN deleted_at'); // 0013
+  dbExec(s, 'ALTER TABLE users DROP COLUMN disabled_at'); // 0012
+  dbExec(s, 'DROP TABLE IF EXISTS audit_events'); // 0014
+  dbExec(s, 'DROP TABLE IF EXISTS webhook_deliveries'); // 0010
+  dbExec(s, 'DROP TABLE IF EXISTS webhook_events'); // 0010
+  dbExec(s, 'DROP TABLE IF EXISTS webhook_endpoints'); // 0010
+  dbExec(s, 'ALTER TABLE outbox DROP COLUMN body_html'); // 0009
+  dbExec(s, 'DROP TABLE IF EXISTS reveals'); // 0008
+  dbExec(s, 'ALTER TABLE oauth_clients DROP COLUMN operator_verified'); // 0007
+  rewrite();
+  for (const u of q(s, 'SELECT id, email FROM users')) {
+    dbExec(s, 'UPDATE users SET email_normalized = ? WHERE id = ?', oldKey(u.email), u.id);
+    dbExec(s, 'UPDATE pending_consents SET email_normalized = ? WHERE user_id = ?', oldKey(u.email), u.id);
+    dbExec(s, 'UPDATE account_requests SET email_normalized = ? WHERE user_id = ?', oldKey(u.email), u.id);
   }
 }
 
@@ -272,10 +265,10 @@ function snapshot(s) {
   };
 }
 
-function insertUser(d, email) {
+function insertUser(s, email) {
   const id = randomUUID();
-  d.prepare('INSERT INTO users (id, email, email_normalized, created_at) VALUES (?, ?, ?, ?)')
-    .run(id, email, oldKey(email), Math.floor(Date.now() / 1000));
+  dbExec(s, 'INSERT INTO users (id, email, email_normalized, created_at) VALUES (?, ?, ?, ?)',
+    id, email, oldKey(email), Math.floor(Date.now() / 1000));
   return id;
 }
 
@@ -299,7 +292,7 @@ describe('migration 0006_email_identity', () => {
       stopped = true;
 
       let brokenId;
-      backToOldKeys(s, (d) => { brokenId = insertUser(d, broken); });
+      backToOldKeys(s, () => { brokenId = insertUser(s, broken); });
       const emileId = q1(s, 'SELECT id FROM users WHERE email = ?', emile).id;
       assert.equal(q1(s, 'SELECT email_normalized FROM users WHERE id = ?', emileId).email_normalized, `\u00c9mile-${t}@example.com`, 'the old key');
 
@@ -350,8 +343,8 @@ describe('migration 0006_email_identity', () => {
       a: `\u00e9mile-${t}@example.com`, b: `\u00c9MILE-${t}@example.com`,
       c: `jos\u00e9-${t}@example.com`, d: `jose\u0301-${t}@example.com`,
     };
-    backToOldKeys(s, (d) => {
-      for (const [name, email] of Object.entries(emails)) d.prepare('UPDATE users SET email = ? WHERE id = ?').run(email, ids[name]);
+    backToOldKeys(s, () => {
+      for (const [name, email] of Object.entries(emails)) dbExec(s, 'UPDATE users SET email = ? WHERE id = ?', email, ids[name]);
     });
     const before = snapshot(s);
     assert.equal(new Set(before.users.map((u) => u.email_normalized)).size, before.users.length, 'distinct old keys');
@@ -370,20 +363,16 @@ describe('migration 0006_email_identity', () => {
 
     const port = await freePort();
     const served = await runProcess(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--public-url', `http://127.0.0.1:${port}`,
-      '--database', s.dbPath, '--outbox-dir', join(s.dir, 'outbox')], { timeoutMs: 20000 });
+      '--database', s.database, '--outbox-dir', join(s.dir, 'outbox'),
+      ...(ON_POSTGRES ? ['--secrets-key-file', `${s.dbPath}-secrets.key`] : [])], { timeoutMs: 20000 });
     assert.equal(served.code, 1, `serve must refuse to start:\n${served.stderr}`);
     assert.match(served.stderr, /database migration failed: migration 0006_email_identity: 4 accounts would share/);
     assert.ok(served.stderr.includes(`user ${ids.b}`), served.stderr);
     assert.deepEqual(snapshot(s), before, 'still unchanged');
 
     // Following the report's advice works: give the second account of each group its own address.
-    const d = writable(s);
-    try {
-      d.prepare('UPDATE users SET email = ? WHERE id = ?').run(`other-b-${t}@example.com`, ids.b);
-      d.prepare('UPDATE users SET email = ? WHERE id = ?').run(`other-d-${t}@example.com`, ids.d);
-    } finally {
-      d.close();
-    }
+    dbExec(s, 'UPDATE users SET email = ? WHERE id = ?', `other-b-${t}@example.com`, ids.b);
+    dbExec(s, 'UPDATE users SET email = ? WHERE id = ?', `other-d-${t}@example.com`, ids.d);
     const fixed = await s.cli(['migrate']);
     assert.equal(fixed.code, 0, `${fixed.stdout}\n${fixed.stderr}`);
     assert.equal(q1(s, 'SELECT email_normalized FROM users WHERE id = ?', ids.a).email_normalized, `\u00e9mile-${t}@example.com`);

@@ -394,7 +394,7 @@ export function pgInline(sql, params) {
 
 /** Rows of a query on the server's PostgreSQL database, as plain objects. */
 function pgRows(server, sql, params) {
-  const text = psql(server.database, `SELECT coalesce(json_agg(t), '[]') FROM (${pgInline(sql, params)}) t`);
+  const text = psql(server.database, `SELECT coalesce(json_agg(pg_row), '[]') FROM (${pgInline(sql, params)}) pg_row`);
   return JSON.parse(text);
 }
 

@@ -3,11 +3,12 @@
 // detail of a 5xx reaching the log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 
 import {
-  P, TOKEN_PATH, api, count, rawHttp, rawSocket, registerClient, sleep, startServer, statusOfRaw,
+  ON_POSTGRES, P, TOKEN_PATH, api, count, rawHttp, rawSocket, registerClient, sleep, startServer, statusOfRaw,
   uniqueEmail, pkce,
 } from './harness.mjs';
 
@@ -162,6 +163,44 @@ describe('request smuggling: Transfer-Encoding must end in chunked (RFC 9112 §6
   }
 });
 
+/**
+ * Another process locks the storage the request needs until release(): on SQLite an EXCLUSIVE
+ * transaction on the file; on PostgreSQL a psql session holding LOCK TABLE users IN ACCESS
+ * EXCLUSIVE MODE (the server's statements wait for it until their lock_timeout).
+ */
+async function lockStorage(server) {
+  if (!ON_POSTGRES) {
+    const lock = new DatabaseSync(server.dbPath);
+    lock.exec('PRAGMA busy_timeout = 5000');
+    lock.exec('BEGIN EXCLUSIVE');
+    return { release: async () => { lock.exec('ROLLBACK'); lock.close(); } };
+  }
+  const psql = spawn('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', server.database], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  psql.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+  psql.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+  const exited = new Promise((res) => psql.on('close', res));
+  let gone = false;
+  exited.then(() => { gone = true; });
+  psql.stdin.write('BEGIN;\nLOCK TABLE users IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n');
+  const deadline = Date.now() + 10000;
+  while (!out.includes('locked')) {
+    if (gone || Date.now() > deadline) {
+      psql.kill('SIGKILL');
+      assert.fail(`psql did not take the lock: ${out}\n${err}`);
+    }
+    await sleep(20);
+  }
+  return {
+    release: async () => {
+      psql.stdin.end('ROLLBACK;\n');
+      await exited;
+      assert.equal(err, '', 'psql reported nothing');
+    },
+  };
+}
+
 describe('a 5xx leaves its detail in the log', () => {
   let server;
   before(async () => { server = await startServer(); });
@@ -169,9 +208,7 @@ describe('a 5xx leaves its detail in the log', () => {
 
   test('storage locked by another process: 503 with Retry-After; the access-log line with its request id carries the detail', { timeout: 60000 }, async () => {
     const clientId = await registerClient(server);
-    const lock = new DatabaseSync(server.dbPath);
-    lock.exec('PRAGMA busy_timeout = 5000');
-    lock.exec('BEGIN EXCLUSIVE');
+    const lock = await lockStorage(server);
     let r;
     try {
       const { challenge } = pkce();
@@ -180,8 +217,7 @@ describe('a 5xx leaves its detail in the log', () => {
         timeoutMs: 30000,
       });
     } finally {
-      lock.exec('ROLLBACK');
-      lock.close();
+      await lock.release();
     }
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.type, 'error');
@@ -190,7 +226,8 @@ describe('a 5xx leaves its detail in the log', () => {
     const requestId = r.headers['x-request-id'];
     const line = await accessLine(server, requestId);
     assert.equal(line.status, 503);
-    assert.match(line.error_detail, /locked|busy/i, JSON.stringify(line));
+    // SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout (SQLSTATE 55P03)".
+    assert.match(line.error_detail, ON_POSTGRES ? /lock timeout[\s\S]*\(SQLSTATE 55P03\)/ : /locked|busy/i, JSON.stringify(line));
     assert.equal(count(server, 'SELECT count(*) FROM users'), 0, 'nothing stored');
     // Client errors carry no detail field.
     const bad = await rawHttp(server, 'GET', '/nope');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  avoidWindowBoundary, count, newAccount, q1, setPasswordToken, sha256hex, startServer, uniqueEmail, waitForEmail,
+  ON_POSTGRES, avoidWindowBoundary, count, newAccount, q1, setPasswordToken, sha256hex, startServer, uniqueEmail, waitForEmail,
 } from './harness.mjs';
 import {
   DEFAULT_PASSWORD, SESSION_COOKIE, WebClient, formWithButton, loginOverHttp, registerPartner, setPasswordOverHttp,
@@ -92,7 +92,9 @@ const counterOf = (bucket) => count(server, 'SELECT COALESCE(SUM(count), 0) FROM
 const failuresFrom = (address) => counterOf(`login_failed_address:${address}`);
 const failuresOf = (email, address) => counterOf(`login_failed:${sha256hex(`${email.toLowerCase()}\n${address}`)}`);
 /** Counter rows that mention the address in the clear, of any name (before the fix: "login:<address>"). */
-const rowsNaming = (address) => count(server, 'SELECT COUNT(*) FROM rate_limit_counters WHERE instr(bucket, ?) > 0', address);
+// instr (SQLite) and strpos (PostgreSQL): the 1-based position of an exact, case-sensitive substring, 0 if none.
+const INSTR = ON_POSTGRES ? 'strpos' : 'instr';
+const rowsNaming = (address) => count(server, `SELECT COUNT(*) FROM rate_limit_counters WHERE ${INSTR}(bucket, ?) > 0`, address);
 
 const failMany = (n, email, address) => Promise.all(Array.from({ length: n }, () => attempt(email, WRONG, address)));
 

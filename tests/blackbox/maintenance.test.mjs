@@ -17,13 +17,14 @@
 // the test runs cannot make them due.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 
 import {
-  P, accountRequest, api, bearer, count, createResource, exchangeCode, freePort, getResource, newAccount,
-  pkce, q1, refreshGrant, registerClient, setPasswordToken, sleep, startServer, uniqueEmail,
+  ON_POSTGRES, P, accountRequest, api, bearer, count, createResource, dbExec, exchangeCode, freePort, getResource,
+  newAccount, pgInline, pkce, q, q1, refreshGrant, registerClient, setPasswordToken, sleep, startServer, uniqueEmail,
   waitForEmail,
 } from './harness.mjs';
 import { setPasswordOverHttp, stopServer } from '../e2e/e2e.mjs';
@@ -68,13 +69,33 @@ function purgedInLogs(stderr) {
 
 /** Every table of the database: {table: [row as JSON, …] sorted}. */
 function snapshot(server) {
-  const d = new DatabaseSync(server.dbPath, { readOnly: true });
+  const tables = (ON_POSTGRES
+    ? q(server, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+    : q(server, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map((r) => r.name);
+  const out = {};
+  for (const t of tables) out[t] = q(server, `SELECT * FROM "${t}"`).map((r) => JSON.stringify(r)).sort();
+  return out;
+}
+
+/**
+ * Runs [sql, params] statements in ONE write transaction from outside the server (the sweeper
+ * must never see a part of them): SQLite BEGIN IMMEDIATE; PostgreSQL one psql script.
+ */
+function writeAtomically(server, statements) {
+  if (ON_POSTGRES) {
+    const script = ['BEGIN;', ...statements.map(([sql, params]) => `${pgInline(sql, params)};`), 'COMMIT;', ''].join('\n');
+    const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', server.database], { input: script, encoding: 'utf8' });
+    assert.equal(r.status, 0, `psql: ${r.stdout}\n${r.stderr}`);
+    return;
+  }
+  const d = new DatabaseSync(server.dbPath, { timeout: 10000 });
   try {
-    const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-      .all().map((r) => r.name);
-    const out = {};
-    for (const t of tables) out[t] = d.prepare(`SELECT * FROM "${t}"`).all().map((r) => JSON.stringify({ ...r })).sort();
-    return out;
+    d.exec('BEGIN IMMEDIATE');
+    for (const [sql, params] of statements) d.prepare(sql).run(...params);
+    d.exec('COMMIT');
+  } catch (e) {
+    try { d.exec('ROLLBACK'); } catch { /* not in a transaction */ }
+    throw e;
   } finally {
     d.close();
   }
@@ -193,27 +214,20 @@ describe('background maintenance', () => {
 
     const gone = {}; // table → [{key column: value}], rows that must be removed
     const keptRows = {}; // table → [row as JSON], rows that must stay
-    const d = new DatabaseSync(server.dbPath, { timeout: 10000 });
+    const kept = []; // [table, key] of the rows that must stay, read back once written
+    const statements = []; // every INSERT, written in one transaction
     const now = nowSec();
-    try {
-      d.exec('BEGIN IMMEDIATE');
+    {
       // The primary key of each table written here (the first column, but for the deliveries).
       const keyOf = (table, row) => (table === 'webhook_deliveries'
         ? { event_id: row.event_id, endpoint_id: row.endpoint_id }
         : { [Object.keys(row)[0]]: Object.values(row)[0] });
       const insert = (table, row, due) => {
         const cols = Object.keys(row);
-        d.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
-          .run(...cols.map((c) => row[c]));
+        statements.push([`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+          cols.map((c) => row[c])]);
         const key = keyOf(table, row);
-        if (due) {
-          (gone[table] ??= []).push(key);
-        } else {
-          const back = d.prepare(`SELECT * FROM ${table} WHERE ${Object.keys(key).map((c) => `${c} = ?`).join(' AND ')}`)
-            .all(...Object.values(key));
-          assert.equal(back.length, 1);
-          (keptRows[table] ??= []).push(JSON.stringify({ ...back[0] }));
-        }
+        if (due) (gone[table] ??= []).push(key); else kept.push([table, key]);
       };
       // Each table: one just past its cutoff (due), one MARGIN short of it (stays).
       const expiring = (table, cutoff, make) => {
@@ -304,45 +318,37 @@ describe('background maintenance', () => {
       delivery(e3, null, false);
       event(old, true); // e4
       event(deliveredCutoff + MARGIN, false); // e5
-      d.exec('COMMIT');
-    } catch (e) {
-      try { d.exec('ROLLBACK'); } catch { /* not in a transaction */ }
-      throw e;
-    } finally {
-      d.close();
+    }
+    writeAtomically(server, statements);
+    // The rows that stay, as the database holds them (defaults filled in): not due, so still there.
+    for (const [table, key] of kept) {
+      const back = q(server, `SELECT * FROM ${table} WHERE ${Object.keys(key).map((c) => `${c} = ?`).join(' AND ')}`,
+        ...Object.values(key));
+      assert.equal(back.length, 1);
+      (keptRows[table] ??= []).push(JSON.stringify(back[0]));
     }
 
     // ---- The sweeper removes what is due.
     const present = () => {
-      const r = new DatabaseSync(server.dbPath, { readOnly: true });
-      try {
-        const left = [];
-        for (const [table, keys] of Object.entries(gone)) {
-          for (const k of keys) {
-            const where = Object.keys(k).map((c) => `${c} = ?`).join(' AND ');
-            if (r.prepare(`SELECT 1 FROM ${table} WHERE ${where}`).get(...Object.values(k))) {
-              left.push(`${table} ${JSON.stringify(k).slice(0, 40)}`);
-            }
-          }
+      const left = [];
+      for (const [table, keys] of Object.entries(gone)) {
+        // The key columns of every row of the table (one query per table), then each due key.
+        const cols = Object.keys(keys[0]);
+        const stored = new Set(q(server, `SELECT ${cols.join(', ')} FROM ${table}`).map((r) => JSON.stringify(cols.map((c) => r[c]))));
+        for (const k of keys) {
+          if (stored.has(JSON.stringify(cols.map((c) => k[c])))) left.push(`${table} ${JSON.stringify(k).slice(0, 40)}`);
         }
-        return left;
-      } finally {
-        r.close();
       }
+      return left;
     };
     await until(() => present().length === 0, () => `the due rows to be purged; still there: ${present().slice(0, 20).join(', ')} (${present().length})`);
     // One more whole pass with everything else still in place: a code due now goes in a pass that
     // starts after it was written, and the pass logs once it went through every table.
     const sentinel = hex();
-    const w = new DatabaseSync(server.dbPath, { timeout: 10000 });
-    try {
-      w.prepare(`INSERT INTO authorization_codes (code_hash, client_id, user_id, organization_id, project_id, scopes,
-        code_challenge, code_challenge_method, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'S256', ?, ?)`)
-        .run(sentinel, code.client_id, user, code.organization_id, code.project_id, code.scopes, code.code_challenge,
-          now - AFTER_EXPIRY - 700, now - AFTER_EXPIRY - 100);
-    } finally {
-      w.close();
-    }
+    dbExec(server, `INSERT INTO authorization_codes (code_hash, client_id, user_id, organization_id, project_id, scopes,
+      code_challenge, code_challenge_method, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'S256', ?, ?)`,
+    sentinel, code.client_id, user, code.organization_id, code.project_id, code.scopes, code.code_challenge,
+    now - AFTER_EXPIRY - 700, now - AFTER_EXPIRY - 100);
     await until(() => (purgedInLogs(server.stderr()).authorization_codes ?? 0) === 2,
       () => `the pass that removes the second due code to finish; logged: ${JSON.stringify(purgedInLogs(server.stderr()))}`);
     assert.equal(count(server, 'SELECT COUNT(*) FROM authorization_codes WHERE code_hash = ?', sentinel), 0);
@@ -417,21 +423,16 @@ describe('background maintenance without webhook endpoints', () => {
     const oldId = msgId();
     const recentId = msgId();
     const sentinel = hex();
-    const d = new DatabaseSync(plain.dbPath, { timeout: 10000 });
-    try {
-      d.exec('BEGIN IMMEDIATE');
-      const ev = d.prepare('INSERT INTO webhook_events (id, type, body, created_at, fanned_out) VALUES (?, ?, ?, ?, 1)');
-      ev.run(oldId, real.type, real.body, cutoff - 1); // as the real one, 7 days + 1 s later
-      ev.run(recentId, real.type, real.body, cutoff + MARGIN);
+    const ev = 'INSERT INTO webhook_events (id, type, body, created_at, fanned_out) VALUES (?, ?, ?, ?, 1)';
+    writeAtomically(plain, [
+      [ev, [oldId, real.type, real.body, cutoff - 1]], // as the real one, 7 days + 1 s later
+      [ev, [recentId, real.type, real.body, cutoff + MARGIN]],
       // A code due now: the pass that removes it went through every table (it logs at its end).
-      d.prepare(`INSERT INTO authorization_codes (code_hash, client_id, user_id, organization_id, project_id, scopes,
-        code_challenge, code_challenge_method, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'S256', ?, ?)`)
-        .run(sentinel, code.client_id, code.user_id, code.organization_id, code.project_id, code.scopes, code.code_challenge,
-          now - AFTER_EXPIRY - 700, now - AFTER_EXPIRY - 100);
-      d.exec('COMMIT');
-    } finally {
-      d.close();
-    }
+      [`INSERT INTO authorization_codes (code_hash, client_id, user_id, organization_id, project_id, scopes,
+        code_challenge, code_challenge_method, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'S256', ?, ?)`,
+      [sentinel, code.client_id, code.user_id, code.organization_id, code.project_id, code.scopes, code.code_challenge,
+        now - AFTER_EXPIRY - 700, now - AFTER_EXPIRY - 100]],
+    ]);
     await until(() => (purgedInLogs(plain.stderr()).authorization_codes ?? 0) === 1,
       () => `a pass after the rows were written; logged: ${JSON.stringify(purgedInLogs(plain.stderr()))}`);
     assert.equal(count(plain, 'SELECT COUNT(*) FROM webhook_events WHERE id = ?', recentId), 1, 'an event younger than 7 days stays');

@@ -19,6 +19,7 @@ import { cimdDoc, nextSourceAddress, pollAccountRequest, uid } from './cimd_comm
 
 const BACKEND = ON_POSTGRES ? 'PostgreSQL (one database)' : 'SQLite (one file)';
 const CODE_REPLAYED = 'Authorization code was already used; tokens issued from it have been revoked';
+const FAMILY_REVOKED = 'Refresh token was already used; the token family has been revoked';
 
 /** Request i goes to process i mod n: the racing requests are spread evenly over the processes. */
 const spread = (servers, n, fn) => Promise.all(Array.from({ length: n }, (_, i) => fn(servers[i % servers.length], i)));
@@ -163,6 +164,40 @@ describe(`three processes on one database: ${BACKEND}`, () => {
           'at most one live access token');
       }
     });
+    test('refresh reuse across processes: a rotated token presented again at another process within the grace window gets 200 once; presented a third time at the third process it revokes the family everywhere', async () => {
+      for (let round = 0; round < 3; round++) {
+        const [first, second, third] = [[A, B, C], [B, C, A], [C, A, B]][round];
+        const a = await newAccount(first, { clientId });
+        const project = a.account.available_teams[0].id;
+        const r1 = a.tokens.refresh_token;
+        const famId = q1(A, 'SELECT family_id FROM refresh_tokens WHERE token_hash = ?', sha256hex(r1)).family_id;
+        const lost = await refreshGrant(first, r1); // the partner never saw this answer
+        assert.equal(lost.status, 200, `round ${round}: ${lost.text}`);
+        const retry = await refreshGrant(second, r1, { json: true }); // …and retries at another process
+        assert.equal(retry.status, 200, `round ${round}: the grace retry at another process: ${retry.text}`);
+        assert.notEqual(retry.json.refresh_token, lost.json.refresh_token);
+        assert.equal(q1(A, 'SELECT grace_used FROM refresh_tokens WHERE token_hash = ?', sha256hex(r1)).grace_used, 1, 'the grace is spent');
+        assert.equal(q1(A, 'SELECT revoked_at FROM token_families WHERE id = ?', famId).revoked_at, null, 'a grace retry does not revoke the family');
+        for (const s of [A, B, C]) {
+          assert.equal((await getResource(s, retry.json.access_token, project)).status, 200, 'the retried pair works at every process');
+          assert.equal((await getResource(s, lost.json.access_token, project)).status, 401, 'the unreceived pair is revoked at every process');
+        }
+        assert.equal(count(A, 'SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND rotated_at IS NULL AND revoked_at IS NULL', famId), 1, 'one live refresh token');
+
+        // The grace is granted once: the same token again, at the third process, is a reuse.
+        const reuse = await refreshGrant(third, r1);
+        assert.deepEqual([reuse.status, reuse.json], [400, { error: 'invalid_grant', error_description: FAMILY_REVOKED }], `round ${round}: ${reuse.text}`);
+        assert.equal(reuse.headers['cache-control'], 'no-store');
+        const fam = q1(A, 'SELECT revoked_at, revoked_reason FROM token_families WHERE id = ?', famId);
+        assert.notEqual(fam.revoked_at, null, 'the family is revoked');
+        assert.equal(fam.revoked_reason, 'refresh_token_reused');
+        assert.equal(count(A, 'SELECT COUNT(*) FROM access_tokens WHERE family_id = ? AND revoked_at IS NULL', famId), 0, 'no live access token');
+        assert.equal(count(A, 'SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NULL', famId), 0, 'no live refresh token');
+        for (const s of [A, B, C]) assert.equal((await getResource(s, retry.json.access_token, project)).status, 401, 'revoked at every process');
+        const after = await refreshGrant(second, retry.json.refresh_token);
+        assert.deepEqual([after.status, after.json.error], [400, 'invalid_grant'], after.text);
+      }
+    });
   });
 
   describe('partner rate limits', () => {
@@ -177,27 +212,27 @@ describe(`three processes on one database: ${BACKEND}`, () => {
       assert.ok(Math.abs(ra - toWindowEnd) <= 10, `Retry-After ${ra} is the time to the end of the hourly window (${toWindowEnd})`);
     }
 
-    test('an hourly limit of 5 charged from three processes at once: exactly 5 accepted in all, the rest 429 with the envelope and Retry-After', async () => {
+    test('30 parallel account requests spread over three processes for a client limited to 10/hour: exactly 10 succeed, the other 20 are 429 with the envelope and Retry-After', async () => {
       await avoidHourBoundary(60);
       const limited = await registerClient(A);
-      await setLimit(A, limited, 'account_requests', 5);
-      const rs = await spread([A, B, C], 14, (s) => accountRequest(s, { clientId: limited }));
+      await setLimit(A, limited, 'account_requests', 10);
+      const rs = await spread([A, B, C], 30, (s) => accountRequest(s, { clientId: limited }));
       const ok = rs.filter((r) => r.res.status === 200);
-      assert.equal(ok.length, 5, `accepted: ${rs.map((r) => r.res.status).join(',')}`);
+      assert.equal(ok.length, 10, `accepted: ${rs.map((r) => r.res.status).join(',')}`);
       for (const r of ok) assert.equal(r.res.json.type, 'oauth', r.res.text);
       const over = rs.filter((r) => r.res.status !== 200);
-      assert.equal(over.length, 9);
+      assert.equal(over.length, 20);
       for (const r of over) {
         assert.equal(r.res.status, 429, r.res.text);
         // Throttling failures carry no id (PostHog's shape, src/provisioning/account_requests_endpoint.cpp).
         assert.deepEqual(r.res.json, typed429, r.res.text);
         assertRetryAfter(r.res);
       }
-      // Nothing was created for a limited request; exactly the five accepted ones made accounts.
+      // Nothing was created for a limited request; exactly the ten accepted ones made accounts.
       for (const r of rs) {
         assert.equal(count(A, 'SELECT COUNT(*) FROM users WHERE email_normalized = ?', r.email), r.res.status === 200 ? 1 : 0, r.email);
       }
-      assert.equal(count(A, 'SELECT COUNT(*) FROM account_requests WHERE client_id = ?', limited), 5);
+      assert.equal(count(A, 'SELECT COUNT(*) FROM account_requests WHERE client_id = ?', limited), 10);
       // The window is shared: every process goes on refusing.
       for (const s of [A, B, C]) {
         const again = await accountRequest(s, { clientId: limited });
@@ -301,6 +336,79 @@ describe(`three processes on one database: ${BACKEND}`, () => {
       assert.equal(all.length, delivered, `${all.length} .eml files for ${delivered} delivered rows`);
       assert.equal(new Set(all.map((m) => m.file)).size, all.length, 'no message file written by two processes');
     });
+  });
+});
+
+// =============================================================================================
+// Two processes with a short refresh grace window (1 s): a reuse after it, at the other process,
+// takes the family down everywhere. Their two outbox workers share one queue.
+describe(`two processes on one database, --refresh-grace-seconds 1: ${BACKEND}`, () => {
+  let A;
+  let B;
+  let clientId;
+  before(async () => {
+    const args = ['--refresh-grace-seconds', '1'];
+    A = await startServer({ extraArgs: args });
+    B = await startServer({ extraArgs: args, database: A.database });
+    clientId = await registerClient(A);
+    await unlimited(A, clientId);
+  });
+  after(async () => {
+    for (const s of [B, A]) await s?.stop();
+  });
+
+  test('a rotated refresh token presented at the other process after the grace window: 400 invalid_grant, the family revoked at both processes (2 rounds)', async () => {
+    for (let round = 0; round < 2; round++) {
+      const [first, second] = round % 2 ? [B, A] : [A, B];
+      const a = await newAccount(first, { clientId });
+      const project = a.account.available_teams[0].id;
+      const r1 = a.tokens.refresh_token;
+      const famId = q1(A, 'SELECT family_id FROM refresh_tokens WHERE token_hash = ?', sha256hex(r1)).family_id;
+      const next = await refreshGrant(first, r1);
+      assert.equal(next.status, 200, `round ${round}: ${next.text}`);
+      for (const s of [A, B]) assert.equal((await getResource(s, next.json.access_token, project)).status, 200);
+      await sleep(2500); // past the 1 s grace window
+      const late = await refreshGrant(second, r1, { json: round % 2 === 1 });
+      assert.deepEqual([late.status, late.json], [400, { error: 'invalid_grant', error_description: FAMILY_REVOKED }], `round ${round}: ${late.text}`);
+      assert.equal(late.headers['cache-control'], 'no-store');
+      assert.equal(q1(A, 'SELECT grace_used FROM refresh_tokens WHERE token_hash = ?', sha256hex(r1)).grace_used, 0, 'no grace was granted');
+      const fam = q1(A, 'SELECT revoked_at, revoked_reason FROM token_families WHERE id = ?', famId);
+      assert.notEqual(fam.revoked_at, null, 'the family is revoked');
+      assert.equal(fam.revoked_reason, 'refresh_token_reused');
+      assert.equal(count(A, 'SELECT COUNT(*) FROM access_tokens WHERE family_id = ? AND revoked_at IS NULL', famId), 0, 'no live access token');
+      assert.equal(count(A, 'SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NULL', famId), 0, 'no live refresh token');
+      // The successor the partner did receive is dead at both processes.
+      for (const s of [A, B]) assert.equal((await getResource(s, next.json.access_token, project)).status, 401, 'revoked at both processes');
+      const successor = await refreshGrant(first, next.json.refresh_token);
+      assert.deepEqual([successor.status, successor.json.error], [400, 'invalid_grant'], successor.text);
+      assert.equal(count(A, 'SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ?', famId), 2, 'no token was minted by the refused requests');
+    }
+  });
+
+  test('every queued email sent exactly once with two outbox workers: 16 new accounts over the two processes, each with its own outbox directory', async () => {
+    const rs = await spread([A, B], 16, (s) => accountRequest(s, { clientId }));
+    for (const r of rs) {
+      assert.equal(r.res.status, 200, r.res.text);
+      assert.equal(r.res.json.type, 'oauth', r.res.text);
+    }
+    const recipients = rs.map((r) => r.email);
+    for (const email of recipients) {
+      assert.equal(count(A, 'SELECT COUNT(*) FROM outbox WHERE recipient LIKE ?', `%${email}%`), 1, `${email}: one queued welcome email`);
+    }
+    await waitFor(() => count(A, 'SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL') === 0, 'every outbox row delivered', { timeoutMs: 30000 });
+    await sleep(1500); // a duplicate send would land now
+    const all = (await Promise.all([A, B].map((s) => emails(s)))).flat();
+    for (const email of recipients) {
+      const mine = all.filter((m) => isAddressedTo(m, email));
+      assert.equal(mine.length, 1, `${email}: ${mine.length} .eml files across the two outbox directories (${mine.map((m) => m.file)})`);
+      assert.equal(count(A, 'SELECT COUNT(*) FROM outbox WHERE recipient LIKE ? AND delivered_at IS NOT NULL AND attempts = 1', `%${email}%`), 1,
+        `${email}: delivered on the first attempt`);
+    }
+    const delivered = count(A, 'SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL');
+    assert.equal(all.length, delivered, `${all.length} .eml files for ${delivered} delivered rows`);
+    assert.equal(new Set(all.map((m) => m.file)).size, all.length, 'no message file written by both processes');
+    const sentBy = [A, B].map((s) => s.stderr().split('\n').filter((l) => l.includes('outbox: delivered')).length);
+    assert.equal(sentBy[0] + sentBy[1], delivered, `deliveries logged by the two processes: ${sentBy}`);
   });
 });
 

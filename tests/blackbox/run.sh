@@ -26,7 +26,7 @@ status=0
   --test-reporter=spec --test-reporter-destination="$summary" "$@" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "# tests/blackbox (${PROVISIOND_TEST_BACKEND:-sqlite}): failing tests"
-  sed -n '/failing tests:/,$p' "$summary" | head -200
+  sed -n '/failing tests:/,$p' "$summary" | head -200 || true # head may close the pipe early
 fi
 rm -f "$summary"
 exit $status

@@ -12,17 +12,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { Webhook } from 'standardwebhooks';
 
 import {
-  BIN, P, Server, api, bearer, count, createResource, exchangeCode, freePort, makeTempDir,
+  BIN, ON_POSTGRES, P, Server, api, bearer, count, createResource, dbExec, dbFileBytes, exchangeCode, freePort, makeTempDir,
   newAccount, q, q1, refreshGrant, registerClient, runProcess, setLimit, setPasswordToken, sha256hex, sleep,
   startServer, uniqueEmail, waitForEmail,
 } from './harness.mjs';
 import { startTlsSite } from './tls_fixture.mjs';
 import { assertRegistered, cimdDoc, registration, uid } from './cimd_common.mjs';
 import { DEFAULT_PASSWORD, formWithButton, setPasswordOverHttp, stopServer } from '../e2e/e2e.mjs';
+
+// instr (SQLite) and strpos (PostgreSQL): the 1-based position of an exact, case-sensitive substring, 0 if none.
+const INSTR = ON_POSTGRES ? 'strpos' : 'instr';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -231,13 +233,7 @@ function familyOfAccess(server, accessToken) {
 
 /** Write to the live database (a trigger for the rollback test). */
 function writeDb(server, sql) {
-  const d = new DatabaseSync(server.dbPath);
-  try {
-    d.exec('PRAGMA busy_timeout = 5000');
-    d.exec(sql);
-  } finally {
-    d.close();
-  }
+  dbExec(server, sql);
 }
 
 // =============================================================================================
@@ -550,23 +546,27 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
     assert.match(readFileSync(path, 'utf8'), /^[A-Za-z0-9_-]{43}\n$/, 'one key: 43 base64url characters');
   }
 
-  function assertNoSecretInDb(server, secrets) {
-    const d = new DatabaseSync(server.dbPath, { readOnly: true });
-    try {
-      const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all().map((r) => r.name);
-      for (const t of tables) {
-        const cols = d.prepare(`PRAGMA table_info("${t}")`).all().map((c) => c.name);
-        for (const c of cols) {
-          for (const needle of ['whsec_', ...secrets, ...secrets.map((s) => s.slice(6))]) {
-            const n = d.prepare(`SELECT COUNT(*) AS n FROM "${t}" WHERE instr(CAST("${c}" AS TEXT), ?) > 0`).get(needle).n;
-            assert.equal(n, 0, `${t}.${c} holds ${needle.slice(0, 12)}… in the clear`);
-          }
-        }
-      }
-    } finally {
-      d.close();
+  async function assertNoSecretInDb(server, secrets) {
+    const tables = (ON_POSTGRES
+      ? q(server, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+      : q(server, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")).map((r) => r.name);
+    const needles = ['whsec_', ...secrets, ...secrets.map((s) => s.slice(6))];
+    for (const t of tables) {
+      const cols = (ON_POSTGRES
+        ? q(server, 'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?', t)
+        : q(server, `PRAGMA table_info("${t}")`)).map((c) => c.name);
+      // One query per table: for each column and needle, the number of rows holding it.
+      const checks = cols.flatMap((c) => needles.map((needle) => ({ c, needle })));
+      const row = q1(server, `SELECT ${checks.map(({ c }, i) => `COUNT(CASE WHEN ${INSTR}(CAST("${c}" AS TEXT), ?) > 0 THEN 1 END) AS n${i}`).join(', ')} FROM "${t}"`,
+        ...checks.map(({ needle }) => needle));
+      checks.forEach(({ c, needle }, i) => {
+        assert.equal(Number(row[`n${i}`]), 0, `${t}.${c} holds ${needle.slice(0, 12)}… in the clear`);
+      });
     }
-    const raw = Buffer.concat(['', '-wal'].filter((s) => existsSync(server.dbPath + s)).map((s) => readFileSync(server.dbPath + s)));
+    // SQLite: the file and its WAL; PostgreSQL: a pg_dump of the database (harness dbFileBytes).
+    const raw = ON_POSTGRES
+      ? await dbFileBytes(server)
+      : Buffer.concat(['', '-wal'].filter((s) => existsSync(server.dbPath + s)).map((s) => readFileSync(server.dbPath + s)));
     assert.equal(raw.indexOf('whsec_'), -1, 'no whsec_ in the database files');
   }
 
@@ -578,7 +578,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
     try {
       await waitFor(() => receiver.events.some((e) => e.body.includes(email)), what, { timeoutMs: 10000 });
     } catch (e) {
-      const event = q1(server, 'SELECT id, fanned_out FROM webhook_events WHERE instr(body, ?) > 0', email);
+      const event = q1(server, `SELECT id, fanned_out FROM webhook_events WHERE ${INSTR}(body, ?) > 0`, email);
       const rows = event ? q(server, 'SELECT endpoint_id, attempts, delivered_at, last_error FROM webhook_deliveries WHERE event_id = ?', event.id) : [];
       const log = server.stderr().split('\n').filter((l) => /webhooks:/.test(l));
       e.message += `\nwebhook_events row: ${JSON.stringify(event)}; its webhook_deliveries: ${JSON.stringify(rows)}`
@@ -615,7 +615,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       if (problem) {
         await sleep(3000);
         const stillMissing = !late.events.some((e) => e.body.includes(first.email));
-        const event = q1(server, 'SELECT id, fanned_out FROM webhook_events WHERE instr(body, ?) > 0', first.email);
+        const event = q1(server, `SELECT id, fanned_out FROM webhook_events WHERE ${INSTR}(body, ?) > 0`, first.email);
         const rows = q(server, 'SELECT endpoint_id FROM webhook_deliveries WHERE event_id = ?', event.id);
         assert.fail(`${problem.message}\nafter a restart the event ${stillMissing ? 'is still not delivered' : 'was delivered'} (fanned_out=${event.fanned_out}, delivery rows ${JSON.stringify(rows)}): `
           + 'events fanned out while the endpoint\'s secret could not be opened are never delivered to it');
@@ -685,7 +685,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       B.secret = b.secret;
       A.retired.push(b.secret); // A's deliveries are signed with A's secret, not B's
       B.retired.push(a.secret);
-      assertNoSecretInDb(server, [a.secret, b.secret]);
+      await assertNoSecretInDb(server, [a.secret, b.secret]);
       const stored = q(server, 'SELECT id, url, events, secret_box FROM webhook_endpoints ORDER BY created_at, id');
       assert.deepEqual(stored.map((r) => [r.id, r.url, r.events]).sort(), [[a.id, A.url, 'account.created'], [b.id, B.url, '']].sort());
       for (const r of stored) assert.ok(r.secret_box.length > 0);
@@ -729,7 +729,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       assert.match(rot.stderr, /shown only this once/);
       A.secret = rotated.secret;
       A.retired.push(a.secret);
-      assertNoSecretInDb(server, [a.secret, b.secret, rotated.secret]);
+      await assertNoSecretInDb(server, [a.secret, b.secret, rotated.secret]);
       const acct2 = await newAccount(server, { clientId });
       const [afterRotate] = await ca.next(1, 'account.created after rotate-secret');
       assert.equal(checkEvent(server, afterRotate, 'account.created').user.email, acct2.email);
@@ -769,7 +769,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       const again = await server.cli(['webhooks', 'remove', a.id]);
       assert.equal(again.code, 1);
       assert.match(again.stderr, new RegExp(`no endpoint ${a.id}`));
-      assertNoSecretInDb(server, [a.secret, b.secret, rotated.secret]);
+      await assertNoSecretInDb(server, [a.secret, b.secret, rotated.secret]);
     } finally {
       await stopServer(server);
       await A.close();
@@ -790,7 +790,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       R.secret = ep.secret;
       assertKeyFile(keyFile);
       assert.ok(!existsSync(`${server.dbPath}-secrets.key`), 'nothing next to the database');
-      assertNoSecretInDb(server, [ep.secret]);
+      await assertNoSecretInDb(server, [ep.secret]);
       await server.start();
       const clientId = await registerClient(server, { name: 'Key File Partner' });
       await waitFor(() => R.events.length >= 1, 'partner.registered');
@@ -918,7 +918,11 @@ describe('a rolled-back change sends nothing', () => {
       const clientId = await registerClient(server, { name: 'Rollback Partner' });
       await waitFor(() => R.events.length === 1, 'partner.registered');
       const C = cursor(R);
-      writeDb(server, "CREATE TRIGGER webhooks_test_abort BEFORE INSERT ON authorization_codes BEGIN SELECT RAISE(ABORT, 'webhooks test: abort'); END;");
+      // A trigger that fails every INSERT INTO authorization_codes (PostgreSQL: a plpgsql function raising).
+      writeDb(server, ON_POSTGRES
+        ? `CREATE FUNCTION webhooks_test_abort() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'webhooks test: abort'; END $$;
+           CREATE TRIGGER webhooks_test_abort BEFORE INSERT ON authorization_codes FOR EACH ROW EXECUTE FUNCTION webhooks_test_abort();`
+        : "CREATE TRIGGER webhooks_test_abort BEFORE INSERT ON authorization_codes BEGIN SELECT RAISE(ABORT, 'webhooks test: abort'); END;");
       const email = uniqueEmail('rollback');
       const body = {
         id: `req_${randomUUID()}`, email, name: 'Jane Doe', client_id: clientId,
@@ -933,13 +937,15 @@ describe('a rolled-back change sends nothing', () => {
       assert.doesNotMatch(failed.text, /webhooks test|authorization_codes|trigger/i, 'the SQL detail is not shown to the caller');
       assert.equal(userRow(server, email), undefined, 'no user row');
       assert.equal(count(server, 'SELECT COUNT(*) FROM webhook_events'), eventsBefore, 'no webhook_events row');
-      assert.equal(count(server, 'SELECT COUNT(*) FROM webhook_events WHERE instr(body, ?) > 0', email), 0);
-      assert.equal(count(server, 'SELECT COUNT(*) FROM outbox WHERE instr(recipient, ?) > 0', email), 0, 'no welcome email queued');
+      assert.equal(count(server, `SELECT COUNT(*) FROM webhook_events WHERE ${INSTR}(body, ?) > 0`, email), 0);
+      assert.equal(count(server, `SELECT COUNT(*) FROM outbox WHERE ${INSTR}(recipient, ?) > 0`, email), 0, 'no welcome email queued');
       assert.equal(count(server, 'SELECT COUNT(*) FROM account_requests WHERE request_id = ?', body.id), 0);
-      assert.equal(count(server, "SELECT COUNT(*) FROM organizations WHERE instr(name, ?) > 0", email), 0, 'no organization');
+      assert.equal(count(server, `SELECT COUNT(*) FROM organizations WHERE ${INSTR}(name, ?) > 0`, email), 0, 'no organization');
       await C.quiet(3000, 'for the rolled-back account request');
 
-      writeDb(server, 'DROP TRIGGER webhooks_test_abort;');
+      writeDb(server, ON_POSTGRES
+        ? 'DROP TRIGGER webhooks_test_abort ON authorization_codes; DROP FUNCTION webhooks_test_abort();'
+        : 'DROP TRIGGER webhooks_test_abort;');
       const from = nowSec();
       const ok = await api(server, 'POST', `${P}/account_requests`, { body });
       assert.equal(ok.status, 200, ok.text);

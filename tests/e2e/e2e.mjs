@@ -467,11 +467,11 @@ export function dbFind(server, needle) {
 
 /** dbFind on PostgreSQL: every column of every table of the server's database, in one query. */
 function pgFind(server, needle) {
-  const columns = q(server, `SELECT table_name AS t, column_name AS c FROM information_schema.columns
+  const columns = q(server, `SELECT table_name AS tbl, column_name AS col FROM information_schema.columns
     WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`);
   if (columns.length === 0) return [];
-  const parts = columns.map(({ t, c }) => `SELECT '${t}' AS "table", '${c}' AS "column", ctid::text AS rowid
-    FROM "${t}" WHERE strpos(CAST("${c}" AS TEXT), ?) > 0`);
+  const parts = columns.map(({ tbl, col }) => `SELECT '${tbl}' AS "table", '${col}' AS "column", ctid::text AS rowid
+    FROM "${tbl}" WHERE strpos(CAST("${col}" AS TEXT), ?) > 0`);
   return q(server, parts.join(' UNION ALL '), ...columns.map(() => needle));
 }
 

@@ -37,7 +37,7 @@ status=0
 if [[ $status -ne 0 ]]; then
   # Last, so that the end of a long log names what failed.
   echo "# tests/e2e (${PROVISIOND_TEST_BACKEND:-sqlite}): failing tests"
-  sed -n '/failing tests:/,$p' "$summary" | head -200
+  sed -n '/failing tests:/,$p' "$summary" | head -200 || true # head may close the pipe early
 fi
 rm -f "$summary"
 exit $status

@@ -113,7 +113,11 @@ public:
 
     Result<void> begin(TransactionMode mode) override {
         if (mode == TransactionMode::read) {
-            return run_plain("BEGIN");
+            // query_only: a write in a read transaction fails here as it does on PostgreSQL
+            // (READ ONLY), instead of passing on SQLite only.
+            auto began = run_plain("BEGIN; PRAGMA query_only = ON");
+            reading_ = static_cast<bool>(began);
+            return began;
         }
         writing_.lock();
         auto began = run_plain("BEGIN IMMEDIATE");
@@ -126,16 +130,25 @@ public:
         auto done = run_plain("COMMIT");
         if (done) {
             release_writer();
+            end_reading();
         }
         return done; // a failed COMMIT is followed by rollback(), which releases it
     }
     void rollback() override {
         (void)run_plain("ROLLBACK");
         release_writer();
+        end_reading();
     }
     std::string_view dialect() const override { return "sqlite"; }
 
 private:
+    void end_reading() {
+        if (reading_) {
+            (void)run_plain("PRAGMA query_only = OFF");
+            reading_ = false;
+        }
+    }
+
     void release_writer() {
         if (writing_.owns_lock()) {
             writing_.unlock();
@@ -191,6 +204,7 @@ private:
     sqlite3* db_;
     std::shared_ptr<std::mutex> writer_;
     std::unique_lock<std::mutex> writing_; ///< held from BEGIN IMMEDIATE to COMMIT or ROLLBACK
+    bool reading_ = false;                 ///< in a read transaction (query_only is on)
     std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 

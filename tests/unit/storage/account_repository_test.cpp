@@ -559,10 +559,9 @@ TEST_P(AccountRepositoryTest, ListUsersIsAsciiCaseInsensitiveAroundOtherLetters)
 TEST_P(AccountRepositoryTest, ListUsersFoldsOnlyAsciiCase) {
     // The contract: "ASCII case-insensitive". É and é are different letters to it, so "ÉMILE"
     // is not in "émile@…" (nor in its identity key, which is case-folded to "émile").
-    // FAILS on PostgreSQL (found while writing this suite): list_users runs
-    // `lower(email) LIKE lower($1) … OR email_normalized LIKE $1`, and PostgreSQL's lower() folds
-    // every letter its locale knows (C.UTF-8: É → é) while SQLite's folds only A-Z, so PostgreSQL
-    // finds u-1 here and SQLite does not.
+    // Found by this suite: PostgreSQL's lower() folds every letter its locale knows (C.UTF-8:
+    // É → é) while SQLite's folds only A-Z; migration 0015 gives users.email the C collation on
+    // PostgreSQL, whose lower() folds A-Z only.
     User u = full_user("u-1", "émile@example.com");
     u.email = "émile@example.com";
     ASSERT_OK(write([&](Repositories& r) { return r.accounts().insert_user(u); }));
