@@ -180,8 +180,12 @@ export class Server {
       assert.fail(`provisiond had already exited (${JSON.stringify(r)}); stderr:\n${this._stderr.slice(-4000)}`);
     }
     child.kill('SIGTERM');
-    const timeout = sleep(15000).then(() => 'timeout');
+    // The timer is cleared once the process exits: a pending one would keep the test file's
+    // process alive for the rest of its 15 s.
+    let timer;
+    const timeout = new Promise((res) => { timer = setTimeout(() => res('timeout'), 15000); });
     const r = await Promise.race([this._exited, timeout]);
+    clearTimeout(timer);
     if (r === 'timeout') {
       child.kill('SIGKILL');
       assert.fail('provisiond did not exit within 15 s of SIGTERM');
