@@ -1,6 +1,7 @@
 #pragma once
 // Storage ports of the CIMD domain: the fetch state of each metadata document, the operator
-// blocklist, and verification tokens. storage/sql_cimd_repository.cpp implements them.
+// blocklist, and verification tokens. storage/sql_document_repository.cpp and
+// storage/sql_verification_token_repository.cpp implement them.
 
 #include "core/error.hpp"
 

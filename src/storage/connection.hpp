@@ -53,7 +53,7 @@ public:
     virtual Result<void> begin(TransactionMode mode) = 0;
     virtual Result<void> commit() = 0;
     virtual void rollback() = 0;
-    /// The dialect's name as used in storage/migrations/<dialect>/.
+    /// The dialect's name as used in storage/migrations/<dialect>/ (its overrides of common/).
     virtual std::string_view dialect() const = 0;
     /// True once the session is gone (server restarted, network cut): the pool then drops the
     /// connection instead of lending it again, and the next lease opens a new one.

@@ -3,6 +3,7 @@
 #include "storage/email_identity_migration.hpp"
 
 #include <ctime>
+#include <map>
 
 namespace provisiond::storage {
 namespace {
@@ -32,16 +33,30 @@ CodeStep code_step(int version) {
     }
 }
 
+/// The migrations of `dialect` in version order: storage/migrations/common/ (portable SQL), each
+/// replaced by storage/migrations/<dialect>/ where that dialect has a file of the same number
+/// (SQL that truly differs: 0001's row ids, 0015's collation).
+std::vector<const Migration*> migrations_of(std::string_view dialect) {
+    std::map<int, const Migration*> chosen;
+    for (const auto& m : embedded_migrations()) {
+        if (m.dialect == dialect) {
+            chosen[m.version] = &m;
+        } else if (std::string_view(m.dialect) == "common") {
+            chosen.try_emplace(m.version, &m);
+        }
+    }
+    std::vector<const Migration*> out;
+    for (const auto& [version, m] : chosen) {
+        out.push_back(m);
+    }
+    return out;
+}
+
 } // namespace
 
 int latest_version(std::string_view dialect) {
-    int latest = 0;
-    for (const auto& m : embedded_migrations()) {
-        if (dialect == m.dialect && m.version > latest) {
-            latest = m.version;
-        }
-    }
-    return latest;
+    auto all = migrations_of(dialect);
+    return all.empty() ? 0 : all.back()->version;
 }
 
 Result<int> schema_version(Database& db) {
@@ -65,11 +80,17 @@ Result<int> schema_version(Database& db) {
 
 Result<std::vector<std::string>> migrate(Database& db, std::vector<std::string>* warnings) {
     std::vector<std::string> applied;
-    for (const auto& m : embedded_migrations()) {
+    std::string dialect;
+    {
+        auto probe = db.acquire();
+        if (!probe) {
+            return probe.error();
+        }
+        dialect = std::string((*probe)->dialect());
+    }
+    for (const Migration* migration : migrations_of(dialect)) {
+        const Migration& m = *migration;
         auto done = db.transact(TransactionMode::write, [&](Connection& c) -> Result<void> {
-            if (m.dialect != c.dialect()) {
-                return {};
-            }
             if (auto ok = execute(c, create_ledger); !ok) {
                 return ok.error();
             }

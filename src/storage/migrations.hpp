@@ -1,6 +1,7 @@
 #pragma once
 // Numbered, forward-only schema migrations, embedded into the binary at build time
-// (tools/embed_migrations.cmake) from storage/migrations/<dialect>/NNNN_name.sql.
+// (tools/embed_migrations.cmake) from storage/migrations/common/NNNN_name.sql, each replaced by
+// storage/migrations/<dialect>/NNNN_name.sql where a dialect has one.
 
 #include "storage/database.hpp"
 

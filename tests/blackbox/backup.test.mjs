@@ -209,14 +209,16 @@ describe('provisiond backup', () => {
 
   test('an online copy while accounts are created; restored, it serves', { skip: ON_POSTGRES && 'copies a SQLite file: on PostgreSQL the next test runs pg_dump and pg_restore' }, async (t) => {
     server = await startServer();
-    const clientId = await partner(server);
-    // A webhook endpoint: its secret is sealed under the key file next to the database.
+    // A webhook endpoint: its secret is sealed under the key file next to the database. Added
+    // before the partner: an event is fanned out to the endpoints that exist when the worker sees
+    // it, so partner.registered must not reach it before the receiver has its secret.
     const added = await server.cli(['webhooks', 'add', '--url', receiver.url]);
     assert.equal(added.code, 0, added.stderr);
     const endpoint = JSON.parse(added.stdout.trim());
     receiver.secret = endpoint.secret;
     const keyFile = `${server.dbPath}-secrets.key`;
     assert.ok(existsSync(keyFile), `webhooks add wrote ${keyFile}`);
+    const clientId = await partner(server);
 
     const loop = accountLoop(server, clientId);
     await loop.waitFor(3);

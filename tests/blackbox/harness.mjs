@@ -70,16 +70,29 @@ process.on('exit', () => {
   }
 });
 
+/**
+ * A loopback port nothing listens on now, never one this process handed out before: a server's
+ * public and admin ports both come from here, so two servers starting at once cannot be given the
+ * same port (a kernel-chosen admin port could take the public port another server was about to
+ * bind, and its /_ready would then answer for the wrong process).
+ */
+const handedOut = new Set();
 export async function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
+  for (;;) {
+    const port = await new Promise((res, rej) => {
+      const s = net.createServer();
+      s.unref();
+      s.on('error', rej);
+      s.listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address();
+        s.close(() => res(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {}) {
@@ -103,10 +116,11 @@ function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {})
 export { runProcess };
 
 export class Server {
-  constructor({ dir, port, extraArgs, env, wrapper = [], database }) {
+  constructor({ dir, port, adminPort, extraArgs, env, wrapper = [], database }) {
     this.dir = dir;
     this.wrapper = wrapper; // a command the binary runs under, e.g. ['prlimit', '--nofile=128:128']
     this.port = port;
+    this.adminPort = adminPort; // --admin-listen, unless the test sets it
     this.url = `http://127.0.0.1:${port}`;
     this.dbPath = join(dir, 'provisiond.db');
     // What --database names: the SQLite file, or this server's own PostgreSQL database.
@@ -128,8 +142,17 @@ export class Server {
       '--database', this.database,
       '--outbox-dir', this.outboxDir,
       ...pgKeyFileArgs(this, this.extraArgs),
+      ...this.adminArgs(),
       ...this.extraArgs,
     ];
+  }
+
+  /** Its own admin port, unless the test chose one (flag or environment). */
+  adminArgs() {
+    if (!this.adminPort || this.extraArgs.includes('--admin-listen') || (this.env && 'PROVISIOND_ADMIN_LISTEN' in this.env)) {
+      return [];
+    }
+    return ['--admin-listen', `127.0.0.1:${this.adminPort}`];
   }
 
   async start() {
@@ -241,7 +264,8 @@ export async function makeTempDir(prefix = 'provisiond-bb-') {
 export async function startServer({ extraArgs = [], env = {}, wrapper = [], database } = {}) {
   const dir = await makeTempDir();
   const port = await freePort();
-  const s = new Server({ dir, port, extraArgs, env, wrapper, database });
+  const adminPort = await freePort();
+  const s = new Server({ dir, port, adminPort, extraArgs, env, wrapper, database });
   await s.start();
   return s;
 }

@@ -1,4 +1,4 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0001_core.sql).
+-- PostgreSQL dialect of 0001 (sqlite/0001_core.sql): projects.id is an identity column where SQLite has a rowid alias, and every integer is BIGINT.
 -- 0001: the core of provisiond: accounts, OAuth clients, codes, token families, provisioning.
 -- Times are integer Unix seconds. Secrets (codes, states, tokens, keys) are stored only as
 -- lowercase hex SHA-256 digests in columns named *_hash.

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0003_web.sql).
 -- 0003: what people use in the browser: sessions, deep-link login tokens, and authorization
 -- requests of the standard OAuth flow (docs/PAGES.md). Secrets are stored as SHA-256 only.
 

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0002_cimd.sql).
 -- 0002: clients that register themselves with a metadata document (CIMD), the operator
 -- blocklist, and organization verification tokens (docs/CIMD.md).
 

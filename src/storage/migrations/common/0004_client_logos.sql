@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0004_client_logos.sql).
 -- 0004: partner logos, fetched by us from the document's logo_uri and served from our origin
 -- (CIMD draft §8.8: no hot-linking, no swap after review, no tracking of our users).
 

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0008_reveals.sql).
 -- 0008: a secret created on a page (a personal API key, a verification token) is shown on the
 -- page after the redirect, exactly once (crypto/one_time_seal.hpp). The row holds the sealed box;
 -- its key is only in the creator's browser (a cookie), looked up here by its SHA-256. The first

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0007_operator_verified.sql).
 -- 0007: the operator can vouch for a partner (`provisiond clients set-verified <id> on`): the
 -- consent page then shows it as verified, as it does a metadata-document client linked to an
 -- organization by a verification token.

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0005_hardening.sql).
 -- 0005: deep links are a capability the operator grants (off by default): a deep link logs a
 -- person in, which is more than an access token's scopes allow.
 ALTER TABLE oauth_clients ADD COLUMN can_issue_deep_links BIGINT NOT NULL DEFAULT 0;

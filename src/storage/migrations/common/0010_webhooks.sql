@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0010_webhooks.sql).
 -- 0010: webhooks (Standard Webhooks; src/webhooks/). An event is written in the transaction of
 -- its change; the worker fans it out to the endpoints that want it and delivers each copy until
 -- the endpoint answers 2xx.

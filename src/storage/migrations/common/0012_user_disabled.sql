@@ -2,4 +2,4 @@
 -- they cannot log in on the pages, a session they still hold is not theirs any more, and their
 -- set-password links do not work; `users enable` clears it. Their grants are revoked when they
 -- are disabled (that is not undone: partners ask for consent again).
-ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;

@@ -1,4 +1,3 @@
--- PostgreSQL dialect of the sqlite migration of the same name (sqlite/0014_audit_events.sql).
 -- 0014: audit events (src/audit/): one row per security-relevant change, written in the
 -- transaction of the change; logged_at is set once the row was written to the log.
 CREATE TABLE audit_events (

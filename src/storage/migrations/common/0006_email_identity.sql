@@ -11,4 +11,6 @@
 -- re-keyed user's pending_consents and account_requests rows the new key, keeps the old key
 -- (with a warning) for an address that does not parse, and refuses, changing nothing, when two
 -- users would share a key. No schema change is needed.
+-- (PostgreSQL: that step's statements, SELECT and UPDATE on users, pending_consents and
+-- account_requests with $n parameters, run unchanged on this schema.)
 SELECT 1;
