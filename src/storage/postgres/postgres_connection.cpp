@@ -15,9 +15,13 @@ constexpr Oid int4_oid = 23;
 constexpr Oid bool_oid = 16;
 constexpr Oid numeric_oid = 1700; // SUM(bigint)
 
-/// The key of the advisory lock every write transaction takes ("prov" in ASCII): writers queue
-/// on it across all processes the way SQLite's writers queue on its one write lock.
-constexpr std::int64_t writer_lock_key = 0x70726f76;
+/// A write transaction: the advisory lock every provisiond write transaction takes (its key is
+/// "prov" in ASCII, 0x70726f76): writers queue on it across all processes the way SQLite's
+/// writers queue on its one write lock. READ COMMITTED, so that every statement after the lock
+/// sees what the previous writer committed (a REPEATABLE READ snapshot would be taken before the
+/// lock was granted).
+constexpr const char* begin_write =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(1886547830)";
 
 /// How long a statement waits for a lock (the writer lock included) before failing as
 /// unavailable (503), like SQLite's busy timeout.
@@ -25,6 +29,13 @@ constexpr std::int64_t writer_lock_key = 0x70726f76;
 /// errors only.
 constexpr const char* session_settings =
     "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; SET client_min_messages = warning";
+
+/// "bind: parameter $N" (appended: GCC 12 at -O3 misreads "literal" + to_string, -Wrestrict).
+std::string bind_detail(std::size_t n) {
+    std::string out = "bind: parameter $";
+    out += std::to_string(n);
+    return out;
+}
 
 struct ResultDeleter {
     void operator()(PGresult* r) const { PQclear(r); }
@@ -93,11 +104,7 @@ public:
         if (mode == TransactionMode::read) {
             return run_plain("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
         }
-        // READ COMMITTED, so that every statement after the lock sees what the previous writer
-        // committed (a REPEATABLE READ snapshot would be taken before the lock was granted).
-        return run_plain("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
-                             std::to_string(writer_lock_key) + ")",
-                         "begin");
+        return run_plain(begin_write, "begin");
     }
     Result<void> commit() override { return run_plain("COMMIT", "commit"); }
     void rollback() override { (void)run_plain("ROLLBACK", "rollback"); }
@@ -121,7 +128,9 @@ private:
             detail.pop_back();
         }
         if (!sqlstate.empty()) {
-            detail += " (SQLSTATE " + std::string(sqlstate) + ")";
+            detail += " (SQLSTATE ";
+            detail += sqlstate;
+            detail += ")";
         }
         switch (classify(sqlstate, bad)) {
         case ErrorCode::conflict:
@@ -148,7 +157,9 @@ private:
         if (auto found = statements_.find(key); found != statements_.end()) {
             return &found->second;
         }
-        std::string name = "s" + std::to_string(statements_.size() + 1);
+        // Appended, not "s" + to_string(…): GCC 12 at -O3 misreads that operator+ (-Wrestrict).
+        std::string name = "s";
+        name += std::to_string(statements_.size() + 1);
         ResultPtr r(PQprepare(conn_, name.c_str(), key.c_str(), 0, nullptr));
         if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
             return failure(r.get(), "prepare");
@@ -174,8 +185,7 @@ private:
                 if (s->find('\0') != std::string::npos) {
                     // libpq's text parameters end at a NUL: refuse rather than store less.
                     return make_error(ErrorCode::invalid_request, "text with a NUL character",
-                                      "bind: parameter $" + std::to_string(i + 1) +
-                                          " holds a NUL byte");
+                                      bind_detail(i + 1) + " holds a NUL byte");
                 }
                 values[i] = s->c_str();
                 lengths[i] = static_cast<int>(s->size());
@@ -241,7 +251,10 @@ std::string redact_postgres_url(std::string_view url) {
     if (colon == std::string_view::npos || colon > at) {
         return std::string(url);
     }
-    return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+    std::string out(url.substr(0, colon + 1));
+    out += "***";
+    out += url.substr(at);
+    return out;
 }
 
 Result<std::unique_ptr<Connection>> open_postgres(const std::string& url) {
@@ -252,8 +265,9 @@ Result<std::unique_ptr<Connection>> open_postgres(const std::string& url) {
             detail.pop_back();
         }
         PQfinish(conn);
-        return make_error(ErrorCode::unavailable, "cannot connect to the database",
-                          "connect " + redact_postgres_url(url) + ": " + detail);
+        return make_error(
+            ErrorCode::unavailable, "cannot connect to the database",
+            std::string("connect ").append(redact_postgres_url(url)).append(": ").append(detail));
     }
     // libpq prints notices and warnings on stderr, where every line must be a JSON log line.
     PQsetNoticeProcessor(
