@@ -61,11 +61,14 @@ describe('caching', { concurrency: true }, () => {
 
   test('max-age=1: after expiry a request is served at once from the stale document and starts exactly one background refresh', async () => {
     await withServer(async (server) => {
-      const { url, path } = doc('maxage1', { client_name: 'Before', 'com.posthog': { scopes: ['user:read', 'project:read'] } });
+      const { url, path } = doc('maxage1then3600', { client_name: 'Before', 'com.posthog': { scopes: ['user:read', 'project:read'] } });
       assertRegistered(await registration(server, url), url);
       assert.equal(site.fetchCount(path), 1);
-      // The partner narrows its scopes and renames itself.
+      // The partner narrows its scopes and renames itself. The new document is served with
+      // max-age=3600, so however long the six requests below take, only a stale document can
+      // start a refresh (with max-age=1 a slow run saw a second, legitimate, refresh).
       site.writeDoc(path, cimdDoc(url, { client_name: 'After', 'com.posthog': { scopes: ['user:read'] } }));
+      site.writeDoc(`${path}.long`, '');
       await waitStale();
       // Six concurrent requests against the stale document: all served from it (project:read still allowed) …
       const all = await Promise.all(Array.from({ length: 6 }, () => accountRequest(server, { clientId: url, scopes: ['project:read'] })));

@@ -121,6 +121,13 @@ location / {
 # Cache-Control variants.
 location /maxage1/    { add_header Cache-Control "max-age=1" always; }
 location /maxage2/    { add_header Cache-Control "public, max-age=2" always; }
+# max-age=1 until the test writes "<file>.long" next to the document, then max-age=3600: a
+# refreshed document that stays fresh however slowly the rest of the test runs.
+location /maxage1then3600/ {
+    set $cc "max-age=1";
+    if (-f $request_filename.long) { set $cc "max-age=3600"; }
+    add_header Cache-Control $cc always;
+}
 location /maxage3600/ { add_header Cache-Control "max-age=3600" always; }
 location /maxagebig/  { add_header Cache-Control "max-age=999999999" always; }
 location /nostore/    { add_header Cache-Control "no-store" always; }
