@@ -29,8 +29,8 @@
 //   --pool K            code workloads: codes to pre-mint (default: auto from --rate-hint, else 20000)
 //   --rate-hint R       expected requests/s, used to size the code pool
 //   --setup-budget S    code workloads: stop pre-minting after S seconds          (default 45)
-//   --server-pid PID    sample that process's CPU time over the measured window and its
-//                       VmRSS/VmHWM (/proc/PID/status) at the end
+//   --server-pid PID    sample that process's CPU time over the measured window, its VmRSS
+//                       every 100 ms in the window, and its VmRSS/VmHWM (/proc/PID/status) at the end
 //   --json FILE         append the result as one JSON line to FILE (always also printed on stdout)
 //   --timeout-ms T      per-request headers/body timeout; a timeout counts as an error (default 10000)
 //   --variant LABEL     free-form label copied into the result (e.g. the oidc server's adapter)
@@ -482,8 +482,11 @@ async function main() {
   let srv0 = null;
   let mach0 = null;
 
+  let rssPeak = 0;
+  let sampler = null;
   const timeline = (async () => {
     await sleep(WARMUP * 1000);
+    if (SERVER_PID) sampler = setInterval(() => { rssPeak = Math.max(rssPeak, procMem(SERVER_PID).rss_kb ?? 0); }, 100);
     state.measureStart = now();
     cpu0 = process.cpuUsage();
     srv0 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null;
@@ -507,6 +510,7 @@ async function main() {
   // runners stopped early (fixed count done / pool exhausted).
   state.measureEnd = now();
   state.phase = 'done';
+  if (sampler) clearInterval(sampler);
   const cpu1 = process.cpuUsage(cpu0);
   const srv1 = SERVER_PID ? procCpuSeconds(SERVER_PID) : null;
   const mach1 = machineBusySeconds();
@@ -561,6 +565,7 @@ async function main() {
     server_pid: SERVER_PID,
     server_rss_kb: mem.rss_kb ?? null,
     server_hwm_kb: mem.hwm_kb ?? null,
+    server_rss_peak_window_kb: rssPeak || null, // VmRSS sampled every 100 ms in the window
     started_at: started.toISOString(),
     node: process.version,
   };

@@ -25,8 +25,7 @@ namespace provisiond::app {
 
 Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
                                                          std::size_t connections) {
-    auto db =
-        std::make_unique<storage::Database>(app::connection_factory(config.database), connections);
+    auto db = app::open_storage(config.database, connections);
     // Open one connection now so that a bad path fails at start, not at the first request.
     auto probe = db->acquire();
     if (!probe) {

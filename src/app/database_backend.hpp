@@ -4,6 +4,7 @@
 
 #include "storage/database.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,12 @@ Backend backend_of(std::string_view database);
 
 /// Opens connections to `database` with the driver its value selects.
 storage::ConnectionFactory connection_factory(const std::string& database);
+
+/// The pool of `connections` to `database`. On SQLite, write transactions go to one writer
+/// thread that commits them in groups (storage/sqlite/group_commit.hpp); on PostgreSQL every
+/// pooled connection writes (each write transaction takes the writer lock, docs/STORAGE.md).
+std::unique_ptr<storage::Database> open_storage(const std::string& database,
+                                                std::size_t connections);
 
 /// `database` as it may be shown in messages and logs (a URL's password replaced by ***).
 std::string display_name(std::string_view database);

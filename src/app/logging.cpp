@@ -1,6 +1,7 @@
 #include "app/logging.hpp"
 
 #include <boost/json.hpp>
+#include <spdlog/async_logger.h>
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -117,8 +118,13 @@ Loggers make_loggers(const std::string& level, const std::string& format) {
     // One sink each: a formatter is set on a logger's sinks.
     auto app = std::make_shared<spdlog::logger>("provisiond",
                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    auto access = std::make_shared<spdlog::logger>(
-        "access", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    // A full queue makes the request wait (block) rather than drop a line: the access log is
+    // the operator's record of every request.
+    constexpr std::size_t queued_lines = 8192;
+    auto writer = std::make_shared<spdlog::details::thread_pool>(queued_lines, 1);
+    auto access = std::make_shared<spdlog::async_logger>(
+        "access", std::make_shared<spdlog::sinks::stderr_sink_mt>(), writer,
+        spdlog::async_overflow_policy::block);
     if (format == "text") {
         app->set_formatter(std::make_unique<TextFormatter>(false));
         access->set_formatter(std::make_unique<TextFormatter>(true));
@@ -128,7 +134,7 @@ Loggers make_loggers(const std::string& level, const std::string& format) {
     }
     app->set_level(spdlog::level::from_str(level));
     access->set_level(spdlog::level::info);
-    return {app, access};
+    return {writer, app, access};
 }
 
 } // namespace provisiond::app

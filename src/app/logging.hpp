@@ -7,6 +7,8 @@
 // `--log-format text` prints the same as one readable line for a terminal. No line ever holds
 // a secret: access lines carry the path without its query, never headers or bodies.
 
+#include <spdlog/async_logger.h> // declares what details/thread_pool.h needs
+#include <spdlog/details/thread_pool.h>
 #include <spdlog/logger.h>
 
 #include <memory>
@@ -15,6 +17,9 @@
 namespace provisiond::app {
 
 struct Loggers {
+    /// Writes the access log on its own thread: a request thread only queues its line (no
+    /// formatting, no write(2)). First, so that it outlives the loggers and drains their lines.
+    std::shared_ptr<spdlog::details::thread_pool> access_writer;
     std::shared_ptr<spdlog::logger> app;
     std::shared_ptr<spdlog::logger> access;
 };

@@ -16,6 +16,7 @@ namespace provisiond::app {
 
 using http::Envelope;
 using http::Request;
+using http::Runs;
 
 namespace {
 
@@ -75,13 +76,17 @@ void register_routes(http::Router& router, Endpoints& e) {
             return oauth::handle_introspect(e.uow, e.clock, e.config, provisioned, r);
         });
     }
-    router.add("GET", "/api/agentic/openapi.json", Envelope::flat, [](Request&) {
-        auto response = http::json_response(200, std::string(openapi_document()));
-        response.set_header("Cache-Control", "public, max-age=300");
-        return response;
-    });
-    router.add("GET", "/.well-known/oauth-authorization-server", Envelope::oauth,
-               [&e](Request&) { return oauth::handle_metadata(e.config); });
+    router.add(
+        "GET", "/api/agentic/openapi.json", Envelope::flat,
+        [](Request&) {
+            auto response = http::json_response(200, std::string(openapi_document()));
+            response.set_header("Cache-Control", "public, max-age=300");
+            return response;
+        },
+        Runs::on_io_thread);
+    router.add(
+        "GET", "/.well-known/oauth-authorization-server", Envelope::oauth,
+        [&e](Request&) { return oauth::handle_metadata(e.config); }, Runs::on_io_thread);
     router.add("GET", "/oauth/authorize", Envelope::flat,
                [&e](Request& r) { return e.authorize.handle(r); });
 
@@ -139,12 +144,17 @@ void register_routes(http::Router& router, Endpoints& e) {
     router.add("POST", "/dashboard/verification-tokens/revoke", Envelope::flat,
                [&e](Request& r) { return e.dashboard.revoke_verification_token(r); });
     for (std::string name : {"provisiond.css", "brand.css", "brand-logo"}) {
-        router.add("GET", "/static/" + name, Envelope::flat,
-                   [&pages = e.pages, name](Request&) { return pages.static_file(name); });
+        router.add(
+            "GET", "/static/" + name, Envelope::flat,
+            [&pages = e.pages, name](Request&) { return pages.static_file(name); },
+            Runs::on_io_thread);
     }
-    router.add("GET", "/", Envelope::flat, [](Request&) { return web::redirect("/dashboard"); });
+    router.add(
+        "GET", "/", Envelope::flat, [](Request&) { return web::redirect("/dashboard"); },
+        Runs::on_io_thread);
 
     // A person who follows a bad link gets a page; programs (and every API path) keep JSON.
+    // Answered on the I/O thread (Router::runs): nothing here may touch storage.
     router.set_not_found([&pages = e.pages](Request& r) {
         auto under = [&r](std::string_view prefix) {
             return r.path == prefix || r.path.rfind(std::string(prefix) + "/", 0) == 0;
@@ -159,7 +169,9 @@ void register_routes(http::Router& router, Endpoints& e) {
         return http::route_not_found(r);
     });
 
-    router.add("GET", "/_health", Envelope::flat, [](Request&) { return health_probe(); });
+    router.add(
+        "GET", "/_health", Envelope::flat, [](Request&) { return health_probe(); },
+        Runs::on_io_thread);
     router.add("GET", "/_ready", Envelope::flat,
                [&uow = e.uow](Request&) { return ready_probe(uow); });
 }

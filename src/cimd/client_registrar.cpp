@@ -201,13 +201,17 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     }
     bool started = false;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
         auto s = document ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
                           : r.documents().start_registration(url->url, now, now + lease_seconds);
         if (!s) {
             return s.error();
         }
         started = *s;
+        // Only the request that starts the registration spends the budget: concurrent first
+        // requests for one document share it (over the limit, the start is rolled back too).
+        if (started) {
+            RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
+        }
         return {};
     }));
     if (started) {

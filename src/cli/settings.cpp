@@ -74,7 +74,8 @@ void add_settings(CLI::App& cmd, Config& c, SettingScope scope) {
             "Bearer token that resource servers present to POST /oauth/introspect (RFC 7662); "
             "introspection is off when empty");
     setting(cmd, "threads", c.threads,
-            "Worker threads serving requests; 0 = two per core, at least four");
+            "Threads running request handlers (they wait on the database; the network is served "
+            "by one I/O thread per core); 0 = 32, or four per core if that is more");
     setting(cmd, "database-connections", c.database_connections,
             "Database connection pool size; 0 = threads + 2");
     setting(cmd, "log-level", c.log_level, "trace, debug, info, warn, error or critical");

@@ -79,7 +79,7 @@ struct Config {
         "auto"; ///< "required" | "optional" | "auto": required unless the host is loopback
     std::string smtp_ca_file;
     std::string introspection_token; ///< Bearer for /oauth/introspect; empty: introspection off
-    int threads = 0;                 ///< 0: two per core, at least four
+    int threads = 0;                 ///< handler threads; 0: 32, or four per core if more
     int database_connections = 0;    ///< 0: one per thread plus two
     std::string log_level = "info";
     std::string log_format = "json"; ///< "json": one object per line; "text": for a terminal

@@ -25,4 +25,18 @@ bool verify_password(std::string_view encoded, std::string_view password) {
     return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
 }
 
+std::string_view decoy_password_hash() {
+    return "$argon2id$v=19$m=65536,t=2,p=1$o2FKpQx/9MMbsZ+GDkmr1Q$"
+           "yRY9GyEeHlVn348p+NPS3v/EJFXshWnfYk5Lxn6CUEs";
+}
+
+bool has_current_parameters(std::string_view encoded) {
+    if (sodium_init() < 0 || encoded.size() >= crypto_pwhash_STRBYTES) {
+        return false;
+    }
+    std::string terminated(encoded);
+    return crypto_pwhash_str_needs_rehash(terminated.c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                          crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+}
+
 } // namespace provisiond::crypto

@@ -25,13 +25,14 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 } // namespace
 
-void Router::add(std::string method, std::string pattern, Envelope envelope, Handler handler) {
+void Router::add(std::string method, std::string pattern, Envelope envelope, Handler handler,
+                 Runs runs) {
     std::vector<std::string> segments;
     for (auto s : split_path(pattern)) {
         segments.emplace_back(s);
     }
     routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), envelope,
-                            std::move(handler)});
+                            std::move(handler), runs});
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& segments,
@@ -62,6 +63,18 @@ Envelope Router::envelope_for(std::string_view path) const {
         }
     }
     return Envelope::flat;
+}
+
+Runs Router::runs(const Request& request) const {
+    auto segments = split_path(request.path);
+    for (const auto& route : routes_) {
+        if ((route.method == request.method ||
+             (route.method == "GET" && request.method == "HEAD")) &&
+            match(route, segments, nullptr)) {
+            return route.runs;
+        }
+    }
+    return Runs::on_io_thread;
 }
 
 Response Router::dispatch(Request& request) const {

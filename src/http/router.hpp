@@ -13,13 +13,24 @@ namespace provisiond::http {
 
 using Handler = std::function<Response(Request&)>;
 
+/// Where a handler runs. A handler that may wait on storage (or on anything else) runs on the
+/// server's handler pool, so that a slow or locked database never holds an I/O thread; one that
+/// only computes its answer from memory (liveness, static assets, documents) runs on the I/O
+/// thread, and is answered while the database is stuck.
+enum class Runs { on_handler_pool, on_io_thread };
+
 /// The API's 404 for a path no route matches: the flat envelope, naming the path.
 Response route_not_found(const Request& request);
 
 class Router {
 public:
     /// Registers `handler`; `envelope` is the error shape used for 404/405/413/… on this route.
-    void add(std::string method, std::string pattern, Envelope envelope, Handler handler);
+    void add(std::string method, std::string pattern, Envelope envelope, Handler handler,
+             Runs runs = Runs::on_handler_pool);
+
+    /// Where the handler for this request runs. 404 and 405 answers come from memory: the
+    /// not-found handler must not touch storage.
+    Runs runs(const Request& request) const;
 
     /// Finds and runs the handler; answers 404/405 itself. Never throws: a handler's exception
     /// becomes a 500 in the route's envelope.
@@ -38,6 +49,7 @@ private:
         std::vector<std::string> segments;
         Envelope envelope;
         Handler handler;
+        Runs runs;
     };
     static bool match(const Route& route, const std::vector<std::string_view>& segments,
                       std::vector<std::string>* params);

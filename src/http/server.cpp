@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -74,6 +75,8 @@ struct Server::State {
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<spdlog::logger> access;
     asio::io_context io;
+    /// Handlers that may wait on storage run here, never on an I/O thread (Router::runs).
+    asio::thread_pool handlers;
     tcp::acceptor acceptor{io};
     asio::signal_set signals{io, SIGINT, SIGTERM};
     std::atomic<bool> stopping{false};
@@ -93,7 +96,11 @@ struct Server::State {
 
     State(const Config& c, const Router& r, std::shared_ptr<spdlog::logger> l,
           std::shared_ptr<spdlog::logger> a)
-        : config(c), router(r), log(std::move(l)), access(std::move(a)) {}
+        : config(c), router(r), log(std::move(l)), access(std::move(a)),
+          handlers(static_cast<std::size_t>(std::max(1, c.threads))) {}
+
+    /// The router's answer, computed where the route says it runs.
+    awaitable<Response> answer(Request& request);
 
     awaitable<void> accept_loop();
     awaitable<void> pause_after_accept_failure(const boost::system::error_code& ec);
@@ -186,14 +193,27 @@ void Server::run() {
         }
     });
     asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+    // I/O threads only read, write and hand requests over: one per core is enough.
+    int io_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
     std::vector<std::thread> workers;
-    for (int i = 1; i < s.config.threads; ++i) {
+    for (int i = 1; i < io_threads; ++i) {
         workers.emplace_back([&s] { s.io.run(); });
     }
     s.io.run();
     for (auto& t : workers) {
         t.join();
     }
+    s.handlers.join(); // handlers still running after the grace period finish first
+}
+
+awaitable<Response> Server::State::answer(Request& request) {
+    if (router.runs(request) == Runs::on_io_thread) {
+        co_return router.dispatch(request);
+    }
+    // Hop to the handler pool and back: the I/O thread serves other connections meanwhile.
+    co_return co_await asio::co_spawn(
+        handlers, [&]() -> awaitable<Response> { co_return router.dispatch(request); },
+        use_awaitable);
 }
 
 void Server::State::begin_stop() {
@@ -444,7 +464,7 @@ awaitable<void> Server::State::serve(tcp::socket socket) {
             request.body = std::move(message.body());
             bytes_in = request.body.size();
             keep_alive = message.keep_alive();
-            response = router.dispatch(request);
+            response = co_await answer(request);
         }
         if (stopping.load()) {
             keep_alive = false;

@@ -63,6 +63,10 @@ PrometheusTelemetry::PrometheusTelemetry() : registry_(std::make_shared<promethe
               latency_buckets);
     histogram("provisiond_storage_pool_wait_seconds",
               "Time a transaction waited for a pooled database connection", latency_buckets);
+    histogram("provisiond_storage_group_commit_units",
+              "Write transactions committed together by SQLite's group commit (one fsync each "
+              "batch)",
+              {1, 2, 4, 8, 16, 32, 64});
     counter("provisiond_webhook_deliveries_total",
             "Webhook delivery attempts by outcome (delivered, failed)");
     gauge("provisiond_webhook_pending", "Webhook deliveries waiting (due or backing off)");

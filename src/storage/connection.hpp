@@ -58,6 +58,9 @@ public:
     /// True once the session is gone (server restarted, network cut): the pool then drops the
     /// connection instead of lending it again, and the next lease opens a new one.
     virtual bool broken() const { return false; }
+    /// False when the database ended the transaction by itself (SQLite rolls back on some
+    /// I/O and out-of-memory errors): what ran in it since BEGIN is gone.
+    virtual bool in_transaction() const { return true; }
 };
 
 /// Convenience: query with an initializer list of parameters.

@@ -5,8 +5,31 @@
 
 namespace provisiond::storage {
 
+Result<void> run_guarded(const std::function<Result<void>(Connection&)>& work, Connection& c) {
+    try {
+        return work(c);
+    } catch (const std::exception& e) {
+        std::string detail = "exception in a transaction: ";
+        detail += e.what();
+        return make_error(ErrorCode::internal, "storage error", detail);
+    }
+}
+
 Database::Database(ConnectionFactory factory, std::size_t pool_size)
     : factory_(std::move(factory)), pool_size_(pool_size == 0 ? 1 : pool_size) {}
+
+Database::Database(ConnectionFactory factory, std::size_t pool_size,
+                   std::unique_ptr<WriteExecutor> writer)
+    : Database(std::move(factory), pool_size) {
+    writer_ = std::move(writer);
+}
+
+void Database::report_to(Telemetry& telemetry) {
+    telemetry_.report_to(telemetry);
+    if (writer_) {
+        writer_->report_to(telemetry);
+    }
+}
 
 Database::Lease::~Lease() {
     if (owner_ != nullptr && connection_) {
@@ -50,6 +73,13 @@ Result<void> Database::transact(TransactionMode mode,
                                 const std::function<Result<void>(Connection&)>& work) {
     using clock = std::chrono::steady_clock;
     auto asked = clock::now();
+    if (writer_ && mode == TransactionMode::write) {
+        auto outcome = writer_->run(work); // queued, batched and committed by the writer
+        telemetry_->observe("provisiond_storage_transaction_seconds",
+                            std::chrono::duration<double>(clock::now() - asked).count(),
+                            {{"mode", "write"}});
+        return outcome;
+    }
     auto lease = acquire();
     if (!lease) {
         return lease.error();
@@ -70,15 +100,7 @@ Result<void> Database::transact(TransactionMode mode,
         c.rollback(); // PostgreSQL: BEGIN may have run before the writer lock timed out
         return began.error();
     }
-    Result<void> outcome;
-    try {
-        outcome = work(c);
-    } catch (const std::exception& e) {
-        // A broken invariant (a column of an unexpected type, memory): nothing of the
-        // transaction is kept, and the caller gets an error rather than an exception.
-        outcome = make_error(ErrorCode::internal, "storage error",
-                             std::string("exception in a transaction: ") + e.what());
-    }
+    Result<void> outcome = run_guarded(work, c);
     if (!outcome) {
         c.rollback();
         finished();

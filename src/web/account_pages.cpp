@@ -40,8 +40,7 @@ std::string account_disabled_message(const Config& config) {
 } // namespace
 
 AccountPages::AccountPages(WebContext context)
-    : c_(context), decoy_hash_(crypto::hash_password(crypto::random_urlsafe_token()).value_or("")) {
-}
+    : c_(context), decoy_hash_(crypto::decoy_password_hash()) {}
 
 http::Response AccountPages::login_page(const Visitor& visitor, const std::string& next,
                                         const std::string& email, const std::string& error,

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 
 import {
-  ON_POSTGRES, P, TOKEN_PATH, api, count, rawHttp, rawSocket, registerClient, sleep, startServer, statusOfRaw,
+  ON_POSTGRES, P, TOKEN_PATH, api, count, rawHttp, rawSocket, registerClient, setLimit, sleep, startServer, statusOfRaw,
   uniqueEmail, pkce,
 } from './harness.mjs';
 
@@ -234,5 +234,57 @@ describe('a 5xx leaves its detail in the log', () => {
     const badLine = await accessLine(server, bad.headers['x-request-id']);
     assert.equal(badLine.status, 404);
     assert.equal(badLine.error_detail, undefined);
+  });
+});
+
+describe('I/O threads never wait on storage', () => {
+  let server;
+  before(async () => { server = await startServer(); });
+  after(async () => { await server.stop(); });
+
+  test('while another process holds the database lock and account requests wait on it, /_health, static assets and unknown paths answer within one second; the waiting requests end in 200 (stored) or the documented 503', { timeout: 60000 }, async () => {
+    const clientId = await registerClient(server);
+    await setLimit(server, clientId, 'account_requests', 'unlimited');
+    const lock = await lockStorage(server);
+    const emails = Array.from({ length: 40 }, (_, i) => uniqueEmail(`waiting${i}`));
+    let waiting;
+    let settled = 0;
+    try {
+      // More than the handler threads (32 by default): every handler thread is held by storage,
+      // and requests queue for them.
+      waiting = emails.map((email, i) => {
+        const { challenge } = pkce();
+        return api(server, 'POST', `${P}/account_requests`, {
+          body: { id: `waiting-${i}`, email, client_id: clientId, code_challenge: challenge, code_challenge_method: 'S256' },
+          timeoutMs: 30000,
+        }).finally(() => { settled += 1; });
+      });
+      await sleep(500);
+      assert.equal(settled, 0, 'the account requests are waiting on the lock');
+      for (const [method, path, status] of [['GET', '/_health', 200], ['GET', '/static/provisiond.css', 200], ['GET', '/nope', 404]]) {
+        const started = Date.now();
+        const r = await rawHttp(server, method, path);
+        const ms = Date.now() - started;
+        assert.equal(r.status, status, `${path}: ${r.status}`);
+        assert.ok(ms < 1000, `${path} answered in ${ms} ms while storage was locked (bound: 1000 ms)`);
+      }
+      assert.equal(settled, 0, 'still waiting after the probes');
+    } finally {
+      await lock.release();
+    }
+    const answers = await Promise.all(waiting);
+    let stored = 0;
+    for (const r of answers) {
+      if (r.status === 200) {
+        stored += 1;
+        continue;
+      }
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json.type, 'error');
+      assert.equal(r.json.error.code, 'service_unavailable');
+      assert.equal(r.headers['retry-after'], '5');
+    }
+    assert.equal(count(server, `SELECT count(*) FROM users WHERE email IN (${emails.map((e) => `'${e}'`).join(',')})`), stored,
+      'every 200 is a stored account, every 503 stored nothing');
   });
 });

@@ -1,4 +1,5 @@
 // The domain services over a real SQLite database, with a clock the tests move by hand.
+#include "app/database_backend.hpp"
 #include "crypto/crypto.hpp"
 #include "oauth/bearer.hpp"
 #include "oauth/token_service.hpp"
@@ -6,7 +7,6 @@
 #include "provisioning/resources.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sql_repositories.hpp"
-#include "storage/sqlite/sqlite_connection.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,8 +30,7 @@ protected:
         path_ = std::filesystem::temp_directory_path() /
                 ("provisiond-unit-" + crypto::random_uuid() + ".db");
         std::string p = path_.string();
-        db_ = std::make_unique<storage::Database>(
-            [p, w = std::make_shared<std::mutex>()] { return storage::open_sqlite(p, w); }, 4);
+        db_ = app::open_storage(p, 4);
         ASSERT_TRUE(storage::migrate(*db_));
         uow_ = std::make_unique<storage::SqlUnitOfWork>(*db_);
         config_.public_url = "https://provision.example";

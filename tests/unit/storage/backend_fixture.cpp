@@ -75,7 +75,7 @@ void BackendTest::SetUp() {
         }
         database_ = with_database(base, pg_database_name_);
     }
-    db_ = std::make_unique<storage::Database>(app::connection_factory(database_), 4);
+    db_ = app::open_storage(database_, 4);
     std::vector<std::string> warnings;
     auto migrated = storage::migrate(*db_, &warnings);
     ASSERT_TRUE(succeeded(migrated)) << "migrating " << app::display_name(database_);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Where the token path spends its time: `perf record -g` of one provisiond under wrk's refresh
+# rotation (8 connections), then perf's flat profile by symbol and by library. Loopback only.
+#
+#   bash bench/profile.sh [PROVISIOND] [SECONDS]     # default build-release/provisiond, 10 s
+#
+# Needs perf (Debian's linux-perf) and wrk, and bench/run.sh's toolchain (node_modules).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+PROVISIOND=${1:-$HERE/../build-release/provisiond}
+SECONDS_=${2:-10}
+NODE=$HERE/node_modules/.bin/node
+TMP=$(mktemp -d)
+trap 'kill "$PID" 2>/dev/null || true; wait 2>/dev/null || true; [[ -n ${KEEP_PERF:-} ]] && cp "$TMP/perf.data" "$KEEP_PERF"; rm -rf "$TMP"' EXIT
+db=$TMP/p.db
+"$PROVISIOND" migrate --database "$db" > /dev/null
+"$PROVISIOND" clients add --database "$db" --client-id bench --name Bench \
+  --redirect-uri https://bench.example/cb --scopes "project:read user:read" > /dev/null
+for ep in account_requests token_exchanges resource_creates; do
+  "$PROVISIOND" clients set-limit --database "$db" bench "$ep" unlimited > /dev/null
+done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+admin=$(free_port)
+(cd "$TMP" && exec "$PROVISIOND" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+  --public-url "http://127.0.0.1:$port" --database "$db" --outbox-dir "$TMP/outbox" --log-level warn) \
+  > "$TMP/serve.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/_ready" || true)" == 200 ]] && break
+  sleep 0.1
+done
+"$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n 24 --out "$TMP/tokens.txt" > /dev/null
+sleep 2 # the set-up's welcome emails leave the outbox before the window
+perf record -F 1999 -g -o "$TMP/perf.data" -p "$PID" -- sleep "$SECONDS_" 2> /dev/null &
+PERF=$!
+WRK_MODE=refresh WRK_FILE=$TMP/tokens.txt WRK_THREADS=2 WRK_CONNECTIONS=8 WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
+  wrk -t 2 -c 8 -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \
+  | grep -E "Requests/sec" || true
+wait "$PERF" || true
+echo "== storage metrics after the run (sums and counts: mean = sum / count) =="
+curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^provisiond_(storage_(transaction_seconds|group_commit_units|pool_wait_seconds)|http_request_duration_seconds)_(sum|count)' | grep -v 'account_requests\|_ready\|api\/agentic' || true
+echo "== threads (share of samples) =="
+perf report -i "$TMP/perf.data" --no-children --sort comm --stdio 2> /dev/null | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | head -8
+echo "== the group-commit writer thread, by symbol =="
+perf report -i "$TMP/perf.data" --no-children --comm pvd-writer --sort symbol --stdio -g none 2> /dev/null | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | cut -c1-120 | head -25
+echo "== by library (self time) =="
+perf report -i "$TMP/perf.data" --no-children --sort dso --stdio 2> /dev/null | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | head -12
+echo "== by symbol (self time) =="
+perf report -i "$TMP/perf.data" --no-children --sort symbol --stdio -g none 2> /dev/null | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | cut -c1-120 | head -40
+echo "== kernel time by the user-space function that entered it (children) =="
+perf report -i "$TMP/perf.data" --children --sort symbol --stdio -g none 2> /dev/null | grep -E '^ +[0-9]' |
+  grep -E '\[\.\] (__libc_|__GI_|pwrite|pread|fdatasync|fsync|futex|__futex|write|read|send|recv|epoll|pthread_cond|__lll)' |
+  sed -E 's/[ -]+$//' | cut -c1-120 | head -15
