@@ -66,7 +66,8 @@ TEST(Password, DecoyHashHasTheCurrentParameters) {
     // Equal timing for unknown accounts holds only while the decoy costs what a real hash costs.
     EXPECT_TRUE(crypto::has_current_parameters(crypto::decoy_password_hash()));
     EXPECT_TRUE(crypto::has_current_parameters(*crypto::hash_password("x")));
-    EXPECT_FALSE(crypto::has_current_parameters("$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
+    EXPECT_FALSE(
+        crypto::has_current_parameters("$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
     EXPECT_FALSE(crypto::verify_password(crypto::decoy_password_hash(), ""));
 }
 
