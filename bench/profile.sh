@@ -7,7 +7,7 @@
 # Needs perf (Debian's linux-perf) and wrk, and bench/run.sh's toolchain (node_modules).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-PROVISIOND=${1:-$HERE/../build-release/provisiond}
+PROVISIOND=$(realpath "${1:-$HERE/../build-release/provisiond}")
 SECONDS_=${2:-10}
 NODE=$HERE/node_modules/.bin/node
 TMP=$(mktemp -d)
@@ -38,6 +38,7 @@ WRK_MODE=refresh WRK_FILE=$TMP/tokens.txt WRK_THREADS=2 WRK_CONNECTIONS=8 WRK_CL
   wrk -t 2 -c 8 -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \
   | grep -E "Requests/sec" || true
 wait "$PERF" || true
+set +o pipefail # `head` closes the pipe of perf report early: not a failure
 echo "== storage metrics after the run (sums and counts: mean = sum / count) =="
 curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^provisiond_(storage_(transaction_seconds|group_commit_units|pool_wait_seconds)|http_request_duration_seconds)_(sum|count)' | grep -v 'account_requests\|_ready\|api\/agentic' || true
 echo "== threads (share of samples) =="
