@@ -17,12 +17,23 @@ std::optional<std::string> hash_password(std::string_view password) {
     return std::string(out);
 }
 
-bool verify_password(std::string_view encoded, std::string_view password) {
+namespace {
+
+/// `encoded` as the NUL-terminated string libsodium reads, or nullopt when it cannot be one of
+/// its hashes (too long) or libsodium cannot start.
+std::optional<std::string> sodium_hash_string(std::string_view encoded) {
     if (sodium_init() < 0 || encoded.size() >= crypto_pwhash_STRBYTES) {
-        return false;
+        return std::nullopt;
     }
-    std::string terminated(encoded);
-    return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
+    return std::string(encoded);
+}
+
+} // namespace
+
+bool verify_password(std::string_view encoded, std::string_view password) {
+    auto terminated = sodium_hash_string(encoded);
+    return terminated &&
+           crypto_pwhash_str_verify(terminated->c_str(), password.data(), password.size()) == 0;
 }
 
 std::string_view decoy_password_hash() {
@@ -31,11 +42,9 @@ std::string_view decoy_password_hash() {
 }
 
 bool has_current_parameters(std::string_view encoded) {
-    if (sodium_init() < 0 || encoded.size() >= crypto_pwhash_STRBYTES) {
-        return false;
-    }
-    std::string terminated(encoded);
-    return crypto_pwhash_str_needs_rehash(terminated.c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+    auto terminated = sodium_hash_string(encoded);
+    return terminated &&
+           crypto_pwhash_str_needs_rehash(terminated->c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
 }
 

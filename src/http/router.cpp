@@ -65,21 +65,13 @@ Envelope Router::envelope_for(std::string_view path) const {
     return Envelope::flat;
 }
 
-Runs Router::runs(const Request& request) const {
-    auto segments = split_path(request.path);
-    for (const auto& route : routes_) {
-        if ((route.method == request.method ||
-             (route.method == "GET" && request.method == "HEAD")) &&
-            match(route, segments, nullptr)) {
-            return route.runs;
-        }
-    }
-    return Runs::on_io_thread;
+Runs Router::Match::runs() const {
+    return route ? route->runs : Runs::on_io_thread;
 }
 
-Response Router::dispatch(Request& request) const {
+Router::Match Router::resolve(Request& request) const {
     auto segments = split_path(request.path);
-    std::string allowed;
+    Match found;
     // A literal segment beats a placeholder: routes are tried in registration order, and the
     // specific ones (…/{id}/rotate_credentials) are registered before the general ones.
     for (const auto& route : routes_) {
@@ -89,25 +81,34 @@ Response Router::dispatch(Request& request) const {
         }
         if (route.method != request.method &&
             !(route.method == "GET" && request.method == "HEAD")) {
-            if (allowed.find(route.method) == std::string::npos) {
-                allowed += allowed.empty() ? route.method : ", " + route.method;
+            if (found.allowed.find(route.method) == std::string::npos) {
+                found.allowed += found.allowed.empty() ? route.method : ", " + route.method;
             }
             continue;
         }
         request.path_params = std::move(params);
         request.route = route.pattern;
+        found.route = &route;
+        return found;
+    }
+    return found;
+}
+
+Response Router::respond(const Match& found, Request& request) const {
+    if (found.route) {
         try {
-            return route.handler(request);
+            return found.route->handler(request);
         } catch (const std::exception& e) {
-            return error_response(route.envelope, make_error(ErrorCode::internal, "", e.what()));
+            return error_response(found.route->envelope,
+                                  make_error(ErrorCode::internal, "", e.what()));
         }
     }
-    if (!allowed.empty()) {
+    if (!found.allowed.empty()) {
         Response r = error_response(
             envelope_for(request.path),
             make_error(ErrorCode::method_not_allowed,
-                       "Method " + request.method + " is not allowed here; use " + allowed));
-        r.set_header("Allow", allowed);
+                       "Method " + request.method + " is not allowed here; use " + found.allowed));
+        r.set_header("Allow", found.allowed);
         return r;
     }
     if (!not_found_) {

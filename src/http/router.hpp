@@ -23,18 +23,29 @@ enum class Runs { on_handler_pool, on_io_thread };
 Response route_not_found(const Request& request);
 
 class Router {
+    struct Route; // one registered route (below)
+
 public:
     /// Registers `handler`; `envelope` is the error shape used for 404/405/413/… on this route.
     void add(std::string method, std::string pattern, Envelope envelope, Handler handler,
              Runs runs = Runs::on_handler_pool);
 
-    /// Where the handler for this request runs. 404 and 405 answers come from memory: the
-    /// not-found handler must not touch storage.
-    Runs runs(const Request& request) const;
+    /// What resolve() found: the route, or the methods the path allows (405), or nothing (404).
+    struct Match {
+        const Route* route = nullptr;
+        std::string allowed;
+        /// Where the answer is computed. 404 and 405 answers come from memory: the not-found
+        /// handler must not touch storage.
+        Runs runs() const;
+    };
 
-    /// Finds and runs the handler; answers 404/405 itself. Never throws: a handler's exception
+    /// Finds the route for the request and notes it there (`route`, `path_params`).
+    Match resolve(Request& request) const;
+    /// Runs the route's handler, or answers 404/405. Never throws: a handler's exception
     /// becomes a 500 in the route's envelope.
-    Response dispatch(Request& request) const;
+    Response respond(const Match& found, Request& request) const;
+    /// resolve() then respond(), on the caller's thread.
+    Response dispatch(Request& request) const { return respond(resolve(request), request); }
 
     /// Answers requests that no route matches (default: route_not_found's JSON 404).
     void set_not_found(Handler handler) { not_found_ = std::move(handler); }

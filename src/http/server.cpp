@@ -207,12 +207,13 @@ void Server::run() {
 }
 
 awaitable<Response> Server::State::answer(Request& request) {
-    if (router.runs(request) == Runs::on_io_thread) {
-        co_return router.dispatch(request);
+    auto found = router.resolve(request);
+    if (found.runs() == Runs::on_io_thread) {
+        co_return router.respond(found, request);
     }
     // Hop to the handler pool and back: the I/O thread serves other connections meanwhile.
     co_return co_await asio::co_spawn(
-        handlers, [&]() -> awaitable<Response> { co_return router.dispatch(request); },
+        handlers, [&]() -> awaitable<Response> { co_return router.respond(found, request); },
         use_awaitable);
 }
 
