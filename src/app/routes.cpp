@@ -154,7 +154,7 @@ void register_routes(http::Router& router, Endpoints& e) {
         Runs::on_io_thread);
 
     // A person who follows a bad link gets a page; programs (and every API path) keep JSON.
-    // Answered on the I/O thread (Router::runs): nothing here may touch storage.
+    // Answered on the I/O thread (Router::Match::runs): nothing here may touch storage.
     router.set_not_found([&pages = e.pages](Request& r) {
         auto under = [&r](std::string_view prefix) {
             return r.path == prefix || r.path.rfind(std::string(prefix) + "/", 0) == 0;

@@ -75,7 +75,7 @@ struct Server::State {
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<spdlog::logger> access;
     asio::io_context io;
-    /// Handlers that may wait on storage run here, never on an I/O thread (Router::runs).
+    /// Handlers that may wait on storage run here, never on an I/O thread (Match::runs).
     asio::thread_pool handlers;
     tcp::acceptor acceptor{io};
     asio::signal_set signals{io, SIGINT, SIGTERM};
