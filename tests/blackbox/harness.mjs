@@ -600,6 +600,41 @@ export function emlTexts(raw) {
   return out.join('\n');
 }
 
+/** The parts of a raw MIME message: {headers, parts: [{headers, body}]} (headers lower-cased). */
+export function mimeParts(raw) {
+  const splitHead = (s) => {
+    const at = s.indexOf('\r\n\r\n');
+    const head = s.slice(0, at).replace(/\r\n[ \t]+/g, ' ');
+    const headers = {};
+    for (const line of head.split('\r\n')) {
+      const i = line.indexOf(':');
+      headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    return { headers, body: s.slice(at + 4) };
+  };
+  const top = splitHead(raw);
+  const boundary = /boundary="([^"]+)"/.exec(top.headers['content-type'] ?? '')?.[1];
+  if (!boundary) return { headers: top.headers, parts: [] };
+  const sections = top.body.split(`--${boundary}`);
+  const parts = sections.slice(1, -1).map((s) => splitHead(s.replace(/^\r\n/, '')));
+  return { headers: top.headers, boundary, parts, epilogue: sections.at(-1) };
+}
+
+/** RFC 2045 §6.7 decoding. */
+export function decodeQuotedPrintable(s) {
+  const bytes = [];
+  const joined = s.replace(/=\r\n/g, '');
+  for (let i = 0; i < joined.length; i += 1) {
+    if (joined[i] === '=' && /^[0-9A-F]{2}$/.test(joined.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(joined.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(joined[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 export async function emails(server) {
   if (!existsSync(server.outboxDir)) return [];
   const names = (await readdir(server.outboxDir)).filter((n) => n.endsWith('.eml')).sort();

@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  P, TOKEN_PATH, accountRequest, api, count, createResource, newAccount, q1, registerClient, startServer,
-  uniqueEmail, waitForEmail,
+  P, TOKEN_PATH, accountRequest, api, count, createResource, decodeQuotedPrintable, mimeParts, newAccount, q1,
+  registerClient, startServer, uniqueEmail, waitForEmail,
 } from './harness.mjs';
 
 let server;
@@ -73,8 +73,13 @@ describe('display text a partner supplies is one clean line', () => {
                             WHERE m.user_id = ?`, user.id);
     assert.equal(org.name, 'Org Bcc: victim@example.com !');
     const mail = await waitForEmail(server, email);
-    assert.doesNotMatch(mail.text, /\nBcc: victim/);
-    assert.doesNotMatch(mail.text, /Org\r?\n/);
+    // No header or line an attacker's line break could start; the name stays whole in both parts
+    // (the plain-text part wraps paragraphs at 72 columns, so its line breaks are read as spaces).
+    assert.doesNotMatch(mail.raw, /^Bcc:/im, mail.raw);
+    const { parts } = mimeParts(mail.raw);
+    const part = (type) => parts.find((p) => p.headers['content-type']?.startsWith(type))?.body ?? '';
+    assert.match(part('text/plain').replace(/\r?\n/g, ' '), /organization "Org Bcc: victim@example\.com !" and/, mail.raw);
+    assert.ok(decodeQuotedPrintable(part('text/html')).includes('&quot;Org Bcc: victim@example.com !&quot;'), mail.raw);
     for (const ch of invisible) assert.ok(!mail.raw.includes(ch), `no U+${ch.codePointAt(0).toString(16)} in the email`);
   });
 

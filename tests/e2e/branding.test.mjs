@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BIN, freePort, makeTempDir, q, q1, rawHttp, runProcess, uniqueEmail,
+  BIN, decodeQuotedPrintable, freePort, makeTempDir, mimeParts, q, q1, rawHttp, runProcess, uniqueEmail,
 } from '../blackbox/harness.mjs';
 import {
   PARTNER_NAME, assertPageHeaders, newUserByAccountRequest, registerPartner, startWithSmtp, stopServer,
@@ -72,41 +72,6 @@ async function pageLook(page) {
       })(),
     };
   });
-}
-
-/** The parts of a raw MIME message: {headers, parts: [{headers, body}]} (headers lower-cased). */
-function mimeParts(raw) {
-  const splitHead = (s) => {
-    const at = s.indexOf('\r\n\r\n');
-    const head = s.slice(0, at).replace(/\r\n[ \t]+/g, ' ');
-    const headers = {};
-    for (const line of head.split('\r\n')) {
-      const i = line.indexOf(':');
-      headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-    }
-    return { headers, body: s.slice(at + 4) };
-  };
-  const top = splitHead(raw);
-  const boundary = /boundary="([^"]+)"/.exec(top.headers['content-type'] ?? '')?.[1];
-  if (!boundary) return { headers: top.headers, parts: [] };
-  const sections = top.body.split(`--${boundary}`);
-  const parts = sections.slice(1, -1).map((s) => splitHead(s.replace(/^\r\n/, '')));
-  return { headers: top.headers, boundary, parts, epilogue: sections.at(-1) };
-}
-
-/** RFC 2045 §6.7 decoding. */
-function decodeQuotedPrintable(s) {
-  const bytes = [];
-  const joined = s.replace(/=\r\n/g, '');
-  for (let i = 0; i < joined.length; i += 1) {
-    if (joined[i] === '=' && /^[0-9A-F]{2}$/.test(joined.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(joined.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(joined[i], 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
 }
 
 const lf = (s) => s.replace(/\r\n/g, '\n').replace(/\n+$/, '');
