@@ -1,7 +1,7 @@
 #include "app/database_backend.hpp"
 
+#include "storage/group_commit.hpp"
 #include "storage/postgres/postgres_connection.hpp"
-#include "storage/sqlite/group_commit.hpp"
 #include "storage/sqlite/sqlite_connection.hpp"
 
 namespace provisiond::app {
@@ -21,14 +21,12 @@ storage::ConnectionFactory connection_factory(const std::string& database) {
 std::unique_ptr<storage::Database> open_storage(const std::string& database,
                                                 std::size_t connections) {
     auto factory = connection_factory(database);
-    if (backend_of(database) == Backend::postgres) {
-        return std::make_unique<storage::Database>(std::move(factory), connections);
-    }
-    // A batch is bounded so that one fsync never waits behind an unbounded queue.
-    constexpr std::size_t max_units_per_commit = 64;
+    auto options = backend_of(database) == Backend::postgres
+                       ? storage::GroupCommitOptions{}
+                       : storage::sqlite_group_commit_options();
     return std::make_unique<storage::Database>(
         factory, connections,
-        std::make_unique<storage::GroupCommitWriter>(factory, max_units_per_commit));
+        std::make_unique<storage::GroupCommitWriter>(factory, std::move(options)));
 }
 
 std::string display_name(std::string_view database) {

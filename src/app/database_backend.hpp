@@ -17,9 +17,8 @@ Backend backend_of(std::string_view database);
 /// Opens connections to `database` with the driver its value selects.
 storage::ConnectionFactory connection_factory(const std::string& database);
 
-/// The pool of `connections` to `database`. On SQLite, write transactions go to one writer
-/// thread that commits them in groups (storage/sqlite/group_commit.hpp); on PostgreSQL every
-/// pooled connection writes (each write transaction takes the writer lock, docs/STORAGE.md).
+/// The pool of `connections` to `database` for reads; write transactions go to one writer
+/// thread that commits them in groups (storage/group_commit.hpp), on both backends.
 std::unique_ptr<storage::Database> open_storage(const std::string& database,
                                                 std::size_t connections);
 

@@ -35,4 +35,8 @@ std::optional<std::int64_t> Row::optional_integer(std::size_t i) const {
     return integer(i);
 }
 
+bool is_storage_unavailable(const Error& error) {
+    return error.code == ErrorCode::unavailable && error.message == storage_unavailable_message;
+}
+
 } // namespace provisiond::storage

@@ -40,6 +40,14 @@ private:
     std::vector<Value> columns_;
 };
 
+/// The message of every error that says the database could not serve a statement now (a lock
+/// wait timed out, the session died): how the group-commit writer tells it from a unit's own
+/// unavailable errors (storage/group_commit.cpp).
+inline constexpr const char* storage_unavailable_message = "storage unavailable";
+
+/// True when `error` is the database's own unavailability (above).
+bool is_storage_unavailable(const Error& error);
+
 /// One database session. Not thread-safe: a connection is leased to one thread at a time.
 class Connection {
 public:

@@ -15,8 +15,8 @@ namespace provisiond::storage {
 /// Opens connections of one backend; the pool calls it lazily, up to its size.
 using ConnectionFactory = std::function<Result<std::unique_ptr<Connection>>()>;
 
-/// Runs write transactions on a connection of its own instead of a pooled one: SQLite's group
-/// commit (storage/sqlite/group_commit.hpp). `work` runs in a transaction that commits before
+/// Runs write transactions on a connection of its own instead of a pooled one: the group
+/// commit (storage/group_commit.hpp). `work` runs in a transaction that commits before
 /// run() returns success; a failed `work` leaves no trace.
 class WriteExecutor {
 public:

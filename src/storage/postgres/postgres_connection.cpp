@@ -110,6 +110,11 @@ public:
     void rollback() override { (void)run_plain("ROLLBACK", "rollback"); }
     std::string_view dialect() const override { return "postgres"; }
     bool broken() const override { return PQstatus(conn_) != CONNECTION_OK; }
+    /// Also true after a failed statement (INERROR): ROLLBACK TO a savepoint recovers from that.
+    bool in_transaction() const override {
+        auto status = PQtransactionStatus(conn_);
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+    }
 
     Result<void> configure() { return run_plain(session_settings, "session settings"); }
 
@@ -136,7 +141,7 @@ private:
         case ErrorCode::conflict:
             return make_error(ErrorCode::conflict, "conflict", detail);
         case ErrorCode::unavailable:
-            return make_error(ErrorCode::unavailable, "storage unavailable", detail);
+            return make_error(ErrorCode::unavailable, storage_unavailable_message, detail);
         default:
             return make_error(ErrorCode::internal, "storage error", detail);
         }

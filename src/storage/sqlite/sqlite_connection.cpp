@@ -33,7 +33,7 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
-        return make_error(ErrorCode::unavailable, "storage unavailable", detail);
+        return make_error(ErrorCode::unavailable, storage_unavailable_message, detail);
     default:
         return make_error(ErrorCode::internal, "storage error", detail);
     }
@@ -238,7 +238,7 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
     auto connection = std::make_unique<SqliteConnection>(db, std::move(writer));
     // WAL lets readers run beside the single writer. FULL sync fsyncs the WAL at every commit,
     // so an acknowledged token survives power loss, not only a crash of the process; the group
-    // commit (group_commit.hpp) shares one fsync among the requests that commit together.
+    // commit (storage/group_commit.hpp) shares one fsync among the requests that commit together.
     // No mmap_size: tried under the refresh workload, it made read transactions slower (the
     // map follows the growing file, and each remap is a TLB shootdown on every core).
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
@@ -248,6 +248,19 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
         }
     }
     return std::unique_ptr<Connection>(std::move(connection));
+}
+
+GroupCommitOptions sqlite_group_commit_options() {
+    GroupCommitOptions options;
+    // Checkpoints (copying the WAL back into the database file: two more fsyncs) belong to the
+    // maintenance thread, never to the middle of a batch's commit.
+    options.prepare_writer = [](Connection& c) { (void)query(c, "PRAGMA wal_autocheckpoint = 0"); };
+    // PASSIVE never blocks the writer or readers; busy (another process checkpointing) or
+    // failed, the next round tries again. Once a second keeps the WAL small: a checkpoint with
+    // nothing to copy costs microseconds, and every 100 ms was slower (concurrent fsyncs).
+    options.maintenance = [](Connection& c) { (void)query(c, "PRAGMA wal_checkpoint(PASSIVE)"); };
+    options.maintenance_interval = std::chrono::milliseconds(1000);
+    return options;
 }
 
 } // namespace provisiond::storage

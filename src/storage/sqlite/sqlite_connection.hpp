@@ -3,6 +3,7 @@
 // cache, and $n placeholders rewritten to SQLite's ?n.
 
 #include "storage/connection.hpp"
+#include "storage/group_commit.hpp"
 
 #include <memory>
 #include <mutex>
@@ -17,5 +18,9 @@ namespace provisiond::storage {
 /// millisecond steps). Other processes still queue on the file's lock.
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
                                                 std::shared_ptr<std::mutex> writer);
+
+/// How SQLite's group-commit writer differs: no checkpoint inside a commit, a PASSIVE one every
+/// second on a thread of its own.
+GroupCommitOptions sqlite_group_commit_options();
 
 } // namespace provisiond::storage

@@ -2,6 +2,7 @@
 // read-only transactions (core/unit_of_work.hpp: "read: a consistent snapshot; no writes").
 #include "backend_fixture.hpp"
 
+#include <atomic>
 #include <thread>
 
 namespace provisiond::conformance {
@@ -100,6 +101,35 @@ TEST_P(UnitOfWorkTest, WritersAreSerialized) {
     auto n = read([&](Repositories& r) { return r.rate_limits().current("b", 0); });
     ASSERT_OK(n);
     EXPECT_EQ(*n, 41);
+}
+
+TEST_P(UnitOfWorkTest, AFailedWriteLeavesTheOthersCommittedWithItIntact) {
+    // Writes that arrive together share one commit (storage/group_commit.hpp), each in its own
+    // savepoint: one that fails must take only its own statements with it, and the others
+    // must be committed and answered as such.
+    ASSERT_OK(write([&](Repositories& r) { return r.accounts().insert_user(user("taken")); }));
+    std::atomic<int> conflicts = 0;
+    concurrently(8, [&](int t) {
+        for (int k = 0; k < 10; ++k) {
+            std::string id = "u-" + std::to_string(t) + "-" + std::to_string(k);
+            auto done = write([&](Repositories& r) -> Result<void> {
+                RETURN_IF_ERROR(r.accounts().insert_user(user(id)));
+                if (t % 2 == 1) {
+                    return r.accounts().insert_user(user("taken")); // a conflict
+                }
+                return {};
+            });
+            if (t % 2 == 1) {
+                EXPECT_FALSE(done) << id;
+                conflicts += done ? 0 : 1;
+            } else {
+                EXPECT_OK(done);
+            }
+        }
+    });
+    EXPECT_EQ(conflicts.load(), 40);
+    EXPECT_EQ(users(), 1 + 40) << "the 40 good writes and the first, none of the failed ones";
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM users WHERE id LIKE 'u-1-%'"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UnitOfWorkTest,

@@ -1,6 +1,6 @@
-#include "storage/sqlite/group_commit.hpp"
+#include "storage/group_commit.hpp"
 
-#include <chrono>
+#include <algorithm>
 #include <future>
 #include <pthread.h>
 
@@ -12,16 +12,14 @@ struct GroupCommitWriter::Unit {
     std::promise<Result<void>> outcome;
 };
 
-namespace {
-
-/// Often enough that the WAL stays small (a checkpoint with nothing to copy costs microseconds).
-constexpr auto checkpoint_interval = std::chrono::milliseconds(1000);
-
-} // namespace
-
-GroupCommitWriter::GroupCommitWriter(ConnectionFactory open, std::size_t max_batch)
-    : open_(std::move(open)), max_batch_(max_batch == 0 ? 1 : max_batch),
-      thread_([this] { loop(); }), checkpointer_([this] { checkpoint_loop(); }) {}
+GroupCommitWriter::GroupCommitWriter(ConnectionFactory open, GroupCommitOptions options)
+    : open_(std::move(open)), options_(std::move(options)) {
+    options_.max_batch = std::max<std::size_t>(options_.max_batch, 1);
+    thread_ = std::thread([this] { loop(); });
+    if (options_.maintenance) {
+        maintainer_ = std::thread([this] { maintenance_loop(); });
+    }
+}
 
 GroupCommitWriter::~GroupCommitWriter() {
     {
@@ -31,22 +29,23 @@ GroupCommitWriter::~GroupCommitWriter() {
     queued_.notify_one();
     stopped_.notify_all();
     thread_.join();
-    checkpointer_.join();
+    if (maintainer_.joinable()) {
+        maintainer_.join();
+    }
 }
 
-void GroupCommitWriter::checkpoint_loop() {
-    pthread_setname_np(pthread_self(), "pvd-checkpoint");
+void GroupCommitWriter::maintenance_loop() {
+    pthread_setname_np(pthread_self(), "pvd-maintain");
     std::unique_ptr<Connection> own;
     std::unique_lock lock(mutex_);
-    while (!stopped_.wait_for(lock, checkpoint_interval, [&] { return stopping_; })) {
+    while (!stopped_.wait_for(lock, options_.maintenance_interval, [&] { return stopping_; })) {
         lock.unlock();
         if (!own || own->broken()) {
             auto opened = open_();
             own = opened ? std::move(*opened) : nullptr;
         }
         if (own) {
-            // Busy (another process checkpointing) or failed: the next round tries again.
-            (void)query(*own, "PRAGMA wal_checkpoint(PASSIVE)");
+            options_.maintenance(*own); // failed: the next round tries again
         }
         lock.lock();
     }
@@ -58,7 +57,7 @@ Result<void> GroupCommitWriter::run(const std::function<Result<void>(Connection&
     {
         std::lock_guard lock(mutex_);
         if (stopping_) {
-            return make_error(ErrorCode::unavailable, "storage unavailable",
+            return make_error(ErrorCode::unavailable, storage_unavailable_message,
                               "the database writer has stopped");
         }
         queue_.push_back(&unit);
@@ -77,7 +76,7 @@ void GroupCommitWriter::loop() {
             if (queue_.empty()) {
                 return; // stopping, and every caller has its answer
             }
-            while (!queue_.empty() && batch.size() < max_batch_) {
+            while (!queue_.empty() && batch.size() < options_.max_batch) {
                 batch.push_back(queue_.front());
                 queue_.pop_front();
             }
@@ -98,8 +97,9 @@ Result<Connection*> GroupCommitWriter::connection() {
             return opened.error();
         }
         connection_ = std::move(*opened);
-        // Checkpoints are the checkpointer thread's: none in the middle of a commit.
-        (void)query(*connection_, "PRAGMA wal_autocheckpoint = 0");
+        if (options_.prepare_writer) {
+            options_.prepare_writer(*connection_);
+        }
     }
     return connection_.get();
 }
@@ -140,9 +140,10 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
             outcome = step("RELEASE unit");
         }
         if (!db.in_transaction()) {
-            // SQLite rolled the whole transaction back (I/O error, disk full): every unit
-            // that ran in it is lost, not only this one. The rest of the batch runs next time.
-            Error lost = make_error(ErrorCode::unavailable, "storage unavailable",
+            // The database ended the whole transaction (SQLite: I/O error, disk full;
+            // PostgreSQL: the session died): every unit that ran in it is lost, not only this
+            // one. The rest of the batch runs next time.
+            Error lost = make_error(ErrorCode::unavailable, storage_unavailable_message,
                                     "the database rolled back a write transaction");
             unit->outcome.set_value(outcome ? lost : outcome.error());
             for (Unit* earlier : done) {
@@ -153,11 +154,21 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
         }
         if (outcome) {
             done.push_back(unit);
-        } else {
-            // This unit leaves no trace; the others keep theirs.
-            (void)step("ROLLBACK TO unit");
-            (void)step("RELEASE unit");
-            unit->outcome.set_value(outcome);
+            continue;
+        }
+        // This unit leaves no trace; the others keep theirs.
+        (void)step("ROLLBACK TO unit");
+        (void)step("RELEASE unit");
+        unit->outcome.set_value(outcome);
+        if (is_storage_unavailable(outcome.error())) {
+            // A lock this unit waited for timed out (PostgreSQL: another session holds a row
+            // or table; each statement waits up to lock_timeout). The units behind it would
+            // wait one after the other, each as long: they get the 503 now, as they would have
+            // when writers queued on the writers' lock, and the ones done are committed.
+            for (Unit* rest : batch) {
+                rest->outcome.set_value(outcome.error());
+            }
+            batch.clear();
         }
     }
     telemetry_->observe("provisiond_storage_group_commit_units", static_cast<double>(done.size()));
