@@ -128,37 +128,53 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
         }
         return {};
     };
+    // One savepoint is open whenever a unit runs. After a unit that succeeded, releasing it and
+    // opening the next is one round trip (PostgreSQL runs the two statements of a script in one);
+    // after one that failed, ROLLBACK TO empties it and leaves it open for the next unit. The
+    // last one is committed with the transaction.
     std::vector<Unit*> done; // succeeded, waiting for the commit
+    // Ends the batch when the transaction cannot go on: every unit that ran in it is lost, not
+    // only `unit` (answered with `error`); the rest of the batch runs next time.
+    Error lost = make_error(ErrorCode::unavailable, storage_unavailable_message,
+                            "the database rolled back a write transaction");
+    auto lose_transaction = [&](Unit* unit, const Error& error) {
+        unit->outcome.set_value(error);
+        for (Unit* earlier : done) {
+            earlier->outcome.set_value(lost);
+        }
+        db.rollback();
+    };
+    if (auto opened = step("SAVEPOINT unit"); !opened) {
+        db.rollback();
+        fail_all(opened.error());
+        return;
+    }
     while (!batch.empty()) {
         Unit* unit = batch.front();
         batch.pop_front();
-        Result<void> outcome = step("SAVEPOINT unit");
-        if (outcome) {
-            outcome = run_guarded(unit->work, db);
-        }
-        if (outcome) {
-            outcome = step("RELEASE unit");
-        }
+        Result<void> outcome = run_guarded(unit->work, db);
         if (!db.in_transaction()) {
             // The database ended the whole transaction (SQLite: I/O error, disk full;
-            // PostgreSQL: the session died): every unit that ran in it is lost, not only this
-            // one. The rest of the batch runs next time.
-            Error lost = make_error(ErrorCode::unavailable, storage_unavailable_message,
-                                    "the database rolled back a write transaction");
-            unit->outcome.set_value(outcome ? lost : outcome.error());
-            for (Unit* earlier : done) {
-                earlier->outcome.set_value(lost);
-            }
-            db.rollback();
+            // PostgreSQL: the session died).
+            lose_transaction(unit, outcome ? lost : outcome.error());
             return;
         }
         if (outcome) {
+            if (!batch.empty()) {
+                // Not moved on: whether this unit's changes are in the transaction is unknown.
+                if (auto next = db.execute_script("RELEASE unit; SAVEPOINT unit"); !next) {
+                    lose_transaction(unit, next.error());
+                    return;
+                }
+            }
             done.push_back(unit);
             continue;
         }
         // This unit leaves no trace; the others keep theirs.
-        (void)step("ROLLBACK TO unit");
-        (void)step("RELEASE unit");
+        if (auto undone = step("ROLLBACK TO unit"); !undone) {
+            lose_transaction(unit, outcome.error());
+            return;
+        }
         unit->outcome.set_value(outcome);
         if (is_storage_unavailable(outcome.error())) {
             // A lock this unit waited for timed out (PostgreSQL: another session holds a row

@@ -61,13 +61,16 @@ describe(`kill -9 in the middle of a burst of token requests (${BACKEND})`, () =
       }
       const projectOfCode = new Map();
 
-      // The burst: 52 token requests at once, alternately at A and B. A is killed as its 2nd
-      // answer arrives, so most of its requests are still in flight.
+      // The burst: 52 token requests, alternately at A and B, sent 2 ms apart. A is killed as its
+      // 2nd answer arrives, so most of its requests are still in flight or not yet sent. (Sent
+      // all at once, they could share one group commit at A and be answered together before
+      // the kill lands.)
       const jobs = [...codes, ...holders].sort(() => Math.random() - 0.5).map((job, i) => ({ ...job, at: i % 2 ? 'B' : 'A' }));
       let answeredByA = 0;
       let killed = false;
-      const outcomes = await Promise.all(jobs.map(async (job) => {
+      const outcomes = await Promise.all(jobs.map(async (job, i) => {
         const target = job.at === 'A' ? A : B;
+        await sleep(2 * i);
         try {
           const res = job.kind === 'code'
             ? await exchangeCode(target, job.code, job.verifier)
@@ -247,7 +250,9 @@ describe(`kill -9 in the middle of a burst of account requests (${BACKEND})`, ()
       const send = (server, body) => api(server, 'POST', `${P}/account_requests`, { body });
       let answeredByA = 0;
       let killed = false;
-      const outcomes = await Promise.all(jobs.map(async (job) => {
+      // Sent 2 ms apart, as the token burst above and for the same reason.
+      const outcomes = await Promise.all(jobs.map(async (job, i) => {
+        await sleep(2 * i);
         try {
           const res = await send(job.at === 'A' ? A : B, job.body);
           if (job.at === 'A' && ++answeredByA === 3) {
