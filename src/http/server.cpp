@@ -84,6 +84,7 @@ struct Server::State {
     std::mutex connections_mutex;
     std::set<std::shared_ptr<Connection>> connections;
     std::map<std::string, int> connections_by_address; ///< under connections_mutex
+    int open_connections = 0;                          ///< under connections_mutex
     TrustedProxies trusted_proxies;
     NullTelemetry no_telemetry;
     Telemetry* telemetry = &no_telemetry;
@@ -106,6 +107,7 @@ struct Server::State {
     awaitable<void> pause_after_accept_failure(const boost::system::error_code& ec);
     bool admit(const std::string& address);
     void release(const std::string& address);
+    void count_refusal(std::string_view reason);
     std::string client_of(const std::string& peer,
                           const bhttp::request_parser<bhttp::string_body>& parser) const;
     awaitable<void> serve(tcp::socket socket);
@@ -265,9 +267,12 @@ awaitable<void> Server::State::accept_loop() {
         boost::system::error_code peer_ec;
         auto peer = socket.remote_endpoint(peer_ec);
         std::string address = peer_ec ? "" : canonical_ip(peer.address().to_string());
-        if (active.load() >= config.limits.max_connections || !admit(address)) {
+        // Over a connection limit: refuse rather than queue.
+        bool under_total = active.load() < config.limits.max_connections;
+        if (!under_total || !admit(address)) {
             boost::system::error_code ignored;
-            socket.close(ignored); // over a connection limit: refuse rather than queue
+            socket.close(ignored);
+            count_refusal(under_total ? "per_address" : "max_connections");
             continue;
         }
         ++active;
@@ -315,15 +320,25 @@ bool Server::State::admit(const std::string& address) {
         return false;
     }
     ++it->second;
+    // Set under the lock, so the gauge ends at the last count rather than a racing thread's.
+    telemetry->set("provisiond_http_connections_open", ++open_connections);
     return true;
+}
+
+void Server::State::count_refusal(std::string_view reason) {
+    telemetry->count("provisiond_http_connections_refused_total", {{"reason", reason}});
 }
 
 void Server::State::release(const std::string& address) {
     std::lock_guard lock(connections_mutex);
     auto it = connections_by_address.find(limit_key(address));
-    if (it != connections_by_address.end() && --it->second <= 0) {
+    if (it == connections_by_address.end()) {
+        return;
+    }
+    if (--it->second <= 0) {
         connections_by_address.erase(it);
     }
+    telemetry->set("provisiond_http_connections_open", --open_connections);
 }
 
 std::string

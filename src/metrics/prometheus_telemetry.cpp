@@ -35,6 +35,9 @@ PrometheusTelemetry::PrometheusTelemetry() : registry_(std::make_shared<promethe
     histogram("provisiond_http_request_duration_seconds",
               "Time from a request's last byte read to its answer, by route pattern",
               latency_buckets);
+    gauge("provisiond_http_connections_open", "Client connections open on the public listener");
+    counter("provisiond_http_connections_refused_total",
+            "Connections closed unanswered at accept, by reason (max_connections, per_address)");
     counter("provisiond_token_grants_total",
             "Token requests by grant_type (authorization_code, refresh_token, other) and outcome "
             "(issued, or the OAuth error code)");
@@ -64,7 +67,7 @@ PrometheusTelemetry::PrometheusTelemetry() : registry_(std::make_shared<promethe
     histogram("provisiond_storage_pool_wait_seconds",
               "Time a transaction waited for a pooled database connection", latency_buckets);
     histogram("provisiond_storage_group_commit_units",
-              "Write transactions committed together by SQLite's group commit (one fsync each "
+              "Write transactions committed together by group commit (one commit and fsync each "
               "batch)",
               {1, 2, 4, 8, 16, 32, 64});
     counter("provisiond_webhook_deliveries_total",

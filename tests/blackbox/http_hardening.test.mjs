@@ -85,18 +85,44 @@ describe('descriptors: the connection cap stays below RLIMIT_NOFILE', () => {
   });
 });
 
+/** A sample from the server's /metrics on its admin listener; 0 while the series is absent. */
+async function metric(server, series) {
+  const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** Polls `series` until it reads `want` (or 5 s pass); returns the last value read. */
+async function metricReaches(server, series, want) {
+  let last;
+  for (let i = 0; i < 100; i += 1) {
+    last = await metric(server, series);
+    if (last === want) break;
+    await sleep(50);
+  }
+  return last;
+}
+
 describe('per-address connection cap', () => {
   let server;
   before(async () => { server = await startServer({ extraArgs: ['--max-connections-per-address', '5'] }); });
   after(async () => { await server.stop(); });
 
+  const open = 'provisiond_http_connections_open';
+  const refused = 'provisiond_http_connections_refused_total{reason="per_address"}';
+
   test('a 6th connection from one address is closed unanswered; another address is served; a freed slot is reused', async () => {
+    // The readiness probe's connection may still be closing on the server: start from none, so
+    // the 5 below are the address's 5 (the server counts a connection until its coroutine ends).
+    assert.equal(await metricReaches(server, open, 0), 0, 'no connection open before the test');
     const held = await openIdle(server, 5, '127.0.0.1');
-    await sleep(200);
+    assert.equal(await metricReaches(server, open, 5), 5, 'the server holds the 5 idle connections');
+    assert.equal(await metric(server, refused), 0, 'none of the 5 was refused');
     assert.equal(await getFrom(server, '/_health', '127.0.0.1'), null, 'the 6th connection from 127.0.0.1 is refused');
+    assert.equal(await metric(server, refused), 1, 'the refusal is counted');
     assert.equal(await getFrom(server, '/_health', '127.0.0.2'), 200, 'positive control: another address');
     held[0].destroy();
-    await sleep(200);
+    assert.equal(await metricReaches(server, open, 4), 4, 'the freed slot is released');
     assert.equal(await getFrom(server, '/_health', '127.0.0.1'), 200, 'the freed slot serves 127.0.0.1 again');
     for (const s of held) s.destroy();
     assert.match(server.stderr(), /5 per address/);

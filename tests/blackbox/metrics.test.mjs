@@ -71,6 +71,7 @@ describe('admin listener', () => {
     assert.equal(first.types.get('provisiond_http_request_duration_seconds'), 'histogram');
     assert.equal(first.types.get('provisiond_storage_transaction_seconds'), 'histogram');
     assert.equal(first.types.get('provisiond_outbox_depth'), 'gauge');
+    assert.equal(first.types.get('provisiond_http_connections_open'), 'gauge');
   });
 
   test('counters move with the traffic: requests, grants, a code replay, account requests, a 429', async () => {
