@@ -135,12 +135,14 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
     std::vector<Unit*> done; // succeeded, waiting for the commit
     // Ends the batch when the transaction cannot go on: every unit that ran in it is lost, not
     // only `unit` (answered with `error`); the rest of the batch runs next time.
-    Error lost = make_error(ErrorCode::unavailable, storage_unavailable_message,
-                            "the database rolled back a write transaction");
+    auto lost = [] {
+        return make_error(ErrorCode::unavailable, storage_unavailable_message,
+                          "the database rolled back a write transaction");
+    };
     auto lose_transaction = [&](Unit* unit, const Error& error) {
         unit->outcome.set_value(error);
         for (Unit* earlier : done) {
-            earlier->outcome.set_value(lost);
+            earlier->outcome.set_value(lost());
         }
         db.rollback();
     };
@@ -156,7 +158,7 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
         if (!db.in_transaction()) {
             // The database ended the whole transaction (SQLite: I/O error, disk full;
             // PostgreSQL: the session died).
-            lose_transaction(unit, outcome ? lost : outcome.error());
+            lose_transaction(unit, outcome ? lost() : outcome.error());
             return;
         }
         if (outcome) {

@@ -132,6 +132,20 @@ TEST_P(UnitOfWorkTest, AFailedWriteLeavesTheOthersCommittedWithItIntact) {
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM users WHERE id LIKE 'u-1-%'"), 0);
 }
 
+TEST_P(UnitOfWorkTest, MoreWritersThanOneBatchTakesAllCommitAndReturn) {
+    // 80 callers at once, more than one batch takes (64): what a batch leaves in the queue
+    // runs in the next one, and every caller gets its answer.
+    concurrently(80, [&](int t) {
+        for (int k = 0; k < 5; ++k) {
+            EXPECT_OK(write([&](Repositories& r) {
+                return r.accounts().insert_user(
+                    user("m-" + std::to_string(t) + "-" + std::to_string(k)));
+            }));
+        }
+    });
+    EXPECT_EQ(users(), 400);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, UnitOfWorkTest,
                          ::testing::Values(Backend::sqlite, Backend::postgres), BackendName());
 
