@@ -12,7 +12,8 @@ class FileSender final : public Sender {
 public:
     FileSender(std::string directory, std::string from)
         : directory_(std::move(directory)), from_(std::move(from)) {}
-    /// Writes `<dir>/<created>-<id>.eml` atomically (temporary file, then rename).
+    /// Writes `<dir>/<created>-<id>.eml` atomically and durably (a temporary file of its own,
+    /// fsynced, then renamed; the directory fsynced).
     Result<void> deliver(const Email& email) override;
 
 private:
