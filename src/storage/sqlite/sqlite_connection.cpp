@@ -62,6 +62,11 @@ public:
         if (!stmt) {
             return stmt.error();
         }
+        if (reading_ && !sqlite3_stmt_readonly(*stmt)) {
+            // A read transaction refuses writes, as PostgreSQL's READ ONLY does (25006).
+            return make_error(ErrorCode::internal, "storage error",
+                              "a write in a read transaction: " + std::string(sql));
+        }
         std::vector<Row> rows;
         for (;;) {
             int rc = sqlite3_step(*stmt);
@@ -120,13 +125,12 @@ public:
 
     Result<void> begin(TransactionMode mode) override {
         if (mode == TransactionMode::read) {
-            // query_only: a write in a read transaction fails here as it does on PostgreSQL
-            // (READ ONLY), instead of passing on SQLite only.
+            // A write in a read transaction must fail here as it does on PostgreSQL (READ ONLY),
+            // not pass on SQLite only: query() refuses statements that write. (Not PRAGMA
+            // query_only: changing a flag pragma expires every prepared statement of the
+            // connection, so each read transaction compiled its statements again.)
             auto began = run_plain("BEGIN");
-            if (began) {
-                began = run_plain("PRAGMA query_only = ON");
-                reading_ = true; // rollback() turns it off again
-            }
+            reading_ = began.has_value(); // commit() and rollback() end it
             return began;
         }
         writing_.lock();
@@ -153,12 +157,7 @@ public:
     bool in_transaction() const override { return sqlite3_get_autocommit(db_) == 0; }
 
 private:
-    void end_reading() {
-        if (reading_) {
-            (void)run_plain("PRAGMA query_only = OFF");
-            reading_ = false;
-        }
-    }
+    void end_reading() { reading_ = false; }
 
     void release_writer() {
         if (writing_.owns_lock()) {
@@ -215,7 +214,7 @@ private:
     sqlite3* db_;
     std::shared_ptr<std::mutex> writer_;
     std::unique_lock<std::mutex> writing_; ///< held from BEGIN IMMEDIATE to COMMIT or ROLLBACK
-    bool reading_ = false;                 ///< in a read transaction (query_only is on)
+    bool reading_ = false;                 ///< in a read transaction: statements that write fail
     /// By SQL text, looked up without copying it (transparent hash).
     std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
 };

@@ -70,7 +70,8 @@ TEST_P(UnitOfWorkTest, AReadTransactionIsASnapshot) {
 TEST_P(UnitOfWorkTest, AReadTransactionRefusesWrites) {
     // Found by this suite: a plain BEGIN let SQLite write in a read transaction, which
     // PostgreSQL's READ ONLY refuses (SQLSTATE 25006), so such code would pass every SQLite test
-    // and fail on PostgreSQL. storage/sqlite/ now sets query_only for read transactions.
+    // and fail on PostgreSQL. storage/sqlite/ now refuses statements that write in read
+    // transactions.
     auto wrote = read([&](Repositories& r) { return r.accounts().insert_user(user("u-1")); });
     EXPECT_FALSE(wrote) << "a write in a read transaction succeeded";
     EXPECT_EQ(users(), 0);
