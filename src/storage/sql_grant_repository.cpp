@@ -245,8 +245,11 @@ public:
     Result<std::optional<RefreshToken>> find_newest_child(std::string_view parent) override {
         return first<RefreshToken>(
             query(c_,
+                  // Within the parent's family, through its index: parent_hash has none, and
+                  // a scan of every refresh token would hold the writer on each reuse.
                   "SELECT " + std::string(refresh_columns) +
-                      " FROM refresh_tokens WHERE parent_hash = $1 "
+                      " FROM refresh_tokens WHERE family_id = (SELECT family_id FROM "
+                      "refresh_tokens WHERE token_hash = $1) AND parent_hash = $1 "
                       "ORDER BY created_at DESC, revoked_at IS NULL DESC LIMIT 1",
                   {std::string(parent)}),
             refresh_from);
