@@ -49,7 +49,8 @@ public:
 
     virtual Result<void> insert_refresh_token(const RefreshToken& token) = 0;
     virtual Result<std::optional<RefreshToken>> find_refresh_token(std::string_view token_hash) = 0;
-    /// Marks a live refresh token rotated; false if it was already rotated or revoked.
+    /// Marks a live refresh token of a live family rotated; false if it was already rotated,
+    /// or it or its family revoked.
     virtual Result<bool> mark_rotated(std::string_view token_hash, std::int64_t now) = 0;
     /// Spends the single grace retry of a rotated token; false if already spent.
     virtual Result<bool> spend_grace(std::string_view token_hash) = 0;

@@ -22,26 +22,114 @@ Error invalid_grant(std::string message) {
     return make_error(ErrorCode::invalid_grant, std::move(message));
 }
 
-/// Mints an access + refresh pair into `family_id` and returns the raw values.
-Result<IssuedTokens> mint_pair(GrantRepository& grants, std::string_view family_id,
-                               const std::optional<std::string>& parent_hash,
-                               const Lifetimes& lifetimes, std::int64_t now) {
+/// A fresh access + refresh pair: the raw values for the answer and the rows to store.
+struct MintedPair {
     IssuedTokens issued;
-    issued.access_token = mint_prefixed_secret(access_token_prefix);
-    issued.refresh_token = mint_prefixed_secret(refresh_token_prefix);
-    issued.expires_in = lifetimes.access_token_seconds;
-    AccessToken access{crypto::sha256_hex(issued.access_token), std::string(family_id), now,
-                       now + lifetimes.access_token_seconds, std::nullopt};
-    RETURN_IF_ERROR(grants.insert_access_token(access));
+    AccessToken access;
     RefreshToken refresh;
-    refresh.token_hash = crypto::sha256_hex(issued.refresh_token);
-    refresh.family_id = family_id;
-    refresh.parent_hash = parent_hash;
-    refresh.access_token_hash = access.token_hash;
-    refresh.created_at = now;
-    refresh.expires_at = now + lifetimes.refresh_token_seconds;
-    RETURN_IF_ERROR(grants.insert_refresh_token(refresh));
+};
+
+/// Draws and hashes a pair for `family_id` before the write transaction, so that the work
+/// under the write lock (one writer at a time) is only the statements.
+MintedPair mint_pair(std::string_view family_id, const std::optional<std::string>& parent_hash,
+                     const Lifetimes& lifetimes, std::int64_t now) {
+    MintedPair pair;
+    pair.issued.access_token = mint_prefixed_secret(access_token_prefix);
+    pair.issued.refresh_token = mint_prefixed_secret(refresh_token_prefix);
+    pair.issued.expires_in = lifetimes.access_token_seconds;
+    pair.access = AccessToken{crypto::sha256_hex(pair.issued.access_token), std::string(family_id),
+                              now, now + lifetimes.access_token_seconds, std::nullopt};
+    pair.refresh.token_hash = crypto::sha256_hex(pair.issued.refresh_token);
+    pair.refresh.family_id = family_id;
+    pair.refresh.parent_hash = parent_hash;
+    pair.refresh.access_token_hash = pair.access.token_hash;
+    pair.refresh.created_at = now;
+    pair.refresh.expires_at = now + lifetimes.refresh_token_seconds;
+    return pair;
+}
+
+/// Stores a minted pair; the answer's values once it is in the transaction.
+Result<IssuedTokens> store_pair(GrantRepository& grants, const MintedPair& pair,
+                                std::vector<std::string> scopes) {
+    RETURN_IF_ERROR(grants.insert_access_token(pair.access));
+    RETURN_IF_ERROR(grants.insert_refresh_token(pair.refresh));
+    IssuedTokens issued = pair.issued;
+    issued.scopes = std::move(scopes);
     return issued;
+}
+
+/// The family's scopes that the client may still be granted (scope may only narrow).
+std::vector<std::string> narrowed_scopes(const TokenFamily& family, const OAuthClient& client) {
+    std::vector<std::string> scopes;
+    for (const auto& s : family.scopes) {
+        if (std::find(client.scopes.begin(), client.scopes.end(), s) != client.scopes.end()) {
+            scopes.push_back(s);
+        }
+    }
+    return scopes;
+}
+
+/// A presented refresh token that did not rotate: revoked since it was read (refused), or
+/// rotated before: one retry inside the grace window gets `pair` (the first answer was lost),
+/// any other reuse revokes the family.
+Result<void> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
+                                  const std::string& presented_hash, const MintedPair& pair,
+                                  const std::vector<std::string>& scopes, std::int64_t now,
+                                  IssuedTokens& issued, std::optional<Error>& refused,
+                                  bool& family_reused) {
+    auto& grants = r.grants();
+    auto token = grants.find_refresh_token(presented_hash);
+    if (!token) {
+        return token.error();
+    }
+    if (!*token || (*token)->revoked_at || !(*token)->rotated_at) {
+        // Revoked (or its family revoked) since the read; or gone.
+        refused = invalid_grant("Invalid or revoked refresh token");
+        return {};
+    }
+    const RefreshToken& current = **token;
+    auto fam = grants.find_family(current.family_id);
+    if (!fam) {
+        return fam.error();
+    }
+    if (!*fam || (*fam)->revoked_at) {
+        refused = invalid_grant("Invalid or revoked refresh token");
+        return {};
+    }
+    const TokenFamily& live = **fam;
+    auto child = grants.find_newest_child(presented_hash);
+    if (!child) {
+        return child.error();
+    }
+    bool child_unused = *child && !(*child)->rotated_at && !(*child)->revoked_at;
+    // 0 turns the grace off: any reuse, even within the same second, is a reuse.
+    bool in_grace = lifetimes.refresh_grace_seconds > 0 &&
+                    now - *current.rotated_at <= lifetimes.refresh_grace_seconds;
+    if (in_grace && child_unused && !current.grace_used) {
+        auto spent = grants.spend_grace(presented_hash);
+        if (!spent) {
+            return spent.error();
+        }
+        if (*spent) {
+            // The first response was lost: replace the pair the client never saw.
+            RETURN_IF_ERROR(grants.revoke_refresh_token((*child)->token_hash, now));
+            auto stored = store_pair(grants, pair, scopes);
+            if (!stored) {
+                return stored.error();
+            }
+            issued = std::move(*stored);
+            return {};
+        }
+    }
+    RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
+    RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::grant_revoked(
+        live.client_id, live.user_id, live.id, webhooks::revoke_reason::family_reuse, now)));
+    RETURN_IF_ERROR(r.audit().record(
+        audit::make_audit("family.revoked", {"partner", live.user_id, live.client_id, ""},
+                          {{"family_id", live.id}, {"reason", "refresh_token_reused"}}, now)));
+    refused = invalid_grant("Refresh token was already used; the token family has been revoked");
+    family_reused = true;
+    return {};
 }
 
 } // namespace
@@ -84,19 +172,36 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
     // 1. Find the code and run every check that must not spend it.
     std::optional<AuthorizationCode> code;
     std::optional<OAuthClient> client;
+    bool user_found = false;
+    std::vector<accounts::TeamSummary> teams;
     RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         auto found = r.grants().find_code(code_hash);
         if (!found) {
             return found.error();
         }
         code = *found;
-        if (code) {
-            auto c = r.clients().find(code->client_id);
-            if (!c) {
-                return c.error();
-            }
-            client = *c;
+        if (!code) {
+            return {};
         }
+        auto c = r.clients().find(code->client_id);
+        if (!c) {
+            return c.error();
+        }
+        client = *c;
+        if (code->consumed_at) {
+            return {};
+        }
+        // What the answer says about the account, read here rather than under the write lock.
+        auto u = r.accounts().find_user(code->user_id);
+        if (!u) {
+            return u.error();
+        }
+        user_found = u->has_value();
+        auto t = r.accounts().teams_of_user(code->user_id);
+        if (!t) {
+            return t.error();
+        }
+        teams = std::move(*t);
         return {};
     }));
     if (!code) {
@@ -156,19 +261,24 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
     // 2. Charge the partner's limit only now (a leaked code without its verifier cannot spend
     //    quota), then consume atomically and mint, all in one transaction: a limited exchange
     //    rolls back and leaves the code usable.
+    if (!user_found) {
+        return invalid_grant("User not found");
+    }
+    TokenFamily family;
+    family.id = crypto::random_uuid();
+    family.client_id = code->client_id;
+    family.user_id = code->user_id;
+    family.organization_id = code->organization_id;
+    family.scopes = code->scopes;
+    family.project_ids = {code->project_id};
+    family.created_at = now;
+    const MintedPair pair = mint_pair(family.id, std::nullopt, lifetimes_, now);
+
     IssuedTokens issued;
     std::optional<Error> lost_race;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
                                            ratelimit::Endpoint::token_exchanges));
-        TokenFamily family;
-        family.id = crypto::random_uuid();
-        family.client_id = code->client_id;
-        family.user_id = code->user_id;
-        family.organization_id = code->organization_id;
-        family.scopes = code->scopes;
-        family.project_ids = {code->project_id};
-        family.created_at = now;
         RETURN_IF_ERROR(r.grants().insert_family(family));
         auto won = r.grants().consume_code(code_hash, family.id, now);
         if (!won) {
@@ -193,24 +303,12 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
                 "Authorization code was already used; tokens issued from it have been revoked");
             return {};
         }
-        auto user = r.accounts().find_user(code->user_id);
-        if (!user) {
-            return user.error();
+        auto stored = store_pair(r.grants(), pair, family.scopes);
+        if (!stored) {
+            return stored.error();
         }
-        if (!*user) {
-            return invalid_grant("User not found");
-        }
-        auto pair = mint_pair(r.grants(), family.id, std::nullopt, lifetimes_, now);
-        if (!pair) {
-            return pair.error();
-        }
-        issued = std::move(*pair);
-        issued.scopes = family.scopes;
-        auto teams = r.accounts().teams_of_user(code->user_id);
-        if (!teams) {
-            return teams.error();
-        }
-        issued.account = AccountSummary{code->organization_id, std::move(*teams)};
+        issued = std::move(*stored);
+        issued.account = AccountSummary{code->organization_id, teams};
         return {};
     }));
     if (lost_race) {
@@ -269,8 +367,18 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
     if (!client || !client->is_active) {
         return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
     }
+    // Scope may only narrow: intersect with the client's ceiling as it is today.
+    std::vector<std::string> scopes = narrowed_scopes(*family, *client);
+    if (scopes.empty()) {
+        return invalid_grant("Token scopes are no longer within the application's allowed "
+                             "scopes; re-authorize.");
+    }
+    const MintedPair pair = mint_pair(family->id, presented_hash, lifetimes_, now);
+
     // Charge, then rotate (or recognise reuse) inside one write transaction: the decision and
-    // its effect cannot be split by a concurrent refresh, in this process or another.
+    // its effect cannot be split by a concurrent refresh, in this process or another. The
+    // common case first, in as few statements as the writer can take: the presented token is
+    // live and rotates. Anything else is looked at closely (answer_spent_refresh).
     IssuedTokens issued;
     std::optional<Error> refused;
     bool family_reused = false; ///< the refusal revoked the family (counted once committed)
@@ -278,93 +386,24 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
         RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
                                            ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
-        auto token = grants.find_refresh_token(presented_hash);
-        if (!token) {
-            return token.error();
-        }
-        auto fam = grants.find_family(presented->family_id);
-        if (!fam) {
-            return fam.error();
-        }
-        if (!*token || !*fam || (*fam)->revoked_at || (*token)->revoked_at) {
-            refused = invalid_grant("Invalid or revoked refresh token");
-            return {};
-        }
-        const RefreshToken& current = **token;
-        TokenFamily live = **fam;
-
-        // Scope may only narrow: intersect with the client's ceiling as it is today.
-        std::vector<std::string> scopes;
-        for (const auto& s : live.scopes) {
-            if (std::find(client->scopes.begin(), client->scopes.end(), s) !=
-                client->scopes.end()) {
-                scopes.push_back(s);
-            }
-        }
-        if (scopes.empty()) {
-            refused = invalid_grant("Token scopes are no longer within the application's allowed "
-                                    "scopes; re-authorize.");
-            return {};
-        }
-
-        if (current.rotated_at) {
-            auto child = grants.find_newest_child(presented_hash);
-            if (!child) {
-                return child.error();
-            }
-            bool child_unused = *child && !(*child)->rotated_at && !(*child)->revoked_at;
-            // 0 turns the grace off: any reuse, even within the same second, is a reuse.
-            bool in_grace = lifetimes_.refresh_grace_seconds > 0 &&
-                            now - *current.rotated_at <= lifetimes_.refresh_grace_seconds;
-            if (in_grace && child_unused && !current.grace_used) {
-                auto spent = grants.spend_grace(presented_hash);
-                if (!spent) {
-                    return spent.error();
-                }
-                if (*spent) {
-                    // The first response was lost: replace the pair the client never saw.
-                    RETURN_IF_ERROR(grants.revoke_refresh_token((*child)->token_hash, now));
-                    auto pair = mint_pair(grants, live.id, presented_hash, lifetimes_, now);
-                    if (!pair) {
-                        return pair.error();
-                    }
-                    issued = std::move(*pair);
-                    issued.scopes = scopes;
-                    return {};
-                }
-            }
-            RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
-            RETURN_IF_ERROR(r.webhooks().enqueue(
-                webhooks::grant_revoked(live.client_id, live.user_id, live.id,
-                                        webhooks::revoke_reason::family_reuse, now)));
-            RETURN_IF_ERROR(r.audit().record(audit::make_audit(
-                "family.revoked", {"partner", live.user_id, live.client_id, ""},
-                {{"family_id", live.id}, {"reason", "refresh_token_reused"}}, now)));
-            refused =
-                invalid_grant("Refresh token was already used; the token family has been revoked");
-            family_reused = true;
-            return {};
-        }
-
         auto rotated = grants.mark_rotated(presented_hash, now);
         if (!rotated) {
             return rotated.error();
         }
         if (!*rotated) {
-            refused = invalid_grant("Invalid or revoked refresh token");
-            return {};
+            return answer_spent_refresh(r, lifetimes_, presented_hash, pair, scopes, now, issued,
+                                        refused, family_reused);
         }
         // The old bearer stops working at once.
-        RETURN_IF_ERROR(grants.revoke_access_token(current.access_token_hash, now));
-        if (scopes != live.scopes) {
-            RETURN_IF_ERROR(grants.set_family_scopes(live.id, scopes));
+        RETURN_IF_ERROR(grants.revoke_access_token(presented->access_token_hash, now));
+        if (scopes != family->scopes) {
+            RETURN_IF_ERROR(grants.set_family_scopes(family->id, scopes));
         }
-        auto pair = mint_pair(grants, live.id, presented_hash, lifetimes_, now);
-        if (!pair) {
-            return pair.error();
+        auto stored = store_pair(grants, pair, scopes);
+        if (!stored) {
+            return stored.error();
         }
-        issued = std::move(*pair);
-        issued.scopes = scopes;
+        issued = std::move(*stored);
         return {};
     }));
     if (family_reused) {

@@ -223,7 +223,9 @@ public:
     Result<bool> mark_rotated(std::string_view hash, std::int64_t now) override {
         auto changed = execute(c_,
                                "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 "
-                               "AND rotated_at IS NULL AND revoked_at IS NULL",
+                               "AND rotated_at IS NULL AND revoked_at IS NULL AND NOT EXISTS "
+                               "(SELECT 1 FROM token_families f WHERE f.id = "
+                               "refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
                                {now, std::string(hash)});
         if (!changed) {
             return changed.error();
