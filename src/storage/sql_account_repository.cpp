@@ -179,8 +179,12 @@ public:
     Result<void> replace_password_set_token(std::string_view hash, std::string_view user,
                                             std::int64_t now, std::int64_t expires_at) override {
         RETURN_IF_ERROR(
-            execute(c_, "DELETE FROM password_set_tokens WHERE user_id = $1 AND used_at IS NULL",
-                    {std::string(user)}));
+            // Only links still live (through the expiry index: user_id has none); expired
+            // ones work no more and are left to the sweeper.
+            execute(c_,
+                    "DELETE FROM password_set_tokens WHERE user_id = $1 AND used_at IS NULL "
+                    "AND expires_at > $2",
+                    {std::string(user), now}));
         RETURN_IF_ERROR(execute(c_,
                                 "INSERT INTO password_set_tokens (token_hash, user_id, created_at, "
                                 "expires_at) VALUES ($1, $2, $3, $4)",
@@ -192,9 +196,11 @@ public:
                                                            std::int64_t now) override {
         return first<std::string>(
             query(c_,
-                  "SELECT user_id FROM password_set_tokens WHERE token_hash = $1 AND "
-                  "used_at IS NULL AND expires_at > $2 AND user_id IN "
-                  "(SELECT id FROM users WHERE disabled_at IS NULL)",
+                  // EXISTS, a lookup by the user's key: `user_id IN (SELECT id FROM users …)`
+                  // copied every user into a temporary index on each set-password page.
+                  "SELECT user_id FROM password_set_tokens p WHERE token_hash = $1 AND "
+                  "used_at IS NULL AND expires_at > $2 AND EXISTS (SELECT 1 FROM users u "
+                  "WHERE u.id = p.user_id AND u.disabled_at IS NULL)",
                   {std::string(hash), now}),
             [](const Row& r) { return r.text(0); });
     }

@@ -317,7 +317,7 @@ public:
         RETURN_IF_ERROR(
             execute(c_,
                     "UPDATE deep_links SET used_at = $1 WHERE user_id = $2 AND client_id = $3 AND "
-                    "used_at IS NULL",
+                    "used_at IS NULL AND expires_at > $1", // live links, by the expiry index
                     {now, user, client}));
         auto n =
             execute(c_,
