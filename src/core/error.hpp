@@ -73,3 +73,17 @@ template <class T> using Result = boost::system::result<T, Error>;
             return result_.error();                                                                \
         }                                                                                          \
     } while (0)
+
+/// Evaluates an expression yielding a Result<T>: on error, returns the error; otherwise moves
+/// the value into `lhs`, a new variable (`auto user`) or an existing one (`code`).
+///     ASSIGN_OR_RETURN(auto token, grants.find_refresh_token(hash));
+#define ASSIGN_OR_RETURN(lhs, expr)                                                                \
+    PROVISIOND_ASSIGN_OR_RETURN_(PROVISIOND_CONCAT_(assigned_, __LINE__), lhs, expr)
+#define PROVISIOND_ASSIGN_OR_RETURN_(result, lhs, expr)                                            \
+    auto result = (expr);                                                                          \
+    if (!result) {                                                                                 \
+        return result.error();                                                                     \
+    }                                                                                              \
+    lhs = std::move(*result)
+#define PROVISIOND_CONCAT_(a, b) PROVISIOND_CONCAT_INNER_(a, b)
+#define PROVISIOND_CONCAT_INNER_(a, b) a##b

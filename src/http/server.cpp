@@ -184,6 +184,7 @@ void Server::stop() {
 
 void Server::report_to(Telemetry& telemetry) {
     state_->telemetry = &telemetry;
+    telemetry.set("provisiond_http_connections_open", 0); // present before the first connection
 }
 
 void Server::run() {

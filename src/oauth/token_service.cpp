@@ -78,46 +78,30 @@ Result<void> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
                                   IssuedTokens& issued, std::optional<Error>& refused,
                                   bool& family_reused) {
     auto& grants = r.grants();
-    auto token = grants.find_refresh_token(presented_hash);
-    if (!token) {
-        return token.error();
-    }
-    if (!*token || (*token)->revoked_at || !(*token)->rotated_at) {
+    ASSIGN_OR_RETURN(auto token, grants.find_refresh_token(presented_hash));
+    if (!token || token->revoked_at || !token->rotated_at) {
         // Revoked (or its family revoked) since the read; or gone.
         refused = invalid_grant("Invalid or revoked refresh token");
         return {};
     }
-    const RefreshToken& current = **token;
-    auto fam = grants.find_family(current.family_id);
-    if (!fam) {
-        return fam.error();
-    }
-    if (!*fam || (*fam)->revoked_at) {
+    const RefreshToken& current = *token;
+    ASSIGN_OR_RETURN(auto fam, grants.find_family(current.family_id));
+    if (!fam || fam->revoked_at) {
         refused = invalid_grant("Invalid or revoked refresh token");
         return {};
     }
-    const TokenFamily& live = **fam;
-    auto child = grants.find_newest_child(presented_hash);
-    if (!child) {
-        return child.error();
-    }
-    bool child_unused = *child && !(*child)->rotated_at && !(*child)->revoked_at;
+    const TokenFamily& live = *fam;
+    ASSIGN_OR_RETURN(auto child, grants.find_newest_child(presented_hash));
+    bool child_unused = child && !child->rotated_at && !child->revoked_at;
     // 0 turns the grace off: any reuse, even within the same second, is a reuse.
     bool in_grace = lifetimes.refresh_grace_seconds > 0 &&
                     now - *current.rotated_at <= lifetimes.refresh_grace_seconds;
     if (in_grace && child_unused && !current.grace_used) {
-        auto spent = grants.spend_grace(presented_hash);
-        if (!spent) {
-            return spent.error();
-        }
-        if (*spent) {
+        ASSIGN_OR_RETURN(bool spent, grants.spend_grace(presented_hash));
+        if (spent) {
             // The first response was lost: replace the pair the client never saw.
-            RETURN_IF_ERROR(grants.revoke_refresh_token((*child)->token_hash, now));
-            auto stored = store_pair(grants, pair, scopes);
-            if (!stored) {
-                return stored.error();
-            }
-            issued = std::move(*stored);
+            RETURN_IF_ERROR(grants.revoke_refresh_token(child->token_hash, now));
+            ASSIGN_OR_RETURN(issued, store_pair(grants, pair, scopes));
             return {};
         }
     }
@@ -175,33 +159,18 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
     bool user_found = false;
     std::vector<accounts::TeamSummary> teams;
     RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto found = r.grants().find_code(code_hash);
-        if (!found) {
-            return found.error();
-        }
-        code = *found;
+        ASSIGN_OR_RETURN(code, r.grants().find_code(code_hash));
         if (!code) {
             return {};
         }
-        auto c = r.clients().find(code->client_id);
-        if (!c) {
-            return c.error();
-        }
-        client = *c;
+        ASSIGN_OR_RETURN(client, r.clients().find(code->client_id));
         if (code->consumed_at) {
             return {};
         }
         // What the answer says about the account, read here rather than under the write lock.
-        auto u = r.accounts().find_user(code->user_id);
-        if (!u) {
-            return u.error();
-        }
-        user_found = u->has_value();
-        auto t = r.accounts().teams_of_user(code->user_id);
-        if (!t) {
-            return t.error();
-        }
-        teams = std::move(*t);
+        ASSIGN_OR_RETURN(auto user, r.accounts().find_user(code->user_id));
+        user_found = user.has_value();
+        ASSIGN_OR_RETURN(teams, r.accounts().teams_of_user(code->user_id));
         return {};
     }));
     if (!code) {
@@ -280,34 +249,24 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
         RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
                                            ratelimit::Endpoint::token_exchanges));
         RETURN_IF_ERROR(r.grants().insert_family(family));
-        auto won = r.grants().consume_code(code_hash, family.id, now);
+        ASSIGN_OR_RETURN(bool won, r.grants().consume_code(code_hash, family.id, now));
         if (!won) {
-            return won.error();
-        }
-        if (!*won) {
             // Another exchange got there first: that is a second use of the code.
-            auto current = r.grants().find_code(code_hash);
-            if (!current) {
-                return current.error();
-            }
-            if (*current && (*current)->family_id) {
-                RETURN_IF_ERROR(
-                    r.grants().revoke_family(*(*current)->family_id, "code_replayed", now));
+            ASSIGN_OR_RETURN(auto current, r.grants().find_code(code_hash));
+            if (current && current->family_id) {
+                const std::string& first_family = *current->family_id;
+                RETURN_IF_ERROR(r.grants().revoke_family(first_family, "code_replayed", now));
                 RETURN_IF_ERROR(r.webhooks().enqueue(
-                    webhooks::grant_revoked(code->client_id, code->user_id, *(*current)->family_id,
+                    webhooks::grant_revoked(code->client_id, code->user_id, first_family,
                                             webhooks::revoke_reason::replay, now)));
-                RETURN_IF_ERROR(record_replay(r, *code, *(*current)->family_id, now));
+                RETURN_IF_ERROR(record_replay(r, *code, first_family, now));
             }
             RETURN_IF_ERROR(r.grants().revoke_family(family.id, "code_replayed", now));
             lost_race = invalid_grant(
                 "Authorization code was already used; tokens issued from it have been revoked");
             return {};
         }
-        auto stored = store_pair(r.grants(), pair, family.scopes);
-        if (!stored) {
-            return stored.error();
-        }
-        issued = std::move(*stored);
+        ASSIGN_OR_RETURN(issued, store_pair(r.grants(), pair, family.scopes));
         issued.account = AccountSummary{code->organization_id, teams};
         return {};
     }));
@@ -332,25 +291,13 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
     std::optional<TokenFamily> family;
     std::optional<OAuthClient> client;
     RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto token = r.grants().find_refresh_token(presented_hash);
-        if (!token) {
-            return token.error();
-        }
-        presented = *token;
+        ASSIGN_OR_RETURN(presented, r.grants().find_refresh_token(presented_hash));
         if (!presented) {
             return {};
         }
-        auto f = r.grants().find_family(presented->family_id);
-        if (!f) {
-            return f.error();
-        }
-        family = *f;
+        ASSIGN_OR_RETURN(family, r.grants().find_family(presented->family_id));
         if (family) {
-            auto c = r.clients().find(family->client_id);
-            if (!c) {
-                return c.error();
-            }
-            client = *c;
+            ASSIGN_OR_RETURN(client, r.clients().find(family->client_id));
         }
         return {};
     }));
@@ -386,11 +333,8 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
         RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
                                            ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
-        auto rotated = grants.mark_rotated(presented_hash, now);
+        ASSIGN_OR_RETURN(bool rotated, grants.mark_rotated(presented_hash, now));
         if (!rotated) {
-            return rotated.error();
-        }
-        if (!*rotated) {
             return answer_spent_refresh(r, lifetimes_, presented_hash, pair, scopes, now, issued,
                                         refused, family_reused);
         }
@@ -399,11 +343,7 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
         if (scopes != family->scopes) {
             RETURN_IF_ERROR(grants.set_family_scopes(family->id, scopes));
         }
-        auto stored = store_pair(grants, pair, scopes);
-        if (!stored) {
-            return stored.error();
-        }
-        issued = std::move(*stored);
+        ASSIGN_OR_RETURN(issued, store_pair(grants, pair, scopes));
         return {};
     }));
     if (family_reused) {
