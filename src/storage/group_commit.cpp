@@ -84,6 +84,9 @@ void GroupCommitWriter::loop() {
         while (!batch.empty()) {
             run_batch(batch);
         }
+        if (options_.after_batch && connection_ && !connection_->broken()) {
+            options_.after_batch(*connection_);
+        }
     }
 }
 

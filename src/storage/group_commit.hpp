@@ -22,6 +22,9 @@ struct GroupCommitOptions {
     std::size_t max_batch = 64;
     /// Runs on every write connection the writer opens, before its first batch.
     std::function<void(Connection&)> prepare_writer;
+    /// If set, runs on the writer thread after each batch, once its callers have their answers
+    /// and before the next batch begins (SQLite: a checkpoint once the WAL has grown).
+    std::function<void(Connection&)> after_batch;
     /// If set, runs every maintenance_interval on a connection and thread of its own (SQLite:
     /// a PASSIVE checkpoint), so that no batch waits behind it.
     std::function<void(Connection&)> maintenance;

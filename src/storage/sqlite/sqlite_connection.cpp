@@ -8,6 +8,8 @@ namespace provisiond::storage {
 namespace {
 
 constexpr int busy_timeout_ms = 10'000;
+/// The writer checkpoints once the WAL holds this many pages (SQLite's own default threshold).
+constexpr int wal_checkpoint_frames = 1000;
 
 /// `$12` → `?12`, outside of string literals.
 std::string rewrite_placeholders(std::string_view sql) {
@@ -156,7 +158,32 @@ public:
     std::string_view dialect() const override { return "sqlite"; }
     bool in_transaction() const override { return sqlite3_get_autocommit(db_) == 0; }
 
+    /// From now on, counts the frames the WAL holds after each commit (SQLite's WAL hook, the
+    /// one wal_autocheckpoint would use), without checkpointing inside the commit.
+    void watch_wal() { sqlite3_wal_hook(db_, &SqliteConnection::on_wal_commit, this); }
+
+    /// Once the WAL holds `frames` or more, copies it back into the database (PASSIVE: never
+    /// waits for a reader). The next write transaction then starts the WAL over from its
+    /// beginning, so the file stops growing and its fsyncs stay data-only.
+    void checkpoint_once_wal_holds(int frames) {
+        if (wal_frames_ < frames) {
+            return;
+        }
+        int wal_size = 0;
+        int copied = 0;
+        if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_size,
+                                      &copied) == SQLITE_OK &&
+            copied == wal_size) {
+            wal_frames_ = 0; // all copied: the next commit restarts the WAL
+        }
+    }
+
 private:
+    static int on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+        static_cast<SqliteConnection*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+    }
+
     void end_reading() { reading_ = false; }
 
     void release_writer() {
@@ -215,6 +242,7 @@ private:
     std::shared_ptr<std::mutex> writer_;
     std::unique_lock<std::mutex> writing_; ///< held from BEGIN IMMEDIATE to COMMIT or ROLLBACK
     bool reading_ = false;                 ///< in a read transaction: statements that write fail
+    int wal_frames_ = 0;                   ///< frames in the WAL after the last commit (watch_wal)
     /// By SQL text, looked up without copying it (transparent hash).
     std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
 };
@@ -251,12 +279,29 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
 
 GroupCommitOptions sqlite_group_commit_options() {
     GroupCommitOptions options;
-    // Checkpoints (copying the WAL back into the database file: two more fsyncs) belong to the
-    // maintenance thread, never to the middle of a batch's commit.
-    options.prepare_writer = [](Connection& c) { (void)query(c, "PRAGMA wal_autocheckpoint = 0"); };
-    // PASSIVE never blocks the writer or readers; busy (another process checkpointing) or
-    // failed, the next round tries again. Once a second keeps the WAL small: a checkpoint with
-    // nothing to copy costs microseconds, and every 100 ms was slower (concurrent fsyncs).
+    // Checkpoints (copying the WAL back into the database file: two more fsyncs) never run
+    // inside a commit, where a batch's callers would wait for them...
+    options.prepare_writer = [](Connection& c) {
+        (void)query(c, "PRAGMA wal_autocheckpoint = 0");
+        if (auto* sqlite = dynamic_cast<SqliteConnection*>(&c)) {
+            sqlite->watch_wal();
+        }
+    };
+    // ...but on the writer thread right after a batch has its answers, once the WAL holds
+    // about 4 MiB: no commit can run beside it, so the copy catches up with the last frame and
+    // the next commit writes the WAL from its beginning again. Left to a thread of its own,
+    // the checkpoint never caught up under steady load: the WAL grew by every commit's pages
+    // (~1 GiB in ten seconds of refreshes), each commit appended to a growing file (an fsync
+    // that must also commit ext4's journal) and page lookups searched ever more of the
+    // WAL index. Measured in docs/PERFORMANCE.md.
+    options.after_batch = [](Connection& c) {
+        if (auto* sqlite = dynamic_cast<SqliteConnection*>(&c)) {
+            sqlite->checkpoint_once_wal_holds(wal_checkpoint_frames);
+        }
+    };
+    // Another process's commits, and a WAL left below the threshold when load stops: a
+    // PASSIVE checkpoint every second from a thread of its own (one with nothing to copy
+    // costs microseconds).
     options.maintenance = [](Connection& c) { (void)query(c, "PRAGMA wal_checkpoint(PASSIVE)"); };
     options.maintenance_interval = std::chrono::milliseconds(1000);
     return options;
