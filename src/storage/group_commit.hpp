@@ -5,7 +5,7 @@
 // (SQLite with synchronous=FULL, PostgreSQL with synchronous_commit on) and, on PostgreSQL, one
 // hold of the writers' advisory lock; under load one of each now covers many requests. Readers
 // keep their own pooled connections. What differs per backend comes in GroupCommitOptions: SQLite
-// turns off checkpoints inside commits and runs them on a thread of its own.
+// never checkpoints inside a commit; its writer checkpoints between batches once the WAL has grown.
 
 #include "storage/database.hpp"
 

@@ -19,8 +19,8 @@ namespace provisiond::storage {
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
                                                 std::shared_ptr<std::mutex> writer);
 
-/// How SQLite's group-commit writer differs: no checkpoint inside a commit, a PASSIVE one every
-/// second on a thread of its own.
+/// How SQLite's group-commit writer differs: no checkpoint inside a commit; a PASSIVE one between
+/// batches once the WAL holds 1000 pages, and once a second on a thread of its own.
 GroupCommitOptions sqlite_group_commit_options();
 
 } // namespace provisiond::storage
