@@ -5,7 +5,8 @@
 // (SQLite with synchronous=FULL, PostgreSQL with synchronous_commit on) and, on PostgreSQL, one
 // hold of the writers' advisory lock; under load one of each now covers many requests. Readers
 // keep their own pooled connections. What differs per backend comes in GroupCommitOptions: SQLite
-// never checkpoints inside a commit; its writer checkpoints between batches once the WAL has grown.
+// never checkpoints inside a commit; its WAL is copied back beside the writer and, to start it
+// over, between two batches.
 
 #include "storage/database.hpp"
 
@@ -23,10 +24,10 @@ struct GroupCommitOptions {
     /// Runs on every write connection the writer opens, before its first batch.
     std::function<void(Connection&)> prepare_writer;
     /// If set, runs on the writer thread after each batch, once its callers have their answers
-    /// and before the next batch begins (SQLite: a checkpoint once the WAL has grown).
+    /// and before the next batch begins (SQLite: the last of a checkpoint, to start the WAL over).
     std::function<void(Connection&)> after_batch;
     /// If set, runs every maintenance_interval on a connection and thread of its own (SQLite:
-    /// a PASSIVE checkpoint), so that no batch waits behind it.
+    /// a PASSIVE checkpoint once the WAL has grown), so that no batch waits behind it.
     std::function<void(Connection&)> maintenance;
     std::chrono::milliseconds maintenance_interval{1000};
 };

@@ -2,14 +2,27 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <unordered_map>
 
 namespace provisiond::storage {
 namespace {
 
 constexpr int busy_timeout_ms = 10'000;
-/// The writer checkpoints once the WAL holds this many pages (SQLite's own default threshold).
-constexpr int wal_checkpoint_frames = 1000;
+// Checkpoints (copying the WAL back into the database file) and the WAL's size. A WAL starts over
+// from its beginning only once every frame is copied; until then every commit appends to it.
+/// The checkpointing thread copies once this many frames are left to copy (SQLite's own
+/// auto-checkpoint threshold).
+constexpr int wal_background_frames = 1000;
+/// Once the WAL holds this many frames (16 MiB of 4 KiB pages), the writer restarts it: it copies
+/// what is left itself, between two batches, once the checkpointing thread has left at most...
+constexpr int wal_restart_frames = 4000;
+/// ...this many frames to copy, so that the batches wait behind little copying;
+constexpr int wal_catch_up_frames = 250;
+/// and whatever is left once the WAL holds this many, so that it stays bounded (32 MiB).
+constexpr int wal_limit_frames = 8000;
 
 /// `$12` → `?12`, outside of string literals.
 std::string rewrite_placeholders(std::string_view sql) {
@@ -162,20 +175,27 @@ public:
     /// one wal_autocheckpoint would use), without checkpointing inside the commit.
     void watch_wal() { sqlite3_wal_hook(db_, &SqliteConnection::on_wal_commit, this); }
 
-    /// Once the WAL holds `frames` or more, copies it back into the database (PASSIVE: never
-    /// waits for a reader). The next write transaction then starts the WAL over from its
-    /// beginning, so the file stops growing and its fsyncs stay data-only.
-    void checkpoint_once_wal_holds(int frames) {
-        if (wal_frames_ < frames) {
-            return;
+    /// Frames in the WAL after this connection's last commit (watch_wal).
+    int wal_frames() const { return wal_frames_; }
+
+    struct Checkpointed {
+        int wal_frames = 0; ///< in the WAL when the checkpoint ran
+        int copied = 0;     ///< of those, now in the database file
+    };
+    /// Copies the WAL back into the database (PASSIVE: never waits for a reader or a writer;
+    /// nothing when another connection is checkpointing). Once every frame is copied, the next
+    /// write transaction starts the WAL over from its beginning, so the file stops growing.
+    std::optional<Checkpointed> checkpoint() {
+        Checkpointed done;
+        int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                           &done.wal_frames, &done.copied);
+        if (rc != SQLITE_OK) {
+            return std::nullopt;
         }
-        int wal_size = 0;
-        int copied = 0;
-        if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_size,
-                                      &copied) == SQLITE_OK &&
-            copied == wal_size) {
+        if (done.copied == done.wal_frames) {
             wal_frames_ = 0; // all copied: the next commit restarts the WAL
         }
+        return done;
     }
 
 private:
@@ -247,6 +267,50 @@ private:
     std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
 };
 
+/// What the writer and the checkpointing thread tell each other about the WAL (SQLite keeps its
+/// counters per connection). Each WAL, from one start to the next, has a generation number, so
+/// that the writer never takes the progress made on one WAL for progress on the next.
+class CheckpointProgress {
+public:
+    struct Wal {
+        std::uint64_t generation = 0;
+        int frames = 0;
+        int copied = 0; ///< of those, by the checkpointing thread
+    };
+
+    /// The writer, after each batch and after its own checkpoints: the frames its WAL holds now.
+    /// Returns how many of them the checkpointing thread has copied.
+    int writer_saw(int frames) {
+        std::lock_guard lock(mutex_);
+        if (frames < wal_.frames) {
+            ++wal_.generation; // the WAL started over
+        }
+        wal_.frames = frames;
+        wal_.copied = copied_generation_ == wal_.generation ? copied_ : 0;
+        return wal_.copied;
+    }
+    /// The checkpointing thread, before it checkpoints: the WAL as the writer last saw it.
+    Wal wal() const {
+        std::lock_guard lock(mutex_);
+        return wal_;
+    }
+    /// The checkpointing thread, after: `copied` frames of the WAL `generation` are copied.
+    void background_copied(std::uint64_t generation, int copied) {
+        std::lock_guard lock(mutex_);
+        copied_generation_ = generation;
+        copied_ = copied;
+        if (generation == wal_.generation) {
+            wal_.copied = copied;
+        }
+    }
+
+private:
+    mutable std::mutex mutex_;
+    Wal wal_;
+    std::uint64_t copied_generation_ = ~std::uint64_t{0};
+    int copied_ = 0;
+};
+
 } // namespace
 
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
@@ -279,30 +343,60 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
 
 GroupCommitOptions sqlite_group_commit_options() {
     GroupCommitOptions options;
-    // Checkpoints (copying the WAL back into the database file: two more fsyncs) never run
-    // inside a commit, where a batch's callers would wait for them...
+    auto progress = std::make_shared<CheckpointProgress>();
+    // A checkpoint never runs inside a commit, where a batch's callers would wait for it: its
+    // random page writes and the database file's fsync took 15-40 ms a time on a large file.
     options.prepare_writer = [](Connection& c) {
-        (void)query(c, "PRAGMA wal_autocheckpoint = 0");
         if (auto* sqlite = dynamic_cast<SqliteConnection*>(&c)) {
             sqlite->watch_wal();
         }
     };
-    // ...but on the writer thread right after a batch has its answers, once the WAL holds
-    // about 4 MiB: no commit can run beside it, so the copy catches up with the last frame and
-    // the next commit writes the WAL from its beginning again. Left to a thread of its own,
-    // the checkpoint never caught up under steady load: the WAL grew by every commit's pages
-    // (945 MB in six seconds of refreshes at 8 clients), each commit appended to a growing file
-    // and page lookups searched ever more of the WAL index. Measured in docs/PERFORMANCE.md.
-    options.after_batch = [](Connection& c) {
-        if (auto* sqlite = dynamic_cast<SqliteConnection*>(&c)) {
-            sqlite->checkpoint_once_wal_holds(wal_checkpoint_frames);
+    // The copying runs on a thread of its own, beside the writer (maintenance, below). But a
+    // checkpoint beside a busy writer never catches up with its last frame, and only a WAL
+    // copied to its last frame starts over: left to that thread alone, the WAL grew by every
+    // commit's pages (945 MB in six seconds of refreshes at 8 clients). So once the WAL is
+    // 16 MiB the writer finishes the job between two batches, when no commit can run beside
+    // it, as soon as little is left to copy. Copying the whole WAL on the writer every 1 000
+    // frames (as at first) cost the code exchange on a large database 30-40 % of its rate.
+    // Measured in docs/PERFORMANCE.md.
+    options.after_batch = [progress](Connection& c) {
+        auto* sqlite = dynamic_cast<SqliteConnection*>(&c);
+        if (sqlite == nullptr) {
+            return;
+        }
+        int frames = sqlite->wal_frames();
+        int copied = progress->writer_saw(frames);
+        if (frames < wal_restart_frames) {
+            return;
+        }
+        if (frames - copied > wal_catch_up_frames && frames < wal_limit_frames) {
+            return; // the checkpointing thread is at it
+        }
+        if (sqlite->checkpoint()) {
+            progress->writer_saw(sqlite->wal_frames());
         }
     };
-    // Another process's commits, and a WAL left below the threshold when load stops: a
-    // PASSIVE checkpoint every second from a thread of its own (one with nothing to copy
-    // costs microseconds).
-    options.maintenance = [](Connection& c) { (void)query(c, "PRAGMA wal_checkpoint(PASSIVE)"); };
-    options.maintenance_interval = std::chrono::milliseconds(1000);
+    // The thread of its own looks every 10 ms how far the writer's WAL is ahead of the copy
+    // (a mutex and two integers), copies once 1 000 frames are waiting or the writer is about
+    // to restart the WAL, and at least once a second all the same: for another process's
+    // commits, and for a WAL left behind when load stops.
+    options.maintenance = [progress,
+                           last = std::chrono::steady_clock::time_point{}](Connection& c) mutable {
+        auto now = std::chrono::steady_clock::now();
+        auto wal = progress->wal();
+        int behind = wal.frames - wal.copied;
+        bool restarting = wal.frames >= wal_restart_frames && behind > wal_catch_up_frames;
+        if (behind < wal_background_frames && !restarting && now - last < std::chrono::seconds(1)) {
+            return;
+        }
+        last = now;
+        if (auto* sqlite = dynamic_cast<SqliteConnection*>(&c)) {
+            if (auto done = sqlite->checkpoint()) {
+                progress->background_copied(wal.generation, done->copied);
+            }
+        }
+    };
+    options.maintenance_interval = std::chrono::milliseconds(10);
     return options;
 }
 

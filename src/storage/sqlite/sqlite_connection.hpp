@@ -19,8 +19,9 @@ namespace provisiond::storage {
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
                                                 std::shared_ptr<std::mutex> writer);
 
-/// How SQLite's group-commit writer differs: no checkpoint inside a commit; a PASSIVE one between
-/// batches once the WAL holds 1000 pages, and once a second on a thread of its own.
+/// How SQLite's group-commit writer differs: no checkpoint inside a commit; a thread of its own
+/// copies the WAL back beside the writer, and the writer, between two batches, copies the rest
+/// once the WAL holds 16 MiB so that it starts over.
 GroupCommitOptions sqlite_group_commit_options();
 
 } // namespace provisiond::storage
