@@ -227,12 +227,14 @@ Result<IssuedTokens> TokenService::exchange_code_steps(const CodeExchange& reque
                           "Requested scopes exceed the application's allowed scopes");
     }
 
-    // 2. Charge the partner's limit only now (a leaked code without its verifier cannot spend
-    //    quota), then consume atomically and mint, all in one transaction: a limited exchange
-    //    rolls back and leaves the code usable.
     if (!user_found) {
         return invalid_grant("User not found");
     }
+
+    // 2. Draw the family and the token pair before the write transaction (nothing random or
+    //    hashed under the writer), then charge the partner's limit only now (a leaked code
+    //    without its verifier cannot spend quota), consume atomically and mint, all in one
+    //    transaction: a limited exchange rolls back and leaves the code usable.
     TokenFamily family;
     family.id = crypto::random_uuid();
     family.client_id = code->client_id;
