@@ -1,50 +1,15 @@
 #include "outbox/file_sender.hpp"
 
+#include "core/durable_file.hpp"
 #include "crypto/crypto.hpp"
 #include "outbox/message_format.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <unistd.h>
 
 namespace provisiond::outbox {
 namespace {
-
-Result<void> cannot_write(const std::string& what) {
-    return make_error(ErrorCode::unavailable, "cannot write the outbox file",
-                      what + ": " + std::strerror(errno));
-}
-
-/// Writes `bytes` to a new file at `path` and fsyncs it: once the outbox row says delivered,
-/// the message is on the disk, not only in the page cache.
-Result<void> write_durably(const std::string& path, const std::string& bytes) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return cannot_write(path);
-    }
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            auto failed = cannot_write(path);
-            ::close(fd);
-            return failed;
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        auto failed = cannot_write(path);
-        ::close(fd);
-        return failed;
-    }
-    ::close(fd);
-    return {};
-}
 
 /// Makes a rename in `directory` durable.
 void sync_directory(const std::string& directory) {
@@ -70,9 +35,11 @@ Result<void> FileSender::deliver(const Email& email) {
     // a claim lapsed), and neither may write into the other's file. The rename keeps one whole.
     auto temp_path =
         std::filesystem::path(directory_) / ("." + name + "." + crypto::random_base62(12) + ".tmp");
-    if (auto wrote = write_durably(temp_path.string(), format_message(from_, email)); !wrote) {
-        std::filesystem::remove(temp_path, ec);
-        return wrote;
+    // Durable before the rename: once the outbox row says delivered, the message is on the disk.
+    if (auto wrote = write_new_file_durably(temp_path.string(), format_message(from_, email), 0644);
+        !wrote) {
+        return make_error(ErrorCode::unavailable, "cannot write the outbox file",
+                          wrote.error().debug);
     }
     std::filesystem::rename(temp_path, final_path, ec);
     if (ec) {

@@ -1,12 +1,10 @@
 #include "webhooks/secrets_key.hpp"
 
+#include "core/durable_file.hpp"
 #include "crypto/one_time_seal.hpp"
 
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace provisiond::webhooks {
 
@@ -33,19 +31,11 @@ Result<std::string> load_secrets_key(const std::string& path, bool create) {
                               " does not exist; it is created by `provisiond webhooks add`");
     }
     std::string key = crypto::new_seal_key();
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if (auto wrote = write_new_file_durably(path, key + "\n", 0600); !wrote) {
         return make_error(ErrorCode::invalid_request,
                           "cannot create secrets-key-file " + path +
-                              " (set --secrets-key-file to a writable path)");
-    }
-    std::string line = key + "\n";
-    bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    bool synced = ::fsync(fd) == 0;
-    ::close(fd);
-    if (!written || !synced) {
-        ::unlink(path.c_str());
-        return make_error(ErrorCode::invalid_request, "cannot write secrets-key-file " + path);
+                              " (set --secrets-key-file to a writable path)",
+                          wrote.error().debug);
     }
     return key;
 }
