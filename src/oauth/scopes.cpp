@@ -3,6 +3,7 @@
 #include "core/strings.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace provisiond::oauth {
 
@@ -74,6 +75,15 @@ bool within_ceiling(const std::vector<std::string>& scopes,
     return std::all_of(scopes.begin(), scopes.end(), [&](const std::string& s) {
         return std::find(ceiling.begin(), ceiling.end(), s) != ceiling.end();
     });
+}
+
+std::vector<std::string> narrow_to_ceiling(const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& ceiling) {
+    std::vector<std::string> kept;
+    std::copy_if(scopes.begin(), scopes.end(), std::back_inserter(kept), [&](const std::string& s) {
+        return std::find(ceiling.begin(), ceiling.end(), s) != ceiling.end();
+    });
+    return kept;
 }
 
 Result<std::vector<std::string>>

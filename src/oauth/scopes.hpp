@@ -27,4 +27,9 @@ resolve_requested_scopes(const std::optional<std::vector<std::string>>& requeste
 bool within_ceiling(const std::vector<std::string>& scopes,
                     const std::vector<std::string>& ceiling);
 
+/// The scopes that are still inside the ceiling, in their order: a refreshed grant may only
+/// narrow when an operator lowered the client's ceiling since it was granted.
+std::vector<std::string> narrow_to_ceiling(const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& ceiling);
+
 } // namespace provisiond::oauth

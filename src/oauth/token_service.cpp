@@ -58,17 +58,6 @@ Result<IssuedTokens> store_pair(GrantRepository& grants, const MintedPair& pair,
     return issued;
 }
 
-/// The family's scopes that the client may still be granted (scope may only narrow).
-std::vector<std::string> narrowed_scopes(const TokenFamily& family, const OAuthClient& client) {
-    std::vector<std::string> scopes;
-    for (const auto& s : family.scopes) {
-        if (std::find(client.scopes.begin(), client.scopes.end(), s) != client.scopes.end()) {
-            scopes.push_back(s);
-        }
-    }
-    return scopes;
-}
-
 /// A presented refresh token that did not rotate: revoked since it was read (refused), or
 /// rotated before: one retry inside the grace window gets `pair` (the first answer was lost),
 /// any other reuse revokes the family.
@@ -317,7 +306,7 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
         return invalid_grant("The client this grant was issued to is disabled; re-authorize.");
     }
     // Scope may only narrow: intersect with the client's ceiling as it is today.
-    std::vector<std::string> scopes = narrowed_scopes(*family, *client);
+    std::vector<std::string> scopes = narrow_to_ceiling(family->scopes, client->scopes);
     if (scopes.empty()) {
         return invalid_grant("Token scopes are no longer within the application's allowed "
                              "scopes; re-authorize.");

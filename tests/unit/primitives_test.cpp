@@ -95,6 +95,15 @@ TEST(Scopes, OmittedMeansTheCeiling) {
     EXPECT_EQ(*r, (std::vector<std::string>{"project:read", "user:read"}));
 }
 
+TEST(Scopes, NarrowingKeepsOnlyWhatTheCeilingStillAllowsInOrder) {
+    std::vector<std::string> granted{"user:read", "project:read", "query:read"};
+    EXPECT_EQ(oauth::narrow_to_ceiling(granted, {"query:read", "user:read"}),
+              (std::vector<std::string>{"user:read", "query:read"}));
+    EXPECT_EQ(oauth::narrow_to_ceiling(granted, granted), granted);
+    EXPECT_TRUE(oauth::narrow_to_ceiling(granted, {"dashboard:read"}).empty());
+    EXPECT_TRUE(oauth::narrow_to_ceiling({}, granted).empty());
+}
+
 TEST(Scopes, UnknownAndOutsideCeilingAreInvalidScope) {
     auto unknown =
         oauth::resolve_requested_scopes(std::vector<std::string>{"dashboard:read"}, {"user:read"});
