@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 namespace provisiond::storage {
@@ -332,10 +333,21 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path,
     // commit (storage/group_commit.hpp) shares one fsync among the requests that commit together.
     // No mmap_size: tried under the refresh workload, it made read transactions slower (the
     // map follows the growing file, and each remap is a TLB shootdown on every core).
+    // Connections opened at the same moment (the server's, its checkpointing thread's, another
+    // process's) can find the file locked while one of them switches a new database to WAL or
+    // recovers its WAL; SQLite answers SQLITE_BUSY there without calling the busy handler. So
+    // a busy pragma is tried again, for as long as the busy timeout.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                                "PRAGMA foreign_keys=ON", "PRAGMA trusted_schema=OFF"}) {
-        if (auto ok = connection->execute_script(pragma); !ok) {
-            return ok.error();
+        int ran = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
+        while ((ran & 0xff) == SQLITE_BUSY && std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            ran = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
+        }
+        if (ran != SQLITE_OK) {
+            return make_error(ErrorCode::unavailable, "cannot open the database",
+                              std::string(pragma) + ": " + sqlite3_errmsg(db));
         }
     }
     return std::unique_ptr<Connection>(std::move(connection));
