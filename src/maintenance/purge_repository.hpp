@@ -48,11 +48,23 @@ inline constexpr std::array<Purgeable, 14> all_purgeables = {
 /// The table's name, for metrics and logs.
 std::string_view table_of(Purgeable kind);
 
+/// The table of token families: a family goes with its last token (PurgeRepository::purge).
+inline constexpr std::string_view token_families_table = "token_families";
+
+/// What one batch removed.
+struct Purged {
+    std::int64_t rows = 0;     ///< rows of the kind purged
+    std::int64_t families = 0; ///< token families left with no token by them (token kinds only)
+};
+
 class PurgeRepository {
 public:
     virtual ~PurgeRepository() = default;
-    /// Deletes at most `limit` rows of `kind` whose time column is before `cutoff`; how many.
-    virtual Result<std::int64_t> purge(Purgeable kind, std::int64_t cutoff, std::int64_t limit) = 0;
+    /// Deletes at most `limit` rows of `kind` whose time column is before `cutoff`. For access
+    /// and refresh tokens it then deletes every token family those rows belonged to that has no
+    /// token left: a family is one authorization, and once none of its tokens can be presented
+    /// (or is even stored) it grants nothing; without this, families would pile up forever.
+    virtual Result<Purged> purge(Purgeable kind, std::int64_t cutoff, std::int64_t limit) = 0;
 };
 
 } // namespace provisiond::maintenance

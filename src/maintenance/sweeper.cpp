@@ -72,31 +72,33 @@ std::int64_t Sweeper::cutoff_for(Purgeable kind, std::int64_t now) const {
     }
 }
 
+void Sweeper::count_removed(std::map<std::string_view, std::int64_t>& removed,
+                            std::string_view table, std::int64_t n) {
+    if (n > 0) {
+        removed[table] += n;
+        telemetry_->count("provisiond_maintenance_purged_rows_total", {{"table", table}},
+                          static_cast<double>(n));
+    }
+}
+
 std::map<std::string_view, std::int64_t> Sweeper::sweep_once() {
     std::map<std::string_view, std::int64_t> removed;
     for (Purgeable kind : all_purgeables) {
         std::int64_t cutoff = cutoff_for(kind, clock_.now());
         for (int batch = 0; batch < max_batches_per_pass; ++batch) {
-            std::int64_t n = 0;
-            auto done = uow_.run(TransactionMode::write, [&](Repositories& r) {
-                auto purged = r.purges().purge(kind, cutoff, batch_size);
-                if (!purged) {
-                    return Result<void>(purged.error());
-                }
-                n = *purged;
-                return Result<void>();
+            Purged purged;
+            auto done = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+                ASSIGN_OR_RETURN(purged, r.purges().purge(kind, cutoff, batch_size));
+                return {};
             });
             if (!done) {
                 log_->warn("maintenance: purging {} failed: {}", table_of(kind),
                            done.error().debug.empty() ? done.error().message : done.error().debug);
                 break;
             }
-            if (n > 0) {
-                removed[table_of(kind)] += n;
-                telemetry_->count("provisiond_maintenance_purged_rows_total",
-                                  {{"table", table_of(kind)}}, static_cast<double>(n));
-            }
-            if (n < batch_size) {
+            count_removed(removed, table_of(kind), purged.rows);
+            count_removed(removed, token_families_table, purged.families);
+            if (purged.rows < batch_size) {
                 break;
             }
         }

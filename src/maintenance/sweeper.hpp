@@ -44,6 +44,9 @@ public:
 
 private:
     std::int64_t cutoff_for(Purgeable kind, std::int64_t now) const;
+    /// Adds `n` rows removed from `table` to the pass's tally and to the metric.
+    void count_removed(std::map<std::string_view, std::int64_t>& removed, std::string_view table,
+                       std::int64_t n);
 
     TelemetryHook telemetry_;
     UnitOfWork& uow_;

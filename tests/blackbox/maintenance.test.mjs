@@ -4,8 +4,9 @@
 // reveals and set-password links more than an hour after they expired (refresh tokens an hour
 // plus --refresh-grace-seconds), rate-limit windows that started more than two hours ago, emails
 // and webhook deliveries delivered more than 7 days ago (and then the webhook events that were
-// fanned out before that cutoff and have no delivery left). It logs "maintenance: removed N
-// expired rows from TABLE" and counts provisiond_maintenance_purged_rows_total{table}.
+// fanned out before that cutoff and have no delivery left); a token family goes with its last
+// token. It logs "maintenance: removed N expired rows from TABLE" and counts
+// provisiond_maintenance_purged_rows_total{table}.
 //
 // One server, --maintenance-interval-seconds 1. Real data through the API (a partner, two
 // accounts, a rotated refresh token, a password set in the browser, a pending consent, an
@@ -253,6 +254,12 @@ describe('background maintenance', () => {
       insert('refresh_tokens', refresh(now - AFTER_EXPIRY - GRACE - 1, { rotated_at: now - 40 * 86400 }), true);
       insert('refresh_tokens', refresh(now - AFTER_EXPIRY - GRACE + MARGIN), false);
       insert('refresh_tokens', refresh(now - AFTER_EXPIRY - 1), false);
+      // A family whose every token is due goes with its last token, counted under its own table
+      // (the family above keeps its live tokens, and so stays).
+      const emptied = { ...q1(server, 'SELECT * FROM token_families WHERE id = ?', family), id: `fam-${hex()}` };
+      insert('token_families', emptied, true);
+      insert('access_tokens', { token_hash: hex(), family_id: emptied.id, created_at: expiryCutoff - 4000, expires_at: expiryCutoff - 1 }, true);
+      insert('refresh_tokens', refresh(now - AFTER_EXPIRY - GRACE - 1, { family_id: emptied.id }), true);
       expiring('pending_consents', expiryCutoff, (exp) => ({
         state_hash: hex(), client_id: pc.client_id, email_normalized: pc.email_normalized, user_id: pc.user_id,
         scopes: pc.scopes, region: pc.region, code_challenge: pc.code_challenge, code_challenge_method: pc.code_challenge_method,
@@ -368,8 +375,9 @@ describe('background maintenance', () => {
     // ---- Counted and logged per table.
     const removed = {
       authorization_codes: 2, // one past its cutoff, and the one written after the first pass
-      access_tokens: 1201,
-      refresh_tokens: 1,
+      access_tokens: 1202,
+      refresh_tokens: 2,
+      token_families: 1, // the family whose last tokens went
       pending_consents: 1,
       authorization_requests: 1,
       sessions: 1,
@@ -384,7 +392,7 @@ describe('background maintenance', () => {
     assert.deepEqual(await scrapePurged(), removed, 'provisiond_maintenance_purged_rows_total{table}');
     assert.deepEqual(purgedInLogs(server.stderr()), removed, '"maintenance: removed N expired rows from TABLE"');
     assert.doesNotMatch(server.stderr(), /maintenance: purging \w+ failed/);
-    // 1201 access tokens took three batches: at least one pass removed more than 500.
+    // 1202 access tokens took three batches: at least one pass removed more than 500.
     const accessLines = server.stderr().split('\n').map((l) => /maintenance: removed (\d+) expired rows from access_tokens/.exec(l)).filter(Boolean);
     assert.ok(accessLines.some((m) => Number(m[1]) > 500), `access tokens removed in one pass, several batches: ${accessLines.map((m) => m[1])}`);
 
@@ -439,5 +447,41 @@ describe('background maintenance without webhook endpoints', () => {
     assert.equal(count(plain, 'SELECT COUNT(*) FROM webhook_events WHERE id = ?', real.id), 1, 'the live event stays');
     assert.equal(count(plain, 'SELECT COUNT(*) FROM webhook_events WHERE id = ?', oldId), 0,
       'an event fanned out more than 7 days ago with no delivery row is removed (else, without webhook endpoints, webhook_events only grows)');
+  });
+});
+
+describe('migration 0017_empty_token_families', () => {
+  test('removes the families an earlier purge left with no token, and only those', async () => {
+    const s = await startServer();
+    let stopped = false;
+    try {
+      const clientId = await registerClient(s);
+      const a = await newAccount(s, { clientId });
+      const live = q1(s, 'SELECT * FROM token_families');
+      assert.ok(live, 'the family of the new account');
+      await s.stop();
+      stopped = true;
+
+      // As a purge before 0017 left it: a family whose tokens are all gone.
+      const orphan = { ...live, id: `fam-${hex()}` };
+      const cols = Object.keys(orphan);
+      dbExec(s, `INSERT INTO token_families (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+        ...cols.map((c) => orphan[c]));
+      dbExec(s, 'DELETE FROM schema_migrations WHERE version >= 17');
+      const r = await s.cli(['migrate']);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /applied 0017_empty_token_families/);
+      assert.equal(count(s, 'SELECT COUNT(*) FROM token_families WHERE id = ?', orphan.id), 0, 'the emptied family is gone');
+      assert.deepEqual(q(s, 'SELECT id FROM token_families'), [{ id: live.id }], 'the family with tokens stays');
+
+      s.port = await freePort();
+      s.url = `http://127.0.0.1:${s.port}`;
+      await s.start();
+      stopped = false;
+      const rotated = await refreshGrant(s, a.tokens.refresh_token);
+      assert.equal(rotated.status, 200, `the live family still rotates: ${rotated.text}`);
+    } finally {
+      if (!stopped) await s.stop();
+    }
   });
 });

@@ -38,9 +38,43 @@ protected:
     }
 
     std::int64_t purge(Purgeable kind, std::int64_t limit) {
+        auto n = purged(kind, limit);
+        return n.rows;
+    }
+
+    maintenance::Purged purged(Purgeable kind, std::int64_t limit) {
         auto n = write([&](Repositories& r) { return r.purges().purge(kind, cutoff, limit); });
         EXPECT_OK(n);
-        return n ? *n : -1;
+        return n ? *n : maintenance::Purged{-1, -1};
+    }
+
+    /// A family of the seeded world with the given id.
+    Result<void> add_family(Repositories& r, const std::string& id) {
+        oauth::TokenFamily f;
+        f.id = id;
+        f.client_id = w_.client_id;
+        f.user_id = w_.user_id;
+        f.organization_id = w_.organization_id;
+        f.project_ids = {w_.project_id};
+        f.created_at = 1;
+        return r.grants().insert_family(f);
+    }
+
+    Result<void> add_access(Repositories& r, const std::string& family, const std::string& key,
+                            std::int64_t expires_at) {
+        return r.grants().insert_access_token({key, family, expires_at - 10, expires_at, {}});
+    }
+
+    Result<void> add_refresh(Repositories& r, const std::string& family, const std::string& key,
+                             std::int64_t expires_at) {
+        return r.grants().insert_refresh_token(
+            {key, family, std::nullopt, "at-" + key, expires_at - 10, expires_at, {}, false, {}});
+    }
+
+    bool family_exists(const std::string& id) {
+        auto found = read([&](Repositories& r) { return r.grants().find_family(id); });
+        EXPECT_OK(found);
+        return found && found->has_value();
     }
 
     /// Five rows before the cutoff, one at it and one after it (plus `kept`, rows the test added
@@ -131,6 +165,48 @@ TEST_P(PurgeRepositoryTest, RefreshTokens) {
     auto kept = read([&](Repositories& r) { return r.grants().find_refresh_token("at-cutoff"); });
     ASSERT_OK(kept);
     EXPECT_TRUE(kept->has_value());
+}
+
+TEST_P(PurgeRepositoryTest, AFamilyGoesWithItsLastTokenOfEitherKind) {
+    ASSERT_OK(write([&](Repositories& r) -> Result<void> {
+        // rotated: its access token and its first refresh token expired, its newest is live.
+        RETURN_IF_ERROR(add_family(r, "rotated"));
+        RETURN_IF_ERROR(add_access(r, "rotated", "rotated-at", 100));
+        RETURN_IF_ERROR(add_refresh(r, "rotated", "rotated-rt-1", 100));
+        RETURN_IF_ERROR(add_refresh(r, "rotated", "rotated-rt-2", 300));
+        // done: every token expired; the access token outlives the refresh token here.
+        RETURN_IF_ERROR(add_family(r, "done"));
+        RETURN_IF_ERROR(add_access(r, "done", "done-at", 150));
+        return add_refresh(r, "done", "done-rt", 100);
+    }));
+    auto refresh = purged(Purgeable::refresh_tokens, 100);
+    EXPECT_EQ(refresh.rows, 2);
+    EXPECT_EQ(refresh.families, 0) << "both families still hold a token";
+    auto access = purged(Purgeable::access_tokens, 100);
+    EXPECT_EQ(access.rows, 2);
+    EXPECT_EQ(access.families, 1) << "done lost its last token";
+    EXPECT_FALSE(family_exists("done"));
+    EXPECT_TRUE(family_exists("rotated")) << "its newest refresh token is live";
+    EXPECT_TRUE(family_exists("fam")) << "a family no purged token belonged to is not looked at";
+    EXPECT_EQ(purged(Purgeable::refresh_tokens, 100).families, 0);
+}
+
+TEST_P(PurgeRepositoryTest, ManyFamiliesEmptiedInOneBatch) {
+    // More families than one delete statement takes, and not a multiple of it.
+    constexpr int families = 70;
+    ASSERT_OK(write([&](Repositories& r) -> Result<void> {
+        for (int i = 0; i < families; ++i) {
+            std::string id = "many-" + std::to_string(i);
+            RETURN_IF_ERROR(add_family(r, id));
+            RETURN_IF_ERROR(add_refresh(r, id, id + "-rt-a", 100));
+            RETURN_IF_ERROR(add_refresh(r, id, id + "-rt-b", 110));
+        }
+        return {};
+    }));
+    auto batch = purged(Purgeable::refresh_tokens, 1000);
+    EXPECT_EQ(batch.rows, 2 * families);
+    EXPECT_EQ(batch.families, families);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM token_families"), 1) << "only fam is left";
 }
 
 TEST_P(PurgeRepositoryTest, PendingConsents) {
