@@ -27,10 +27,7 @@ Result<std::unique_ptr<storage::Database>> open_database(const Config& config,
                                                          std::size_t connections) {
     auto db = app::open_storage(config.database, connections);
     // Open one connection now so that a bad path fails at start, not at the first request.
-    auto probe = db->acquire();
-    if (!probe) {
-        return probe.error();
-    }
+    RETURN_IF_ERROR(db->acquire());
     return db;
 }
 

@@ -146,21 +146,9 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     std::optional<DocumentRecord> document;
     std::optional<BlockEntry> block;
     RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto c = r.clients().find(url->url);
-        if (!c) {
-            return c.error();
-        }
-        client = *c;
-        auto d = r.documents().find(url->url);
-        if (!d) {
-            return d.error();
-        }
-        document = *d;
-        auto b = r.documents().find_block(url->url, url->host);
-        if (!b) {
-            return b.error();
-        }
-        block = *b;
+        ASSIGN_OR_RETURN(client, r.clients().find(url->url));
+        ASSIGN_OR_RETURN(document, r.documents().find(url->url));
+        ASSIGN_OR_RETURN(block, r.documents().find_block(url->url, url->host));
         return {};
     }));
     if (block && (!client || client->kind == "cimd")) {
@@ -171,11 +159,8 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
             document->lease_until <= now) {
             bool owned = false;
             RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-                auto taken = r.documents().take_lease(url->url, now, now + lease_seconds, true);
-                if (!taken) {
-                    return taken.error();
-                }
-                owned = *taken;
+                ASSIGN_OR_RETURN(
+                    owned, r.documents().take_lease(url->url, now, now + lease_seconds, true));
                 return {};
             }));
             if (owned) {
@@ -201,12 +186,10 @@ Result<oauth::PartnerLookup> ClientRegistrar::find_partner(std::string_view clie
     }
     bool started = false;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto s = document ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
-                          : r.documents().start_registration(url->url, now, now + lease_seconds);
-        if (!s) {
-            return s.error();
-        }
-        started = *s;
+        ASSIGN_OR_RETURN(
+            started, document
+                         ? r.documents().take_lease(url->url, now, now + lease_seconds, false)
+                         : r.documents().start_registration(url->url, now, now + lease_seconds));
         // Only the request that starts the registration spends the budget: concurrent first
         // requests for one document share it (over the limit, the start is rolled back too).
         if (started) {
@@ -251,19 +234,11 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
     std::optional<oauth::OAuthClient> operator_client;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(charge_registration_check(r.rate_limits(), url->url, remote, now));
-        auto existing = r.clients().find(url->url);
-        if (!existing) {
-            return existing.error();
-        }
-        operator_client = *existing && (*existing)->kind != "cimd"
-                              ? *existing
-                              : std::optional<oauth::OAuthClient>();
-        auto b = r.documents().find_block(url->url, url->host);
-        if (!b) {
-            return b.error();
-        }
-        block = *b;
-        if (!*existing && !block) {
+        ASSIGN_OR_RETURN(auto existing, r.clients().find(url->url));
+        operator_client =
+            existing && existing->kind != "cimd" ? existing : std::optional<oauth::OAuthClient>();
+        ASSIGN_OR_RETURN(block, r.documents().find_block(url->url, url->host));
+        if (!existing && !block) {
             RETURN_IF_ERROR(charge_new_registration(r.rate_limits(), remote, url->host, now));
         }
         return {};
@@ -282,11 +257,7 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
         return report;
     }
     report.checks.push_back(passed("not_blocked", "not on the operator's blocklist"));
-    auto fetched_now = fetch_for_request(*url);
-    if (!fetched_now) {
-        return fetched_now.error();
-    }
-    RegistrationReport& fetched = *fetched_now;
+    ASSIGN_OR_RETURN(RegistrationReport fetched, fetch_for_request(*url));
     report.registered = fetched.registered;
     report.client = fetched.client;
     report.failure = fetched.failure;
@@ -296,19 +267,12 @@ Result<RegistrationReport> ClientRegistrar::register_now(std::string_view client
 
 Result<oauth::OAuthClient> ClientRegistrar::find_client_now(std::string_view client_id,
                                                             std::string_view remote) {
-    auto lookup = find_partner(client_id, remote);
-    if (!lookup) {
-        return lookup.error();
-    }
-    if (lookup->kind == oauth::PartnerLookup::Kind::found) {
-        return lookup->client;
+    ASSIGN_OR_RETURN(auto lookup, find_partner(client_id, remote));
+    if (lookup.kind == oauth::PartnerLookup::Kind::found) {
+        return lookup.client;
     }
     // Registering: wait for the fetch (shared with the background one when it is running).
-    auto fetched = fetch_for_request(*parse_client_id_url(client_id));
-    if (!fetched) {
-        return fetched.error();
-    }
-    RegistrationReport& report = *fetched;
+    ASSIGN_OR_RETURN(RegistrationReport report, fetch_for_request(*parse_client_id_url(client_id)));
     if (!report.registered || !report.client) {
         return make_error(ErrorCode::unauthorized,
                           "The client's metadata document could not be used: " + report.failure);
@@ -379,18 +343,12 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
     std::int64_t ttl = freshness_seconds(fetched->cache_control, bounds_);
     auto stored = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         std::optional<std::string> organization;
-        auto verification =
-            link_verification(r, url, metadata->verification_token, organization, now);
-        if (!verification) {
-            return verification.error();
-        }
+        ASSIGN_OR_RETURN(auto verification, link_verification(r, url, metadata->verification_token,
+                                                              organization, now));
         oauth::OAuthClient client = client_from(url, *metadata, now);
         client.organization_id = organization;
         RETURN_IF_ERROR(r.clients().save_document_client(client));
-        auto previous = r.documents().find(url.url);
-        if (!previous) {
-            return previous.error();
-        }
+        ASSIGN_OR_RETURN(auto previous, r.documents().find(url.url));
         DocumentRecord record;
         record.client_id = url.url;
         record.state = "registered";
@@ -399,14 +357,14 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
         record.fresh_until = now + ttl;
         record.last_attempt_at = now;
         record.lease_until = 0;
-        record.created_at = *previous ? (*previous)->created_at : now;
+        record.created_at = previous ? previous->created_at : now;
         record.updated_at = now;
         RETURN_IF_ERROR(r.documents().save(record));
         RETURN_IF_ERROR(r.audit().record(
-            audit::make_audit(*previous ? "partner.refreshed" : "partner.registered",
+            audit::make_audit(previous ? "partner.refreshed" : "partner.registered",
                               {"system", "", client.client_id, ""},
                               {{"verified", organization.has_value()}, {"kind", "cimd"}}, now)));
-        if (!*previous) {
+        if (!previous) {
             // A partner's first document: it registered itself.
             RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::make_event(
                 "partner.registered",
@@ -416,12 +374,8 @@ RegistrationReport ClientRegistrar::fetch_and_store(const ClientIdUrl& url) {
                  {"verified", organization.has_value()}},
                 now)));
         }
-        auto saved = r.clients().find(url.url);
-        if (!saved) {
-            return saved.error();
-        }
-        report.client = *saved;
-        report.checks.push_back(*verification);
+        ASSIGN_OR_RETURN(report.client, r.clients().find(url.url));
+        report.checks.push_back(verification);
         return {};
     });
     if (!stored) {
@@ -492,47 +446,35 @@ Result<Check> ClientRegistrar::link_verification(Repositories& r, const ClientId
         return failed_check(
             name, "the verification token does not start with phvt_; the client is unverified");
     }
-    auto found = r.verification_tokens().find_by_hash(crypto::sha256_hex(*token));
+    ASSIGN_OR_RETURN(auto found, r.verification_tokens().find_by_hash(crypto::sha256_hex(*token)));
     if (!found) {
-        return found.error();
-    }
-    if (!*found) {
         return failed_check(name, "the verification token is unknown; the client is unverified");
     }
-    if ((*found)->revoked_at) {
+    if (found->revoked_at) {
         return failed_check(name, "the verification token was revoked; the client is unverified");
     }
-    auto bound = r.verification_tokens().bind((*found)->id, url.url);
+    ASSIGN_OR_RETURN(auto bound, r.verification_tokens().bind(found->id, url.url));
     if (!bound) {
-        return bound.error();
-    }
-    if (!*bound) {
         return failed_check(
             name, "the verification token is bound to another client; the client is unverified");
     }
-    RETURN_IF_ERROR(r.verification_tokens().touch((*found)->id, now));
-    organization = (*found)->organization_id;
+    RETURN_IF_ERROR(r.verification_tokens().touch(found->id, now));
+    organization = found->organization_id;
     return passed(name, "verified: linked to organization " + *organization);
 }
 
 Result<void> ClientRegistrar::store_failure(const ClientIdUrl& url, const std::string& message,
                                             std::int64_t now) {
     return uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto previous = r.documents().find(url.url);
-        if (!previous) {
-            return previous.error();
-        }
-        auto client = r.clients().find(url.url);
-        if (!client) {
-            return client.error();
-        }
-        DocumentRecord record = previous->value_or(DocumentRecord{});
+        ASSIGN_OR_RETURN(auto previous, r.documents().find(url.url));
+        ASSIGN_OR_RETURN(auto client, r.clients().find(url.url));
+        DocumentRecord record = previous.value_or(DocumentRecord{});
         record.client_id = url.url;
-        if (!*previous) {
+        if (!previous) {
             record.created_at = now;
         }
         // A registered client keeps its last good document and retries later; a new one has failed.
-        if (*client) {
+        if (client) {
             record.state = "registered";
             record.fresh_until = now + bounds_.retry_seconds;
         } else {

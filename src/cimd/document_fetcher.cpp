@@ -242,17 +242,14 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_logo(const ClientIdUrl& url) 
 }
 
 Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, const Kind& kind) {
-    auto address = vetted_address(url);
-    if (!address) {
-        return address.error();
-    }
+    ASSIGN_OR_RETURN(auto address, vetted_address(url));
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) {
         return failed("could not start an HTTP client");
     }
     Transfer t;
     t.max_bytes = kind.max_bytes;
-    t.pinned_address = *address;
+    t.pinned_address = address;
     t.cancel = cancel_;
     t.stall_limit = std::chrono::seconds(settings_.stall_timeout_seconds);
     t.last_byte =
@@ -261,7 +258,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, co
     std::string pin_host =
         url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     std::string pin_address =
-        address->find(':') != std::string::npos ? "[" + *address + "]" : *address;
+        address.find(':') != std::string::npos ? "[" + address + "]" : address;
     // A host name is pinned to the vetted address; an IP literal is already an address.
     boost::system::error_code literal_ec;
     boost::asio::ip::make_address(url.host, literal_ec);
@@ -346,7 +343,7 @@ Result<FetchedDocument> CurlDocumentFetcher::fetch_as(const ClientIdUrl& url, co
                       kind.expected);
     }
     return FetchedDocument{std::move(t.body), std::move(t.content_type), std::move(t.cache_control),
-                           *address};
+                           address};
 }
 
 } // namespace provisiond::cimd

@@ -19,14 +19,11 @@ struct Limit {
 Result<void> charge_all(ratelimit::RateLimitRepository& counters, const std::vector<Limit>& limits,
                         std::int64_t now) {
     for (const auto& l : limits) {
-        auto counted =
-            ratelimit::count_in_window(counters, l.bucket, l.window_seconds, l.limit, now);
-        if (!counted) {
-            return counted.error();
-        }
-        if (counted->over_limit) {
+        ASSIGN_OR_RETURN(auto counted, ratelimit::count_in_window(counters, l.bucket,
+                                                                  l.window_seconds, l.limit, now));
+        if (counted.over_limit) {
             Error e = make_error(ErrorCode::rate_limited, l.message);
-            e.retry_after_seconds = counted->retry_after_seconds;
+            e.retry_after_seconds = counted.retry_after_seconds;
             return e;
         }
     }

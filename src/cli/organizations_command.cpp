@@ -15,23 +15,17 @@ namespace {
 /// An organization with its members (and roles) and projects.
 Result<boost::json::object> organization_details(Repositories& r,
                                                  const accounts::Organization& org) {
-    auto members = r.accounts().members_of_organization(org.id);
-    if (!members) {
-        return members.error();
-    }
-    auto projects = r.accounts().projects_of_organization(org.id);
-    if (!projects) {
-        return projects.error();
-    }
+    ASSIGN_OR_RETURN(auto members, r.accounts().members_of_organization(org.id));
+    ASSIGN_OR_RETURN(auto projects, r.accounts().projects_of_organization(org.id));
     boost::json::array member_list;
-    for (const auto& m : *members) {
+    for (const auto& m : members) {
         member_list.push_back({{"user_id", m.user_id},
                                {"email", m.email},
                                {"role", m.role},
                                {"joined_at", format_iso8601(m.created_at)}});
     }
     boost::json::array project_list;
-    for (const auto& p : *projects) {
+    for (const auto& p : projects) {
         project_list.push_back(
             {{"id", p.id}, {"name", p.name}, {"created_at", format_iso8601(p.created_at)}});
     }

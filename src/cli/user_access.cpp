@@ -9,17 +9,11 @@ namespace provisiond::cli {
 
 Result<UserDisabling> disable_user(Repositories& r, const accounts::User& user, std::int64_t now) {
     UserDisabling done;
-    auto changed = r.accounts().set_user_disabled(user.id, now);
-    if (!changed) {
-        return changed.error();
-    }
+    RETURN_IF_ERROR(r.accounts().set_user_disabled(user.id, now));
     // The pages also refuse a disabled person's session; deleting them signs them out now.
     RETURN_IF_ERROR(r.browser().delete_sessions_of(user.id));
-    auto families = r.grants().live_families_of_user(user.id);
-    if (!families) {
-        return families.error();
-    }
-    for (const auto& family : *families) {
+    ASSIGN_OR_RETURN(auto families, r.grants().live_families_of_user(user.id));
+    for (const auto& family : families) {
         RETURN_IF_ERROR(
             r.grants().revoke_family(family.id, webhooks::revoke_reason::user_disabled, now));
         if (std::find(done.partners.begin(), done.partners.end(), family.client_id) ==
@@ -27,17 +21,14 @@ Result<UserDisabling> disable_user(Repositories& r, const accounts::User& user, 
             done.partners.push_back(family.client_id);
         }
     }
-    done.families = static_cast<std::int64_t>(families->size());
+    done.families = static_cast<std::int64_t>(families.size());
     // One event per partner: every family of the pair went (no family_id, as on a disconnect).
     for (const auto& client_id : done.partners) {
         RETURN_IF_ERROR(r.webhooks().enqueue(webhooks::grant_revoked(
             client_id, user.id, "", webhooks::revoke_reason::user_disabled, now)));
     }
-    auto codes = r.grants().expire_unused_codes_of_user(user.id, now);
-    if (!codes) {
-        return codes.error();
-    }
-    done.codes = *codes;
+    ASSIGN_OR_RETURN(auto codes, r.grants().expire_unused_codes_of_user(user.id, now));
+    done.codes = codes;
     return done;
 }
 

@@ -53,35 +53,26 @@ boost::json::object user_json(const User& u) {
 
 /// A user with their organizations (and roles), projects and the partners holding grants.
 Result<boost::json::object> user_details(Repositories& r, const User& u) {
-    auto memberships = r.accounts().memberships_of_user(u.id);
-    if (!memberships) {
-        return memberships.error();
-    }
-    auto teams = r.accounts().teams_of_user(u.id);
-    if (!teams) {
-        return teams.error();
-    }
-    auto partners = r.browser().connected_apps(u.id);
-    if (!partners) {
-        return partners.error();
-    }
+    ASSIGN_OR_RETURN(auto memberships, r.accounts().memberships_of_user(u.id));
+    ASSIGN_OR_RETURN(auto teams, r.accounts().teams_of_user(u.id));
+    ASSIGN_OR_RETURN(auto partners, r.browser().connected_apps(u.id));
     auto out = user_json(u);
     boost::json::array organizations;
-    for (const auto& m : *memberships) {
+    for (const auto& m : memberships) {
         organizations.push_back({{"id", m.organization_id},
                                  {"name", m.organization_name},
                                  {"role", m.role},
                                  {"joined_at", format_iso8601(m.created_at)}});
     }
     boost::json::array projects;
-    for (const auto& t : *teams) {
+    for (const auto& t : teams) {
         projects.push_back({{"id", t.id},
                             {"name", t.name},
                             {"organization_id", t.organization_id},
                             {"organization_name", t.organization_name}});
     }
     boost::json::array grants;
-    for (const auto& p : *partners) {
+    for (const auto& p : partners) {
         grants.push_back({{"client_id", p.client_id},
                           {"name", p.name},
                           {"grants", p.authorizations},

@@ -171,17 +171,14 @@ std::optional<ForwardedHeader> parse_forwarded_header(std::string_view name) {
 
 Result<ProxySettings> parse_proxy_settings(const std::vector<std::string>& networks,
                                            std::string_view header) {
-    auto trusted = TrustedProxies::parse(networks);
-    if (!trusted) {
-        return trusted.error();
-    }
+    ASSIGN_OR_RETURN(auto trusted, TrustedProxies::parse(networks));
     auto which = parse_forwarded_header(header);
     if (!which) {
         return make_error(ErrorCode::invalid_request,
                           "trusted-proxy-header must be x-forwarded-for or forwarded, got " +
                               std::string(header));
     }
-    return ProxySettings{std::move(*trusted), *which};
+    return ProxySettings{std::move(trusted), *which};
 }
 
 std::string client_address(const std::string& peer,

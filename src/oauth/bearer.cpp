@@ -33,40 +33,31 @@ Result<BearerContext> authenticate_bearer(UnitOfWork& uow, const Clock& clock,
     std::optional<Error> refused;
     RETURN_IF_ERROR(uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
         std::string hash = crypto::sha256_hex(token);
-        auto access = r.grants().find_access_token(hash);
-        if (!access) {
-            return access.error();
-        }
-        if (!*access || (*access)->revoked_at) {
+        ASSIGN_OR_RETURN(auto access, r.grants().find_access_token(hash));
+        if (!access || access->revoked_at) {
             refused = make_error(ErrorCode::unauthorized, "Invalid access token");
             return {};
         }
-        if ((*access)->expires_at <= now) {
+        if (access->expires_at <= now) {
             refused = make_error(ErrorCode::unauthorized, "Access token expired");
             return {};
         }
-        auto family = r.grants().find_family((*access)->family_id);
-        if (!family) {
-            return family.error();
-        }
-        if (!*family || (*family)->revoked_at) {
+        ASSIGN_OR_RETURN(auto family, r.grants().find_family(access->family_id));
+        if (!family || family->revoked_at) {
             refused = make_error(ErrorCode::unauthorized, "Invalid access token");
             return {};
         }
-        auto client = r.clients().find((*family)->client_id);
-        if (!client) {
-            return client.error();
-        }
-        if (!*client || !(*client)->is_active) {
+        ASSIGN_OR_RETURN(auto client, r.clients().find(family->client_id));
+        if (!client || !client->is_active) {
             refused = make_error(ErrorCode::unauthorized, "Partner is deactivated");
             return {};
         }
-        if (!(*client)->can_provision_resources) {
+        if (!client->can_provision_resources) {
             refused = make_error(ErrorCode::forbidden,
                                  "Resource provisioning not enabled for this partner");
             return {};
         }
-        context = BearerContext{hash, **family, **client};
+        context = BearerContext{hash, *family, *client};
         return {};
     }));
     if (refused) {

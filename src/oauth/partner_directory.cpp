@@ -13,11 +13,8 @@ Result<PartnerLookup> RegisteredPartners::find_partner(std::string_view client_i
                                                        std::string_view) {
     std::optional<OAuthClient> client;
     RETURN_IF_ERROR(uow_.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto found = r.clients().find(client_id);
-        if (!found) {
-            return found.error();
-        }
-        client = *found;
+        ASSIGN_OR_RETURN(auto found, r.clients().find(client_id));
+        client = found;
         return {};
     }));
     if (!client) {

@@ -25,46 +25,27 @@ struct TokenLookup {
 Result<TokenLookup> look_up(Repositories& r, const std::string& token) {
     TokenLookup out;
     std::string hash = crypto::sha256_hex(token);
-    auto access = r.grants().find_access_token(hash);
-    if (!access) {
-        return access.error();
-    }
-    out.access = *access;
+    ASSIGN_OR_RETURN(out.access, r.grants().find_access_token(hash));
     if (!out.access) {
-        auto refresh = r.grants().find_refresh_token(hash);
-        if (!refresh) {
-            return refresh.error();
-        }
-        out.refresh = *refresh;
+        ASSIGN_OR_RETURN(out.refresh, r.grants().find_refresh_token(hash));
     }
     std::string family_id = out.access    ? out.access->family_id
                             : out.refresh ? out.refresh->family_id
                                           : "";
     if (!family_id.empty()) {
-        auto family = r.grants().find_family(family_id);
-        if (!family) {
-            return family.error();
-        }
-        out.family = *family;
+        ASSIGN_OR_RETURN(out.family, r.grants().find_family(family_id));
     }
     return out;
 }
 
 /// The `token` parameter (required) of a revocation or introspection request.
 Result<std::string> read_token(const http::Request& request, boost::json::object& body) {
-    auto parsed = http::parse_body(request);
-    if (!parsed) {
-        return parsed.error();
-    }
-    body = *parsed;
-    auto token = http::string_field(body, "token");
-    if (!token) {
-        return token.error();
-    }
-    if (!*token || (*token)->empty()) {
+    ASSIGN_OR_RETURN(body, http::parse_body(request));
+    ASSIGN_OR_RETURN(auto token, http::string_field(body, "token"));
+    if (!token || token->empty()) {
         return make_error(ErrorCode::invalid_request, "token is required");
     }
-    return **token;
+    return std::string(*token);
 }
 
 http::Response no_store(http::Response r) {
@@ -83,27 +64,23 @@ http::Response handle_revoke(UnitOfWork& uow, const Clock& clock, const http::Re
     auto client_id = http::string_field(body, "client_id");
     std::int64_t now = clock.now();
     auto done = uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto found = look_up(r, *token);
-        if (!found) {
-            return found.error();
-        }
-        if (!found->family) {
+        ASSIGN_OR_RETURN(auto found, look_up(r, *token));
+        if (!found.family) {
             return {};
         }
         // A client may revoke only its own tokens; another's are left alone, silently.
         if (client_id && *client_id && !(*client_id)->empty() &&
-            **client_id != found->family->client_id) {
+            **client_id != found.family->client_id) {
             return {};
         }
-        if (found->refresh) {
-            RETURN_IF_ERROR(r.grants().revoke_family(found->family->id, "revoked", now));
-            return r.audit().record(
-                audit::make_audit("family.revoked",
-                                  {"partner", found->family->user_id, found->family->client_id,
-                                   request.remote_address},
-                                  {{"family_id", found->family->id}, {"reason", "revoked"}}, now));
+        if (found.refresh) {
+            RETURN_IF_ERROR(r.grants().revoke_family(found.family->id, "revoked", now));
+            return r.audit().record(audit::make_audit(
+                "family.revoked",
+                {"partner", found.family->user_id, found.family->client_id, request.remote_address},
+                {{"family_id", found.family->id}, {"reason", "revoked"}}, now));
         }
-        return r.grants().revoke_access_token(found->access->token_hash, now);
+        return r.grants().revoke_access_token(found.access->token_hash, now);
     });
     if (!done) {
         return http::error_response(http::Envelope::oauth, done.error());
@@ -135,11 +112,7 @@ http::Response handle_introspect(UnitOfWork& uow, const Clock& clock, const Conf
     boost::json::object out{{"active", false}};
     if (others.describes(*token)) {
         auto read = uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-            auto described = others.describe(r, *token);
-            if (!described) {
-                return described.error();
-            }
-            out = std::move(*described);
+            ASSIGN_OR_RETURN(out, others.describe(r, *token));
             return {};
         });
         if (!read) {
@@ -151,52 +124,46 @@ http::Response handle_introspect(UnitOfWork& uow, const Clock& clock, const Conf
         return no_store(http::json_response(200, boost::json::serialize(out)));
     }
     auto read = uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto found = look_up(r, *token);
-        if (!found) {
-            return found.error();
-        }
-        if (!found->family || found->family->revoked_at) {
+        ASSIGN_OR_RETURN(auto found, look_up(r, *token));
+        if (!found.family || found.family->revoked_at) {
             return {};
         }
-        auto client = r.clients().find(found->family->client_id);
-        if (!client) {
-            return client.error();
-        }
-        if (!*client || !(*client)->is_active) {
+        ASSIGN_OR_RETURN(auto client, r.clients().find(found.family->client_id));
+        if (!client || !client->is_active) {
             return {}; // a deactivated partner's tokens do not work, so they are not active
         }
         std::int64_t iat = 0;
         std::int64_t exp = 0;
         std::string type;
-        if (found->access) {
-            if (found->access->revoked_at || found->access->expires_at <= now) {
+        if (found.access) {
+            if (found.access->revoked_at || found.access->expires_at <= now) {
                 return {};
             }
-            iat = found->access->created_at;
-            exp = found->access->expires_at;
+            iat = found.access->created_at;
+            exp = found.access->expires_at;
             type = "access_token";
         } else {
-            if (found->refresh->revoked_at || found->refresh->rotated_at ||
-                found->refresh->expires_at <= now) {
+            if (found.refresh->revoked_at || found.refresh->rotated_at ||
+                found.refresh->expires_at <= now) {
                 return {};
             }
-            iat = found->refresh->created_at;
-            exp = found->refresh->expires_at;
+            iat = found.refresh->created_at;
+            exp = found.refresh->expires_at;
             type = "refresh_token";
         }
         boost::json::array projects;
-        for (auto id : found->family->project_ids) {
+        for (auto id : found.family->project_ids) {
             projects.emplace_back(id);
         }
         out = {{"active", true},
-               {"scope", join(found->family->scopes, " ")},
-               {"client_id", found->family->client_id},
-               {"sub", found->family->user_id},
+               {"scope", join(found.family->scopes, " ")},
+               {"client_id", found.family->client_id},
+               {"sub", found.family->user_id},
                {"token_type", type == "access_token" ? "Bearer" : "refresh_token"},
                {"iat", iat},
                {"exp", exp},
                {"iss", config.public_url},
-               {"organization_id", found->family->organization_id},
+               {"organization_id", found.family->organization_id},
                {"project_ids", projects}};
         return {};
     });

@@ -85,19 +85,13 @@ int OutboxWorker::deliver_due() {
     std::vector<Email> due;
     auto read = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         std::int64_t now = clock_.now();
-        auto found = r.outbox().claim_due(now, batch_size, now + claim_seconds);
-        if (!found) {
-            return found.error();
-        }
-        due = std::move(*found);
-        auto backlog = r.outbox().backlog();
-        if (!backlog) {
-            return backlog.error();
-        }
-        telemetry_->set("provisiond_outbox_depth", static_cast<double>(backlog->waiting));
+        ASSIGN_OR_RETURN(auto found, r.outbox().claim_due(now, batch_size, now + claim_seconds));
+        due = std::move(found);
+        ASSIGN_OR_RETURN(auto backlog, r.outbox().backlog());
+        telemetry_->set("provisiond_outbox_depth", static_cast<double>(backlog.waiting));
         telemetry_->set("provisiond_outbox_oldest_undelivered_age_seconds",
-                        backlog->oldest_created_at
-                            ? static_cast<double>(clock_.now() - *backlog->oldest_created_at)
+                        backlog.oldest_created_at
+                            ? static_cast<double>(clock_.now() - *backlog.oldest_created_at)
                             : 0.0);
         return {};
     });

@@ -70,17 +70,15 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     if (!request.client_id || request.client_id->empty()) {
         return make_error(ErrorCode::unauthorized, "Authentication failed: client_id is required");
     }
-    auto partner = partners_.find_partner(*request.client_id, request.remote_address);
-    if (!partner) {
-        return partner.error();
-    }
-    if (partner->kind == oauth::PartnerLookup::Kind::registering) {
+    ASSIGN_OR_RETURN(auto partner,
+                     partners_.find_partner(*request.client_id, request.remote_address));
+    if (partner.kind == oauth::PartnerLookup::Kind::registering) {
         AccountRequestAnswer registering;
         registering.kind = AccountRequestAnswer::Kind::registering;
-        registering.retry_after_seconds = partner->retry_after_seconds;
+        registering.retry_after_seconds = partner.retry_after_seconds;
         return registering;
     }
-    const oauth::OAuthClient* client = &partner->client;
+    const oauth::OAuthClient* client = &partner.client;
     if (!client->is_active) {
         return oauth::unknown_client_error();
     }
@@ -92,12 +90,9 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     }
     // One mailbox, one account: every Unicode form, case and domain spelling of an address has
     // one key (accounts/email_address.hpp); controls and invisible characters are refused.
-    auto email = accounts::parse_email(*request.email);
-    if (!email) {
-        return email.error();
-    }
-    checked.email = std::move(email->display);
-    checked.email_normalized = std::move(email->key);
+    ASSIGN_OR_RETURN(auto email, accounts::parse_email(*request.email));
+    checked.email = std::move(email.display);
+    checked.email_normalized = std::move(email.key);
     if (!request.id || request.id->empty()) {
         return invalid_request(
             "id is required: your own unique id for this request (sending the same "
@@ -132,11 +127,8 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
                                "code_challenge_method S256");
     }
     checked.code_challenge = *request.code_challenge;
-    auto scopes = oauth::resolve_requested_scopes(request.scopes, client->scopes);
-    if (!scopes) {
-        return scopes.error();
-    }
-    checked.scopes = std::move(*scopes);
+    ASSIGN_OR_RETURN(checked.scopes,
+                     oauth::resolve_requested_scopes(request.scopes, client->scopes));
     checked.name = request.name;
     checked.region = request.region;
     checked.organization_name = request.organization_name;
@@ -146,11 +138,7 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     for (int attempt = 0;; ++attempt) {
         AccountRequestAnswer answer;
         auto done = uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-            auto decided = decide(r, checked);
-            if (!decided) {
-                return decided.error();
-            }
-            answer = std::move(*decided);
+            ASSIGN_OR_RETURN(answer, decide(r, checked));
             return {};
         });
         if (done) {
@@ -168,62 +156,61 @@ Result<AccountRequestAnswer> AccountRequestService::handle_steps(const AccountRe
     }
 }
 
+/// A request id seen before, or a new account, or a known person's consent.
 Result<AccountRequestAnswer> AccountRequestService::decide(Repositories& r,
                                                            const Checked& checked) {
-    auto previous =
-        r.provisioning().find_account_request(checked.client.client_id, checked.request_id);
-    if (!previous) {
-        return previous.error();
+    ASSIGN_OR_RETURN(auto retried, answer_retry(r, checked));
+    if (retried) {
+        return std::move(*retried);
     }
-    if (*previous) {
-        const AccountRequestRecord& record = **previous;
-        if (record.email_normalized != checked.email_normalized ||
-            record.code_challenge != checked.code_challenge) {
-            return invalid_request("Request id " + checked.request_id +
-                                   " was already used for a different account request");
-        }
-        bool fresh = checked.now - record.created_at < config_.lifetimes.code_seconds;
-        // A person the operator disabled gets no new code by a retry; they are asked for
-        // consent below like anyone who has an account, and cannot log in to give it.
-        auto person = r.accounts().find_user(record.user_id);
-        if (!person) {
-            return person.error();
-        }
-        bool enabled = *person && !(*person)->disabled_at;
-        if (record.outcome == "oauth" && fresh && enabled && record.code_hash &&
-            record.project_id && record.organization_id) {
-            // A retry of a request whose answer was lost: a new code for the same account.
-            auto code = r.grants().find_code(*record.code_hash);
-            if (!code) {
-                return code.error();
-            }
-            if (*code && (*code)->consumed_at) {
-                return invalid_request(
-                    "This account request was already completed; use a new request id");
-            }
-            RETURN_IF_ERROR(r.grants().delete_code(*record.code_hash));
-            auto minted = oauth::mint_code(r.grants(),
-                                           {checked.client.client_id, record.user_id,
-                                            *record.organization_id, *record.project_id,
-                                            checked.scopes, checked.code_challenge, std::nullopt},
-                                           checked.now, config_.lifetimes.code_seconds);
-            if (!minted) {
-                return minted.error();
-            }
-            AccountRequestRecord updated = record;
-            updated.code_hash = minted->code_hash;
-            RETURN_IF_ERROR(r.provisioning().save_account_request(updated));
-            return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted->code, ""};
-        }
-    }
-    auto existing = r.accounts().find_user_by_email(checked.email_normalized);
-    if (!existing) {
-        return existing.error();
-    }
-    if (*existing) {
-        return ask_consent(r, checked, (*existing)->id);
+    ASSIGN_OR_RETURN(auto existing, r.accounts().find_user_by_email(checked.email_normalized));
+    if (existing) {
+        return ask_consent(r, checked, existing->id);
     }
     return create_account(r, checked);
+}
+
+/// The partner's id for this request was used before: the same request again (whose answer
+/// was lost) gets a new code for the same account while the first one is fresh; a different
+/// request under the same id is refused. Nothing when the id is new or the first answer can
+/// no longer be repeated (the request is then decided again).
+Result<std::optional<AccountRequestAnswer>>
+AccountRequestService::answer_retry(Repositories& r, const Checked& checked) {
+    ASSIGN_OR_RETURN(auto previous, r.provisioning().find_account_request(checked.client.client_id,
+                                                                          checked.request_id));
+    if (!previous) {
+        return std::nullopt;
+    }
+    const AccountRequestRecord& record = *previous;
+    if (record.email_normalized != checked.email_normalized ||
+        record.code_challenge != checked.code_challenge) {
+        return invalid_request("Request id " + checked.request_id +
+                               " was already used for a different account request");
+    }
+    bool fresh = checked.now - record.created_at < config_.lifetimes.code_seconds;
+    // A person the operator disabled gets no new code by a retry; they are asked for consent
+    // like anyone who has an account, and cannot log in to give it.
+    ASSIGN_OR_RETURN(auto person, r.accounts().find_user(record.user_id));
+    bool enabled = person && !person->disabled_at;
+    if (record.outcome != "oauth" || !fresh || !enabled || !record.code_hash ||
+        !record.project_id || !record.organization_id) {
+        return std::nullopt;
+    }
+    ASSIGN_OR_RETURN(auto code, r.grants().find_code(*record.code_hash));
+    if (code && code->consumed_at) {
+        return invalid_request("This account request was already completed; use a new request id");
+    }
+    RETURN_IF_ERROR(r.grants().delete_code(*record.code_hash));
+    ASSIGN_OR_RETURN(
+        auto minted,
+        oauth::mint_code(r.grants(),
+                         {checked.client.client_id, record.user_id, *record.organization_id,
+                          *record.project_id, checked.scopes, checked.code_challenge, std::nullopt},
+                         checked.now, config_.lifetimes.code_seconds));
+    AccountRequestRecord updated = record;
+    updated.code_hash = minted.code_hash;
+    RETURN_IF_ERROR(r.provisioning().save_account_request(updated));
+    return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted.code, ""};
 }
 
 Result<AccountRequestAnswer> AccountRequestService::create_account(Repositories& r,
@@ -245,12 +232,10 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(Repositories&
     org.created_at = now;
     RETURN_IF_ERROR(r.accounts().insert_organization(org));
     RETURN_IF_ERROR(r.accounts().insert_membership(org.id, user.id, accounts::Role::owner, now));
-    auto project =
+    ASSIGN_OR_RETURN(
+        auto project,
         r.accounts().insert_project(org.id, default_project_name,
-                                    oauth::mint_prefixed_secret(oauth::project_token_prefix), now);
-    if (!project) {
-        return project.error();
-    }
+                                    oauth::mint_prefixed_secret(oauth::project_token_prefix), now));
 
     // The welcome email's single-use link is minted by the sender at delivery (outbox/), so the
     // raw token never touches the database.
@@ -270,21 +255,19 @@ Result<AccountRequestAnswer> AccountRequestService::create_account(Repositories&
         "account.created",
         {{"user", {{"id", user.id}, {"email", user.email}, {"name", user.name}}},
          {"organization", {{"id", org.id}, {"name", org.name}, {"region", org.region}}},
-         {"project", {{"id", project->id}, {"name", project->name}}},
+         {"project", {{"id", project.id}, {"name", project.name}}},
          {"partner", {{"client_id", checked.client.client_id}, {"name", checked.client.name}}}},
         now)));
 
-    auto minted = oauth::mint_code(r.grants(),
-                                   {checked.client.client_id, user.id, org.id, project->id,
-                                    checked.scopes, checked.code_challenge, std::nullopt},
-                                   now, config_.lifetimes.code_seconds);
-    if (!minted) {
-        return minted.error();
-    }
+    ASSIGN_OR_RETURN(auto minted,
+                     oauth::mint_code(r.grants(),
+                                      {checked.client.client_id, user.id, org.id, project.id,
+                                       checked.scopes, checked.code_challenge, std::nullopt},
+                                      now, config_.lifetimes.code_seconds));
     RETURN_IF_ERROR(r.provisioning().save_account_request(
         {checked.client.client_id, checked.request_id, checked.email_normalized,
-         checked.code_challenge, "oauth", user.id, org.id, project->id, minted->code_hash, now}));
-    return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted->code, ""};
+         checked.code_challenge, "oauth", user.id, org.id, project.id, minted.code_hash, now}));
+    return AccountRequestAnswer{AccountRequestAnswer::Kind::oauth, minted.code, ""};
 }
 
 Result<AccountRequestAnswer> AccountRequestService::ask_consent(Repositories& r,

@@ -52,6 +52,8 @@ private:
     TelemetryHook telemetry_;
     struct Checked; // a request that passed every check
     Result<AccountRequestAnswer> decide(Repositories& r, const Checked& checked);
+    Result<std::optional<AccountRequestAnswer>> answer_retry(Repositories& r,
+                                                             const Checked& checked);
     Result<AccountRequestAnswer> create_account(Repositories& r, const Checked& checked);
     Result<AccountRequestAnswer> ask_consent(Repositories& r, const Checked& checked,
                                              const std::string& user_id);

@@ -15,53 +15,22 @@ constexpr std::size_t max_organization_name_length = 128;
 /// Reads the body into an AccountRequest; a field of the wrong type is invalid_request.
 Result<AccountRequest> read_request(const boost::json::object& body, const http::Request& raw) {
     AccountRequest out;
-    auto id = http::string_field(body, "id");
-    if (!id) {
-        return id.error();
-    }
-    out.id = *id;
-    auto email = http::string_field(body, "email");
-    if (!email) {
-        return email.error();
-    }
-    out.email = *email;
-    auto name = http::string_field(body, "name");
-    if (!name) {
-        return name.error();
-    }
-    if (name->value_or("").size() > max_name_length) {
+    ASSIGN_OR_RETURN(out.id, http::string_field(body, "id"));
+    ASSIGN_OR_RETURN(out.email, http::string_field(body, "email"));
+    ASSIGN_OR_RETURN(auto name, http::string_field(body, "name"));
+    if (name.value_or("").size() > max_name_length) {
         return make_error(ErrorCode::invalid_request, "name must be at most 150 characters");
     }
     // Display text reaches emails and pages: one line, no invisible characters.
-    out.name = clean_display_text(name->value_or(""), max_name_length);
-    auto client_id = http::string_field(body, "client_id");
-    if (!client_id) {
-        return client_id.error();
-    }
-    out.client_id = *client_id;
+    out.name = clean_display_text(name.value_or(""), max_name_length);
+    ASSIGN_OR_RETURN(out.client_id, http::string_field(body, "client_id"));
     if (!out.client_id) {
         out.client_id = http::query_param(raw, "client_id"); // PostHog also reads ?client_id=…
     }
-    auto scopes = http::string_list_field(body, "scopes");
-    if (!scopes) {
-        return scopes.error();
-    }
-    out.scopes = *scopes;
-    auto expires_at = http::string_field(body, "expires_at");
-    if (!expires_at) {
-        return expires_at.error();
-    }
-    out.expires_at = *expires_at;
-    auto challenge = http::string_field(body, "code_challenge");
-    if (!challenge) {
-        return challenge.error();
-    }
-    out.code_challenge = *challenge;
-    auto method = http::string_field(body, "code_challenge_method");
-    if (!method) {
-        return method.error();
-    }
-    out.code_challenge_method = *method;
+    ASSIGN_OR_RETURN(out.scopes, http::string_list_field(body, "scopes"));
+    ASSIGN_OR_RETURN(out.expires_at, http::string_field(body, "expires_at"));
+    ASSIGN_OR_RETURN(out.code_challenge, http::string_field(body, "code_challenge"));
+    ASSIGN_OR_RETURN(out.code_challenge_method, http::string_field(body, "code_challenge_method"));
 
     boost::json::object configuration = http::object_field(body, "configuration");
     auto region = http::string_field(configuration, "region");

@@ -45,16 +45,13 @@ bool has_control(std::string_view text) {
 /// service_id, project_id and configuration.project_name of a create.
 Result<CreateResource> read_create(const boost::json::object& body) {
     CreateResource out;
-    auto service = http::string_field(body, "service_id");
-    if (!service) {
-        return service.error();
-    }
-    if (*service) {
-        if (!is_known_service(**service)) {
-            std::string shown = truncate_utf8(**service, 64);
+    ASSIGN_OR_RETURN(auto service, http::string_field(body, "service_id"));
+    if (service) {
+        if (!is_known_service(*service)) {
+            std::string shown = truncate_utf8(*service, 64);
             return make_error(ErrorCode::unknown_service, "Unknown service_id: " + shown);
         }
-        out.service_id = **service;
+        out.service_id = *service;
     }
     if (auto it = body.find("project_id"); it != body.end() && !it->value().is_null()) {
         if (it->value().is_int64() || it->value().is_uint64()) {

@@ -56,17 +56,15 @@ Result<void> PartnerRateLimiter::charge_in(Repositories& r, const LimitedPartner
         return {};
     }
     std::string bucket = std::string(to_string(endpoint)) + ":" + partner.client_id;
-    auto counted = count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now());
-    if (!counted) {
-        return counted.error();
-    }
-    if (counted->over_limit) {
+    ASSIGN_OR_RETURN(auto counted,
+                     count_in_window(r.rate_limits(), bucket, window_seconds, limit, clock_.now()));
+    if (counted.over_limit) {
         telemetry_->count("provisiond_rate_limit_rejections_total",
                           {{"endpoint", to_string(endpoint)}});
         Error e = make_error(ErrorCode::rate_limited, "Rate limit exceeded for this partner (" +
                                                           std::string(to_string(endpoint)) +
                                                           "). Try again later.");
-        e.retry_after_seconds = counted->retry_after_seconds;
+        e.retry_after_seconds = counted.retry_after_seconds;
         return e;
     }
     return {};

@@ -80,11 +80,8 @@ Result<void> Database::transact(TransactionMode mode,
                             {{"mode", "write"}});
         return outcome;
     }
-    auto lease = acquire();
-    if (!lease) {
-        return lease.error();
-    }
-    Connection& c = **lease;
+    ASSIGN_OR_RETURN(auto lease, acquire());
+    Connection& c = *lease;
     // The wait for a connection and the transaction itself (its wait for the writer included),
     // separately: a slow pool and a slow database call for different remedies.
     auto started = clock::now();

@@ -56,15 +56,13 @@ std::string describe(const UserRow& u) {
 } // namespace
 
 Result<std::vector<std::string>> rekey_email_identities(Connection& c) {
-    auto rows = query(c, "SELECT id, email, email_normalized, created_at FROM users "
-                         "ORDER BY created_at, id");
-    if (!rows) {
-        return rows.error();
-    }
+    ASSIGN_OR_RETURN(auto rows,
+                     query(c, "SELECT id, email, email_normalized, created_at FROM users "
+                              "ORDER BY created_at, id"));
     std::vector<UserRow> users;
     std::vector<std::string> warnings;
-    users.reserve(rows->size());
-    for (const Row& row : *rows) {
+    users.reserve(rows.size());
+    for (const Row& row : rows) {
         UserRow u{row.text(0), row.text(1), row.text(2), row.integer(3), {}};
         auto parsed = accounts::parse_email(u.email);
         if (parsed) {

@@ -95,11 +95,8 @@ Result<Connection*> GroupCommitWriter::connection() {
         connection_.reset();
     }
     if (!connection_) {
-        auto opened = open_();
-        if (!opened) {
-            return opened.error();
-        }
-        connection_ = std::move(*opened);
+        ASSIGN_OR_RETURN(auto opened, open_());
+        connection_ = std::move(opened);
         if (options_.prepare_writer) {
             options_.prepare_writer(*connection_);
         }

@@ -13,11 +13,9 @@ constexpr std::string_view create_ledger =
     "name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
 Result<int> current_version(Connection& c) {
-    auto rows = query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!rows) {
-        return rows.error();
-    }
-    return static_cast<int>(rows->at(0).integer(0));
+    ASSIGN_OR_RETURN(auto rows,
+                     query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    return static_cast<int>(rows.at(0).integer(0));
 }
 
 /// A step SQL cannot express, run in the migration's transaction right after its SQL file; it
@@ -65,11 +63,8 @@ Result<int> schema_version(Database& db) {
         if (auto ok = execute(c, create_ledger); !ok) {
             return ok.error();
         }
-        auto v = current_version(c);
-        if (!v) {
-            return v.error();
-        }
-        version = *v;
+        ASSIGN_OR_RETURN(auto v, current_version(c));
+        version = v;
         return {};
     });
     if (!done) {
@@ -82,11 +77,8 @@ Result<std::vector<std::string>> migrate(Database& db, std::vector<std::string>*
     std::vector<std::string> applied;
     std::string dialect;
     {
-        auto probe = db.acquire();
-        if (!probe) {
-            return probe.error();
-        }
-        dialect = std::string((*probe)->dialect());
+        ASSIGN_OR_RETURN(auto probe, db.acquire());
+        dialect = std::string(probe->dialect());
     }
     for (const Migration* migration : migrations_of(dialect)) {
         const Migration& m = *migration;
@@ -94,11 +86,8 @@ Result<std::vector<std::string>> migrate(Database& db, std::vector<std::string>*
             if (auto ok = execute(c, create_ledger); !ok) {
                 return ok.error();
             }
-            auto version = current_version(c);
-            if (!version) {
-                return version.error();
-            }
-            if (m.version <= *version) {
+            ASSIGN_OR_RETURN(auto version, current_version(c));
+            if (m.version <= version) {
                 return {};
             }
             if (auto ok = c.execute_script(m.sql); !ok) {
@@ -116,14 +105,11 @@ Result<std::vector<std::string>> migrate(Database& db, std::vector<std::string>*
                 }
                 notes = std::move(*ran);
             }
-            auto recorded = execute(c,
+            RETURN_IF_ERROR(execute(c,
                                     "INSERT INTO schema_migrations (version, name, applied_at) "
                                     "VALUES ($1, $2, $3)",
                                     {std::int64_t{m.version}, std::string(m.name),
-                                     static_cast<std::int64_t>(std::time(nullptr))});
-            if (!recorded) {
-                return recorded.error();
-            }
+                                     static_cast<std::int64_t>(std::time(nullptr))}));
             applied.emplace_back(m.name);
             if (warnings) {
                 for (auto& note : notes) {

@@ -75,16 +75,14 @@ public:
     }
 
     Result<std::optional<Organization>> find_organization(std::string_view id) override {
-        auto rows =
+        ASSIGN_OR_RETURN(
+            auto rows,
             query(c_, "SELECT id, name, region, created_at FROM organizations WHERE id = $1",
-                  {std::string(id)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+                  {std::string(id)}));
+        if (rows.empty()) {
             return std::optional<Organization>{};
         }
-        const Row& r = rows->front();
+        const Row& r = rows.front();
         return std::optional<Organization>{
             Organization{r.text(0), r.text(1), r.text(2), r.integer(3)}};
     }
@@ -100,77 +98,66 @@ public:
     }
 
     Result<bool> is_member(std::string_view org, std::string_view user) override {
-        auto rows =
+        ASSIGN_OR_RETURN(
+            auto rows,
             query(c_, "SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2",
-                  {std::string(org), std::string(user)});
-        if (!rows) {
-            return rows.error();
-        }
-        return !rows->empty();
+                  {std::string(org), std::string(user)}));
+        return !rows.empty();
     }
 
     Result<Project> insert_project(std::string_view org, std::string_view name,
                                    std::string_view api_token, std::int64_t now) override {
-        auto rows = query(c_,
-                          "INSERT INTO projects (organization_id, name, api_token, created_at) "
-                          "VALUES ($1, $2, $3, $4) RETURNING id",
-                          {std::string(org), std::string(name), std::string(api_token), now});
-        if (!rows) {
-            return rows.error();
-        }
-        return Project{rows->at(0).integer(0), std::string(org), std::string(name),
+        ASSIGN_OR_RETURN(
+            auto rows, query(c_,
+                             "INSERT INTO projects (organization_id, name, api_token, created_at) "
+                             "VALUES ($1, $2, $3, $4) RETURNING id",
+                             {std::string(org), std::string(name), std::string(api_token), now}));
+        return Project{rows.at(0).integer(0), std::string(org), std::string(name),
                        std::string(api_token), now};
     }
 
     Result<std::optional<Project>> find_project(std::int64_t id) override {
-        auto rows = query(c_,
-                          "SELECT id, organization_id, name, api_token, created_at FROM projects "
-                          "WHERE id = $1",
-                          {id});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(c_,
+                  "SELECT id, organization_id, name, api_token, created_at FROM projects "
+                  "WHERE id = $1",
+                  {id}));
+        if (rows.empty()) {
             return std::optional<Project>{};
         }
-        return std::optional<Project>{project_from(rows->front())};
+        return std::optional<Project>{project_from(rows.front())};
     }
 
     Result<std::optional<Project>> find_project_by_token(std::string_view api_token) override {
-        auto rows = query(c_,
-                          "SELECT id, organization_id, name, api_token, created_at FROM projects "
-                          "WHERE api_token = $1",
-                          {std::string(api_token)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(c_,
+                  "SELECT id, organization_id, name, api_token, created_at FROM projects "
+                  "WHERE api_token = $1",
+                  {std::string(api_token)}));
+        if (rows.empty()) {
             return std::optional<Project>{};
         }
-        return std::optional<Project>{project_from(rows->front())};
+        return std::optional<Project>{project_from(rows.front())};
     }
 
     Result<bool> set_project_token(std::int64_t id, std::string_view api_token) override {
-        auto changed = execute(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
-                               {std::string(api_token), id});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
+                                 {std::string(api_token), id}));
+        return changed == 1;
     }
 
     Result<std::vector<TeamSummary>> teams_of_user(std::string_view user) override {
-        auto rows = query(c_,
-                          "SELECT p.id, p.name, o.id, o.name FROM projects p "
-                          "JOIN organizations o ON o.id = p.organization_id "
-                          "JOIN memberships m ON m.organization_id = o.id "
-                          "WHERE m.user_id = $1 ORDER BY p.id",
-                          {std::string(user)});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows, query(c_,
+                                          "SELECT p.id, p.name, o.id, o.name FROM projects p "
+                                          "JOIN organizations o ON o.id = p.organization_id "
+                                          "JOIN memberships m ON m.organization_id = o.id "
+                                          "WHERE m.user_id = $1 ORDER BY p.id",
+                                          {std::string(user)}));
         std::vector<TeamSummary> teams;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             teams.push_back(TeamSummary{r.integer(0), r.text(1), r.text(2), r.text(3)});
         }
         return teams;
@@ -216,12 +203,10 @@ public:
 
     Result<bool> set_user_disabled(std::string_view user_id,
                                    std::optional<std::int64_t> disabled_at) override {
-        auto changed = execute(c_, "UPDATE users SET disabled_at = $1 WHERE id = $2",
-                               {optional_int(disabled_at), std::string(user_id)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_, "UPDATE users SET disabled_at = $1 WHERE id = $2",
+                                 {optional_int(disabled_at), std::string(user_id)}));
+        return changed == 1;
     }
 
     Result<std::vector<Membership>> memberships_of_user(std::string_view user_id) override {
@@ -282,14 +267,11 @@ private:
     }
 
     Result<std::optional<User>> find_one_user(const std::string& sql, std::string_view key) {
-        auto rows = query(c_, sql, {std::string(key)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(auto rows, query(c_, sql, {std::string(key)}));
+        if (rows.empty()) {
             return std::optional<User>{};
         }
-        return std::optional<User>{user_from(rows->front())};
+        return std::optional<User>{user_from(rows.front())};
     }
 
     Connection& c_;

@@ -92,12 +92,9 @@ public:
     }
 
     Result<bool> delete_pending_consent(std::string_view hash) override {
-        auto n =
-            execute(c_, "DELETE FROM pending_consents WHERE state_hash = $1", {std::string(hash)});
-        if (!n) {
-            return n.error();
-        }
-        return *n == 1;
+        ASSIGN_OR_RETURN(auto n, execute(c_, "DELETE FROM pending_consents WHERE state_hash = $1",
+                                         {std::string(hash)}));
+        return n == 1;
     }
 
     Result<void> insert_authorization_request(const AuthorizationRequest& a) override {
@@ -134,12 +131,10 @@ public:
     }
 
     Result<bool> delete_authorization_request(std::string_view hash) override {
-        auto n = execute(c_, "DELETE FROM authorization_requests WHERE state_hash = $1",
-                         {std::string(hash)});
-        if (!n) {
-            return n.error();
-        }
-        return *n == 1;
+        ASSIGN_OR_RETURN(auto n,
+                         execute(c_, "DELETE FROM authorization_requests WHERE state_hash = $1",
+                                 {std::string(hash)}));
+        return n == 1;
     }
 
     Result<void> insert_deep_link(const DeepLink& d) override {
@@ -196,17 +191,13 @@ public:
     }
 
     Result<std::int64_t> withdraw_consents_of_client(std::string_view client_id) override {
-        auto from_requests = execute(c_, "DELETE FROM pending_consents WHERE client_id = $1",
-                                     {std::string(client_id)});
-        if (!from_requests) {
-            return from_requests.error();
-        }
-        auto from_authorize = execute(c_, "DELETE FROM authorization_requests WHERE client_id = $1",
-                                      {std::string(client_id)});
-        if (!from_authorize) {
-            return from_authorize.error();
-        }
-        return *from_requests + *from_authorize;
+        ASSIGN_OR_RETURN(auto from_requests,
+                         execute(c_, "DELETE FROM pending_consents WHERE client_id = $1",
+                                 {std::string(client_id)}));
+        ASSIGN_OR_RETURN(auto from_authorize,
+                         execute(c_, "DELETE FROM authorization_requests WHERE client_id = $1",
+                                 {std::string(client_id)}));
+        return from_requests + from_authorize;
     }
 
     Result<std::int64_t> revoke_keys_of_client(std::string_view client_id,
@@ -218,18 +209,17 @@ public:
     }
 
     Result<std::vector<ProjectView>> projects_of_user(std::string_view user_id) override {
-        auto rows = query(
-            c_,
-            "SELECT p.id, p.organization_id, p.name, p.api_token, p.created_at, o.name, m.role "
-            "FROM memberships m JOIN organizations o ON o.id = m.organization_id "
-            "JOIN projects p ON p.organization_id = o.id WHERE m.user_id = $1 "
-            "ORDER BY o.created_at, o.id, p.id",
-            {std::string(user_id)});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(
+                c_,
+                "SELECT p.id, p.organization_id, p.name, p.api_token, p.created_at, o.name, m.role "
+                "FROM memberships m JOIN organizations o ON o.id = m.organization_id "
+                "JOIN projects p ON p.organization_id = o.id WHERE m.user_id = $1 "
+                "ORDER BY o.created_at, o.id, p.id",
+                {std::string(user_id)}));
         std::vector<ProjectView> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(ProjectView{{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)},
                                       r.text(5),
                                       r.text(6)});
@@ -238,16 +228,15 @@ public:
     }
 
     Result<std::vector<KeyView>> live_keys_of_user(std::string_view user_id) override {
-        auto rows = query(
-            c_,
-            "SELECT id, mask, label, project_id, client_id, created_at FROM personal_api_keys "
-            "WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id",
-            {std::string(user_id)});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(
+                c_,
+                "SELECT id, mask, label, project_id, client_id, created_at FROM personal_api_keys "
+                "WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id",
+                {std::string(user_id)}));
         std::vector<KeyView> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(KeyView{r.text(0), r.text(1), r.text(2), r.integer(3), r.optional_text(4),
                                   r.integer(5)});
         }
@@ -256,30 +245,27 @@ public:
 
     Result<bool> revoke_key(std::string_view id, std::string_view user_id,
                             std::int64_t now) override {
-        auto n = execute(
-            c_,
-            "UPDATE personal_api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND "
-            "revoked_at IS NULL",
-            {now, std::string(id), std::string(user_id)});
-        if (!n) {
-            return n.error();
-        }
-        return *n == 1;
+        ASSIGN_OR_RETURN(
+            auto n,
+            execute(
+                c_,
+                "UPDATE personal_api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND "
+                "revoked_at IS NULL",
+                {now, std::string(id), std::string(user_id)}));
+        return n == 1;
     }
 
     Result<std::vector<ConnectedApp>> connected_apps(std::string_view user_id) override {
-        auto rows =
+        ASSIGN_OR_RETURN(
+            auto rows,
             query(c_,
                   "SELECT f.client_id, c.name, COUNT(*), MIN(f.created_at) FROM token_families f "
                   "JOIN oauth_clients c ON c.client_id = f.client_id "
                   "WHERE f.user_id = $1 AND f.revoked_at IS NULL GROUP BY f.client_id, c.name "
                   "ORDER BY MIN(f.created_at), f.client_id",
-                  {std::string(user_id)});
-        if (!rows) {
-            return rows.error();
-        }
+                  {std::string(user_id)}));
         std::vector<ConnectedApp> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(ConnectedApp{r.text(0), r.text(1), r.integer(2), r.integer(3)});
         }
         return out;
@@ -319,15 +305,13 @@ public:
                     "UPDATE deep_links SET used_at = $1 WHERE user_id = $2 AND client_id = $3 AND "
                     "used_at IS NULL AND expires_at > $1", // live links, by the expiry index
                     {now, user, client}));
-        auto n =
+        ASSIGN_OR_RETURN(
+            auto n,
             execute(c_,
                     "UPDATE token_families SET revoked_at = $1, revoked_reason = 'disconnected' "
                     "WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-                    {now, user, client});
-        if (!n) {
-            return n.error();
-        }
-        return *n;
+                    {now, user, client}));
+        return n;
     }
 
 private:

@@ -110,28 +110,23 @@ public:
     }
 
     Result<std::vector<OAuthClient>> list() override {
-        auto rows = query(c_, "SELECT " + std::string(client_columns) +
-                                  " FROM oauth_clients WHERE deleted_at IS NULL "
-                                  "ORDER BY created_at, client_id");
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows, query(c_, "SELECT " + std::string(client_columns) +
+                                                  " FROM oauth_clients WHERE deleted_at IS NULL "
+                                                  "ORDER BY created_at, client_id"));
         std::vector<OAuthClient> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(client_from(r));
         }
         return out;
     }
 
     Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) override {
-        auto changed = execute(c_,
-                               "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
-                               "WHERE client_id = $3 AND deleted_at IS NULL",
-                               {std::int64_t{active}, now, std::string(client_id)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
+                                 "WHERE client_id = $3 AND deleted_at IS NULL",
+                                 {std::int64_t{active}, now, std::string(client_id)}));
+        return changed == 1;
     }
 
     Result<bool> set_capability(std::string_view client_id, std::string_view capability, bool on,
@@ -144,27 +139,22 @@ public:
         if (column.empty()) {
             return make_error(ErrorCode::invalid_request, "unknown capability");
         }
-        auto changed = execute(c_,
-                               "UPDATE oauth_clients SET " + column +
-                                   " = $1, updated_at = $2 WHERE client_id = $3 AND "
-                                   "deleted_at IS NULL",
-                               {std::int64_t{on}, now, std::string(client_id)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE oauth_clients SET " + column +
+                                     " = $1, updated_at = $2 WHERE client_id = $3 AND "
+                                     "deleted_at IS NULL",
+                                 {std::int64_t{on}, now, std::string(client_id)}));
+        return changed == 1;
     }
 
     Result<bool> set_rate_limit(std::string_view client_id, std::string_view endpoint,
                                 std::optional<std::int64_t> per_hour, std::int64_t now) override {
-        auto found = find(client_id);
-        if (!found) {
-            return found.error();
-        }
-        if (!*found || (*found)->deleted_at) {
+        ASSIGN_OR_RETURN(auto found, find(client_id));
+        if (!found || found->deleted_at) {
             return false;
         }
-        auto limits = (*found)->rate_limits;
+        auto limits = found->rate_limits;
         if (per_hour) {
             limits[std::string(endpoint)] = *per_hour;
         } else {
@@ -178,28 +168,24 @@ public:
     }
 
     Result<bool> update_registered(const OAuthClient& c) override {
-        auto changed =
+        ASSIGN_OR_RETURN(
+            auto changed,
             execute(c_,
                     "UPDATE oauth_clients SET name = $1, redirect_uris = $2, scopes = $3, "
                     "updated_at = $4 WHERE client_id = $5 AND kind = 'registered' AND "
                     "deleted_at IS NULL",
                     {c.name, to_json_array(c.redirect_uris), join(c.scopes, " "), c.updated_at,
-                     c.client_id});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+                     c.client_id}));
+        return changed == 1;
     }
 
     Result<bool> mark_deleted(std::string_view client_id, std::int64_t now) override {
-        auto changed = execute(c_,
-                               "UPDATE oauth_clients SET is_active = 0, deleted_at = $1, "
-                               "updated_at = $1 WHERE client_id = $2 AND deleted_at IS NULL",
-                               {now, std::string(client_id)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE oauth_clients SET is_active = 0, deleted_at = $1, "
+                                 "updated_at = $1 WHERE client_id = $2 AND deleted_at IS NULL",
+                                 {now, std::string(client_id)}));
+        return changed == 1;
     }
 
 private:

@@ -37,31 +37,27 @@ public:
 
     Result<bool> start_registration(std::string_view client_id, std::int64_t now,
                                     std::int64_t lease_until) override {
-        auto inserted =
+        ASSIGN_OR_RETURN(
+            auto inserted,
             execute(c_,
                     "INSERT INTO cimd_documents (client_id, state, lease_until, created_at, "
                     "updated_at) VALUES ($1, 'registering', $2, $3, $3) "
                     "ON CONFLICT (client_id) DO NOTHING",
-                    {std::string(client_id), lease_until, now});
-        if (!inserted) {
-            return inserted.error();
-        }
-        return *inserted == 1;
+                    {std::string(client_id), lease_until, now}));
+        return inserted == 1;
     }
 
     Result<bool> take_lease(std::string_view client_id, std::int64_t now, std::int64_t lease_until,
                             bool stale_only) override {
         // The compare-and-set that lets one process, of many, fetch a document at a time.
-        auto changed =
+        ASSIGN_OR_RETURN(
+            auto changed,
             execute(c_,
                     std::string("UPDATE cimd_documents SET lease_until = $1 WHERE client_id = $2 "
                                 "AND lease_until <= $3") +
                         (stale_only ? " AND fresh_until <= $3" : ""),
-                    {lease_until, std::string(client_id), now});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+                    {lease_until, std::string(client_id), now}));
+        return changed == 1;
     }
 
     Result<void> save(const DocumentRecord& d) override {
@@ -127,22 +123,18 @@ public:
     }
 
     Result<bool> remove_block(std::string_view entry) override {
-        auto changed =
-            execute(c_, "DELETE FROM client_blocklist WHERE entry = $1", {std::string(entry)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed, execute(c_, "DELETE FROM client_blocklist WHERE entry = $1",
+                                               {std::string(entry)}));
+        return changed == 1;
     }
 
     Result<std::vector<BlockEntry>> list_blocks() override {
-        auto rows = query(
-            c_, "SELECT entry, kind, reason, created_at FROM client_blocklist ORDER BY entry");
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(c_,
+                  "SELECT entry, kind, reason, created_at FROM client_blocklist ORDER BY entry"));
         std::vector<BlockEntry> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(block_from(r));
         }
         return out;

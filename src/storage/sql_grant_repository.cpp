@@ -76,14 +76,12 @@ public:
     Result<bool> consume_code(std::string_view hash, std::string_view family_id,
                               std::int64_t now) override {
         // The compare-and-set that makes a code single-use across threads and processes.
-        auto changed = execute(c_,
-                               "UPDATE authorization_codes SET consumed_at = $1, family_id = $2 "
-                               "WHERE code_hash = $3 AND consumed_at IS NULL AND expires_at > $1",
-                               {now, std::string(family_id), std::string(hash)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE authorization_codes SET consumed_at = $1, family_id = $2 "
+                                 "WHERE code_hash = $3 AND consumed_at IS NULL AND expires_at > $1",
+                                 {now, std::string(family_id), std::string(hash)}));
+        return changed == 1;
     }
 
     Result<void> delete_code(std::string_view hash) override {
@@ -221,27 +219,23 @@ public:
     }
 
     Result<bool> mark_rotated(std::string_view hash, std::int64_t now) override {
-        auto changed = execute(c_,
-                               "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 "
-                               "AND rotated_at IS NULL AND revoked_at IS NULL AND NOT EXISTS "
-                               "(SELECT 1 FROM token_families f WHERE f.id = "
-                               "refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
-                               {now, std::string(hash)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 "
+                                 "AND rotated_at IS NULL AND revoked_at IS NULL AND NOT EXISTS "
+                                 "(SELECT 1 FROM token_families f WHERE f.id = "
+                                 "refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
+                                 {now, std::string(hash)}));
+        return changed == 1;
     }
 
     Result<bool> spend_grace(std::string_view hash) override {
-        auto changed = execute(c_,
-                               "UPDATE refresh_tokens SET grace_used = 1 WHERE token_hash = $1 "
-                               "AND grace_used = 0",
-                               {std::string(hash)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE refresh_tokens SET grace_used = 1 WHERE token_hash = $1 "
+                                 "AND grace_used = 0",
+                                 {std::string(hash)}));
+        return changed == 1;
     }
 
     Result<std::optional<RefreshToken>> find_newest_child(std::string_view parent) override {
@@ -258,33 +252,27 @@ public:
     }
 
     Result<void> revoke_refresh_token(std::string_view hash, std::int64_t now) override {
-        auto token = find_refresh_token(hash);
+        ASSIGN_OR_RETURN(auto token, find_refresh_token(hash));
         if (!token) {
-            return token.error();
-        }
-        if (!*token) {
             return {};
         }
         RETURN_IF_ERROR(execute(c_,
                                 "UPDATE refresh_tokens SET revoked_at = $1 "
                                 "WHERE token_hash = $2 AND revoked_at IS NULL",
                                 {now, std::string(hash)}));
-        return revoke_access_token((*token)->access_token_hash, now);
+        return revoke_access_token(token->access_token_hash, now);
     }
 
 private:
     /// Unrevoked families matching `where`, oldest first.
     Result<std::vector<TokenFamily>> families_where(const std::string& where,
                                                     const std::vector<Value>& params) {
-        auto rows =
-            c_.query("SELECT " + std::string(family_columns) + " FROM token_families WHERE " +
-                         where + " AND revoked_at IS NULL ORDER BY created_at, id",
-                     params);
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows, c_.query("SELECT " + std::string(family_columns) +
+                                                 " FROM token_families WHERE " + where +
+                                                 " AND revoked_at IS NULL ORDER BY created_at, id",
+                                             params));
         std::vector<TokenFamily> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(family_from(r));
         }
         return out;

@@ -20,27 +20,25 @@ public:
     }
 
     Result<outbox::OutboxBacklog> backlog() override {
-        auto rows = query(
-            c_, "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL", {});
-        if (!rows) {
-            return rows.error();
-        }
-        return outbox::OutboxBacklog{rows->front().integer(0), rows->front().optional_integer(1)};
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(c_, "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL",
+                  {}));
+        return outbox::OutboxBacklog{rows.front().integer(0), rows.front().optional_integer(1)};
     }
 
     Result<std::vector<outbox::Email>> claim_due(std::int64_t now, std::int64_t limit,
                                                  std::int64_t claimed_until) override {
-        auto rows = query(
-            c_,
-            "SELECT id, kind, user_id, recipient, subject, body_text, body_html, "
-            "created_at, attempts, next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
-            "next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
-            {now, limit});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(
+                c_,
+                "SELECT id, kind, user_id, recipient, subject, body_text, body_html, "
+                "created_at, attempts, next_attempt_at FROM outbox WHERE delivered_at IS NULL AND "
+                "next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
+                {now, limit}));
         std::vector<outbox::Email> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(outbox::Email{r.text(0), r.text(1), r.optional_text(2), r.text(3),
                                         r.text(4), r.text(5), r.text(6), r.integer(7), r.integer(8),
                                         r.integer(9)});

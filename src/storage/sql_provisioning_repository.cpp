@@ -14,19 +14,17 @@ public:
 
     Result<std::optional<AccountRequestRecord>>
     find_account_request(std::string_view client_id, std::string_view request_id) override {
-        auto rows =
+        ASSIGN_OR_RETURN(
+            auto rows,
             query(c_,
                   "SELECT client_id, request_id, email_normalized, code_challenge, outcome, "
                   "user_id, organization_id, project_id, code_hash, created_at "
                   "FROM account_requests WHERE client_id = $1 AND request_id = $2",
-                  {std::string(client_id), std::string(request_id)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+                  {std::string(client_id), std::string(request_id)}));
+        if (rows.empty()) {
             return std::optional<AccountRequestRecord>{};
         }
-        const Row& r = rows->front();
+        const Row& r = rows.front();
         return std::optional<AccountRequestRecord>{AccountRequestRecord{
             r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.optional_text(6),
             r.optional_integer(7), r.optional_text(8), r.integer(9)}};
@@ -69,17 +67,15 @@ public:
 
     Result<std::optional<std::int64_t>> find_binding(std::string_view client_id,
                                                      std::string_view external_id) override {
-        auto rows = query(c_,
-                          "SELECT project_id FROM project_bindings WHERE client_id = $1 AND "
-                          "external_project_id = $2",
-                          {std::string(client_id), std::string(external_id)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_,
+                               "SELECT project_id FROM project_bindings WHERE client_id = $1 AND "
+                               "external_project_id = $2",
+                               {std::string(client_id), std::string(external_id)}));
+        if (rows.empty()) {
             return std::optional<std::int64_t>{};
         }
-        return std::optional<std::int64_t>{rows->front().integer(0)};
+        return std::optional<std::int64_t>{rows.front().integer(0)};
     }
 
     Result<void> insert_binding(std::string_view client_id, std::string_view external_id,
@@ -104,15 +100,14 @@ public:
     }
 
     Result<std::optional<std::string>> find_service(std::int64_t project_id) override {
-        auto rows = query(c_, "SELECT service_id FROM project_provisioning WHERE project_id = $1",
-                          {project_id});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_,
+                               "SELECT service_id FROM project_provisioning WHERE project_id = $1",
+                               {project_id}));
+        if (rows.empty()) {
             return std::optional<std::string>{};
         }
-        return std::optional<std::string>{rows->front().text(0)};
+        return std::optional<std::string>{rows.front().text(0)};
     }
 
     Result<void> delete_service(std::int64_t project_id, std::string_view client_id) override {
@@ -136,18 +131,16 @@ public:
 
     Result<std::optional<PersonalApiKey>>
     find_personal_api_key(std::string_view key_hash) override {
-        auto rows = query(c_,
-                          "SELECT id, key_hash, mask, label, scopes, user_id, organization_id, "
-                          "project_id, client_id, created_at, revoked_at FROM personal_api_keys "
-                          "WHERE key_hash = $1",
-                          {std::string(key_hash)});
-        if (!rows) {
-            return rows.error();
-        }
-        if (rows->empty()) {
+        ASSIGN_OR_RETURN(
+            auto rows, query(c_,
+                             "SELECT id, key_hash, mask, label, scopes, user_id, organization_id, "
+                             "project_id, client_id, created_at, revoked_at FROM personal_api_keys "
+                             "WHERE key_hash = $1",
+                             {std::string(key_hash)}));
+        if (rows.empty()) {
             return std::optional<PersonalApiKey>{};
         }
-        const auto& r = rows->front();
+        const auto& r = rows.front();
         PersonalApiKey k;
         k.id = r.text(0);
         k.key_hash = r.text(1);

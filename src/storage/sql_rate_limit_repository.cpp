@@ -9,15 +9,13 @@ public:
     explicit SqlRateLimitRepository(Connection& c) : c_(c) {}
 
     Result<std::int64_t> increment(std::string_view bucket, std::int64_t window_start) override {
-        auto rows = query(c_,
-                          "INSERT INTO rate_limit_counters (bucket, window_start, count) "
-                          "VALUES ($1, $2, 1) ON CONFLICT (bucket, window_start) "
-                          "DO UPDATE SET count = rate_limit_counters.count + 1 RETURNING count",
-                          {std::string(bucket), window_start});
-        if (!rows) {
-            return rows.error();
-        }
-        return rows->at(0).integer(0);
+        ASSIGN_OR_RETURN(
+            auto rows, query(c_,
+                             "INSERT INTO rate_limit_counters (bucket, window_start, count) "
+                             "VALUES ($1, $2, 1) ON CONFLICT (bucket, window_start) "
+                             "DO UPDATE SET count = rate_limit_counters.count + 1 RETURNING count",
+                             {std::string(bucket), window_start}));
+        return rows.at(0).integer(0);
     }
 
     Result<void> decrement(std::string_view bucket, std::int64_t window_start) override {
@@ -34,14 +32,12 @@ public:
     }
 
     Result<std::int64_t> current(std::string_view bucket, std::int64_t window_start) override {
-        auto rows = query(c_,
-                          "SELECT count FROM rate_limit_counters WHERE bucket = $1 AND "
-                          "window_start = $2",
-                          {std::string(bucket), window_start});
-        if (!rows) {
-            return rows.error();
-        }
-        return rows->empty() ? 0 : rows->at(0).integer(0);
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_,
+                               "SELECT count FROM rate_limit_counters WHERE bucket = $1 AND "
+                               "window_start = $2",
+                               {std::string(bucket), window_start}));
+        return rows.empty() ? 0 : rows.at(0).integer(0);
     }
 
     Result<void> purge_before(std::int64_t window_start) override {

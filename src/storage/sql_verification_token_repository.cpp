@@ -36,19 +36,18 @@ public:
 
     Result<std::vector<VerificationToken>>
     list(const std::optional<std::string>& organization_id) override {
-        auto rows = organization_id
-                        ? query(c_,
-                                "SELECT " + std::string(token_columns) +
-                                    " FROM verification_tokens WHERE organization_id = $1 "
-                                    "ORDER BY created_at DESC, id",
-                                {*organization_id})
-                        : query(c_, "SELECT " + std::string(token_columns) +
-                                        " FROM verification_tokens ORDER BY created_at DESC, id");
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            organization_id
+                ? query(c_,
+                        "SELECT " + std::string(token_columns) +
+                            " FROM verification_tokens WHERE organization_id = $1 "
+                            "ORDER BY created_at DESC, id",
+                        {*organization_id})
+                : query(c_, "SELECT " + std::string(token_columns) +
+                                " FROM verification_tokens ORDER BY created_at DESC, id"));
         std::vector<VerificationToken> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(token_from(r));
         }
         return out;
@@ -71,14 +70,12 @@ public:
     }
 
     Result<bool> revoke(std::string_view id, std::int64_t now) override {
-        auto changed = execute(c_,
-                               "UPDATE verification_tokens SET revoked_at = $1 WHERE id = $2 AND "
-                               "revoked_at IS NULL",
-                               {now, std::string(id)});
-        if (!changed) {
-            return changed.error();
-        }
-        return *changed == 1;
+        ASSIGN_OR_RETURN(auto changed,
+                         execute(c_,
+                                 "UPDATE verification_tokens SET revoked_at = $1 WHERE id = $2 AND "
+                                 "revoked_at IS NULL",
+                                 {now, std::string(id)}));
+        return changed == 1;
     }
 
     Result<bool> bind(std::string_view id, std::string_view client_id) override {
@@ -87,12 +84,10 @@ public:
                     "UPDATE verification_tokens SET bound_client_id = $1 WHERE id = $2 AND "
                     "bound_client_id IS NULL",
                     {std::string(client_id), std::string(id)}));
-        auto rows = query(c_, "SELECT bound_client_id FROM verification_tokens WHERE id = $1",
-                          {std::string(id)});
-        if (!rows) {
-            return rows.error();
-        }
-        return !rows->empty() && rows->front().optional_text(0) == std::string(client_id);
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_, "SELECT bound_client_id FROM verification_tokens WHERE id = $1",
+                               {std::string(id)}));
+        return !rows.empty() && rows.front().optional_text(0) == std::string(client_id);
     }
 
     Result<void> touch(std::string_view id, std::int64_t now) override {

@@ -37,15 +37,13 @@ public:
     }
 
     Result<std::vector<webhooks::WebhookEvent>> unfanned(std::int64_t limit) override {
-        auto rows = query(c_,
-                          "SELECT id, type, body, created_at FROM webhook_events WHERE "
-                          "fanned_out = 0 ORDER BY created_at, id LIMIT $1",
-                          {limit});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_,
+                               "SELECT id, type, body, created_at FROM webhook_events WHERE "
+                               "fanned_out = 0 ORDER BY created_at, id LIMIT $1",
+                               {limit}));
         std::vector<webhooks::WebhookEvent> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back({r.text(0), r.text(1), r.text(2), r.integer(3)});
         }
         return out;
@@ -66,17 +64,15 @@ public:
 
     Result<std::vector<webhooks::Delivery>> claim_due(std::int64_t now, std::int64_t limit,
                                                       std::int64_t claimed_until) override {
-        auto rows = query(c_,
-                          "SELECT e.id, e.type, e.body, e.created_at, d.endpoint_id, d.attempts "
-                          "FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id "
-                          "WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 "
-                          "ORDER BY d.next_attempt_at, e.created_at, e.id LIMIT $2",
-                          {now, limit});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows, query(c_,
+                             "SELECT e.id, e.type, e.body, e.created_at, d.endpoint_id, d.attempts "
+                             "FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id "
+                             "WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 "
+                             "ORDER BY d.next_attempt_at, e.created_at, e.id LIMIT $2",
+                             {now, limit}));
         std::vector<webhooks::Delivery> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back(
                 {{r.text(0), r.text(1), r.text(2), r.integer(3)}, r.text(4), r.integer(5)});
             RETURN_IF_ERROR(execute(c_,
@@ -119,15 +115,13 @@ public:
     }
 
     Result<std::vector<std::pair<std::string, std::int64_t>>> pending_counts() override {
-        auto rows = query(c_,
-                          "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries WHERE "
-                          "delivered_at IS NULL GROUP BY endpoint_id ORDER BY endpoint_id",
-                          {});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows,
+                         query(c_,
+                               "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries WHERE "
+                               "delivered_at IS NULL GROUP BY endpoint_id ORDER BY endpoint_id",
+                               {}));
         std::vector<std::pair<std::string, std::int64_t>> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.emplace_back(r.text(0), r.integer(1));
         }
         return out;
@@ -142,15 +136,14 @@ public:
     }
 
     Result<std::vector<webhooks::Endpoint>> endpoints() override {
-        auto rows = query(c_,
-                          "SELECT id, url, secret_box, events, created_at FROM webhook_endpoints "
-                          "ORDER BY created_at, id",
-                          {});
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(
+            auto rows,
+            query(c_,
+                  "SELECT id, url, secret_box, events, created_at FROM webhook_endpoints "
+                  "ORDER BY created_at, id",
+                  {}));
         std::vector<webhooks::Endpoint> out;
-        for (const auto& r : *rows) {
+        for (const auto& r : rows) {
             out.push_back({r.text(0), r.text(1), r.text(2), split_events(r.text(3)), r.integer(4)});
         }
         return out;
@@ -160,20 +153,16 @@ public:
         RETURN_IF_ERROR(execute(
             c_, "DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND delivered_at IS NULL",
             {std::string(id)}));
-        auto n = execute(c_, "DELETE FROM webhook_endpoints WHERE id = $1", {std::string(id)});
-        if (!n) {
-            return n.error();
-        }
-        return *n > 0;
+        ASSIGN_OR_RETURN(
+            auto n, execute(c_, "DELETE FROM webhook_endpoints WHERE id = $1", {std::string(id)}));
+        return n > 0;
     }
 
     Result<bool> replace_secret(std::string_view id, std::string_view secret_box) override {
-        auto n = execute(c_, "UPDATE webhook_endpoints SET secret_box = $1 WHERE id = $2",
-                         {std::string(secret_box), std::string(id)});
-        if (!n) {
-            return n.error();
-        }
-        return *n > 0;
+        ASSIGN_OR_RETURN(auto n,
+                         execute(c_, "UPDATE webhook_endpoints SET secret_box = $1 WHERE id = $2",
+                                 {std::string(secret_box), std::string(id)}));
+        return n > 0;
     }
 
 private:

@@ -127,20 +127,15 @@ http::Response AccountPages::log_in(const http::Request& request) {
     auto parsed = accounts::parse_email(email);
     std::string account = parsed ? parsed->key : email;
     auto read = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto reserved = reserve_login_attempt(r.rate_limits(), login_limits, account,
-                                              request.remote_address, now);
-        if (!reserved) {
-            return reserved.error();
-        }
-        throttled = !*reserved;
+        ASSIGN_OR_RETURN(auto reserved,
+                         reserve_login_attempt(r.rate_limits(), login_limits, account,
+                                               request.remote_address, now));
+        throttled = !reserved;
         if (throttled || !parsed) {
             return {};
         }
-        auto found = r.accounts().find_user_by_email(parsed->key);
-        if (!found) {
-            return found.error();
-        }
-        user = *found;
+        ASSIGN_OR_RETURN(auto found, r.accounts().find_user_by_email(parsed->key));
+        user = found;
         return {};
     });
     if (!read) {
@@ -283,18 +278,15 @@ http::Response AccountPages::set_password(const http::Request& request) {
     bool live = false;
     bool throttled = false;
     auto checked = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto counted = ratelimit::count_in_window(
-            r.rate_limits(), "set_password:" + http::limit_key(request.remote_address), 900,
-            login_attempts_per_window, c_.clock.now());
-        if (!counted) {
-            return counted.error();
-        }
-        throttled = counted->over_limit;
-        auto owner = r.accounts().password_link_owner(crypto::sha256_hex(token), c_.clock.now());
-        if (!owner) {
-            return owner.error();
-        }
-        live = owner->has_value();
+        ASSIGN_OR_RETURN(
+            auto counted,
+            ratelimit::count_in_window(r.rate_limits(),
+                                       "set_password:" + http::limit_key(request.remote_address),
+                                       900, login_attempts_per_window, c_.clock.now()));
+        throttled = counted.over_limit;
+        ASSIGN_OR_RETURN(auto owner, r.accounts().password_link_owner(crypto::sha256_hex(token),
+                                                                      c_.clock.now()));
+        live = owner.has_value();
         return {};
     });
     if (!checked) {
@@ -313,11 +305,9 @@ http::Response AccountPages::set_password(const http::Request& request) {
     }
     std::optional<std::string> user_id;
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto owner = r.browser().consume_password_link(crypto::sha256_hex(token), c_.clock.now());
-        if (!owner) {
-            return owner.error();
-        }
-        user_id = *owner;
+        ASSIGN_OR_RETURN(auto owner, r.browser().consume_password_link(crypto::sha256_hex(token),
+                                                                       c_.clock.now()));
+        user_id = owner;
         if (!user_id) {
             return {};
         }
@@ -374,28 +364,20 @@ http::Response AccountPages::deep_link_login(const http::Request& request) {
         if (token.size() > 128) {
             return {};
         }
-        auto consumed = r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now());
-        if (!consumed) {
-            return consumed.error();
-        }
-        link = *consumed;
+        ASSIGN_OR_RETURN(auto consumed,
+                         r.browser().consume_deep_link(crypto::sha256_hex(token), c_.clock.now()));
+        link = consumed;
         if (link) {
             // A link outlives nothing its partner lost: a disabled partner, or one whose
             // deep-link capability was withdrawn, logs no one in.
-            auto client = r.clients().find(link->client_id);
-            if (!client) {
-                return client.error();
-            }
-            if (!*client || !(*client)->is_active || !(*client)->can_issue_deep_links) {
+            ASSIGN_OR_RETURN(auto client, r.clients().find(link->client_id));
+            if (!client || !client->is_active || !client->can_issue_deep_links) {
                 link.reset();
                 return {};
             }
-            auto user = r.accounts().find_user(link->user_id);
-            if (!user) {
-                return user.error();
-            }
-            verified = *user && (*user)->email_verified && (*user)->password_hash;
-            disabled = *user && (*user)->disabled_at;
+            ASSIGN_OR_RETURN(auto user, r.accounts().find_user(link->user_id));
+            verified = user && user->email_verified && user->password_hash;
+            disabled = user && user->disabled_at;
         }
         return {};
     });

@@ -110,13 +110,11 @@ http::Response AuthorizeEndpoint::handle(const http::Request& request) {
     bool throttled = false;
     auto stored = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         // Each request stores a row before anyone logs in: bound them per address.
-        auto counted = ratelimit::count_in_window(
-            r.rate_limits(), "authorize:" + http::limit_key(request.remote_address), 60,
-            authorize_requests_per_minute, now);
-        if (!counted) {
-            return counted.error();
-        }
-        if (counted->over_limit) {
+        ASSIGN_OR_RETURN(auto counted, ratelimit::count_in_window(
+                                           r.rate_limits(),
+                                           "authorize:" + http::limit_key(request.remote_address),
+                                           60, authorize_requests_per_minute, now));
+        if (counted.over_limit) {
             throttled = true;
             return {};
         }

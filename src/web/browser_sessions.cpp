@@ -62,30 +62,24 @@ Result<Visitor> BrowserSessions::identify(const http::Request& request) {
     std::string hash = crypto::sha256_hex(*id);
     std::int64_t now = clock_.now();
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto session = r.browser().find_session(hash);
+        ASSIGN_OR_RETURN(auto session, r.browser().find_session(hash));
         if (!session) {
-            return session.error();
-        }
-        if (!*session) {
             return {};
         }
-        if ((*session)->expires_at <= now || (*session)->last_seen_at + idle_seconds <= now) {
+        if (session->expires_at <= now || session->last_seen_at + idle_seconds <= now) {
             return r.browser().delete_session(hash);
         }
-        auto user = r.accounts().find_user((*session)->user_id);
+        ASSIGN_OR_RETURN(auto user, r.accounts().find_user(session->user_id));
         if (!user) {
-            return user.error();
-        }
-        if (!*user) {
             return {};
         }
-        if ((*user)->disabled_at) {
+        if (user->disabled_at) {
             // `users disable` deletes the sessions it finds; one that raced it ends here.
             return r.browser().delete_session(hash);
         }
-        visitor.user = **user;
+        visitor.user = *user;
         visitor.session_hash = hash;
-        if (now - (*session)->last_seen_at >= 60) {
+        if (now - session->last_seen_at >= 60) {
             return r.browser().touch_session(hash, now); // at most once a minute: cheap reads
         }
         return {};

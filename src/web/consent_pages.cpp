@@ -75,17 +75,11 @@ http::Response ConsentPages::show_consent(const http::Request& request) {
     std::vector<ProjectView> projects;
     std::int64_t now = c_.clock.now();
     auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto found = find_pending_authorization(r, state, now);
-        if (!found) {
-            return found.error();
-        }
-        pending = *found;
+        ASSIGN_OR_RETURN(auto found, find_pending_authorization(r, state, now));
+        pending = found;
         if (pending && visitor->user) {
-            auto mine = r.browser().projects_of_user(visitor->user->id);
-            if (!mine) {
-                return mine.error();
-            }
-            projects = *mine;
+            ASSIGN_OR_RETURN(auto mine, r.browser().projects_of_user(visitor->user->id));
+            projects = mine;
         }
         return {};
     });
@@ -161,11 +155,8 @@ http::Response ConsentPages::decide(const http::Request& request) {
     std::string location;
     enum class Outcome { done, expired, mismatch, bad_project, inactive } outcome = Outcome::done;
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto found = find_pending_authorization(r, state, now);
-        if (!found) {
-            return found.error();
-        }
-        pending = *found;
+        ASSIGN_OR_RETURN(auto found, find_pending_authorization(r, state, now));
+        pending = found;
         if (!pending) {
             outcome = Outcome::expired;
             return {};
@@ -187,12 +178,9 @@ http::Response ConsentPages::decide(const http::Request& request) {
             location = answer_url(*pending, {{"error", "access_denied"}}, c_.config.public_url);
             return {};
         }
-        auto projects = r.browser().projects_of_user(visitor->user->id);
-        if (!projects) {
-            return projects.error();
-        }
+        ASSIGN_OR_RETURN(auto projects, r.browser().projects_of_user(visitor->user->id));
         const ProjectView* chosen = nullptr;
-        for (const auto& p : *projects) {
+        for (const auto& p : projects) {
             if (std::to_string(p.project.id) == project_text) {
                 chosen = &p;
             }
@@ -201,20 +189,19 @@ http::Response ConsentPages::decide(const http::Request& request) {
             outcome = Outcome::bad_project;
             return {};
         }
-        auto minted = oauth::mint_code(
-            r.grants(),
-            {pending->client.client_id, visitor->user->id, chosen->project.organization_id,
-             chosen->project.id, pending->scopes, pending->code_challenge,
-             pending->bind_redirect_uri ? std::optional<std::string>(pending->redirect_uri)
-                                        : std::nullopt},
-            now, c_.config.lifetimes.code_seconds);
-        if (!minted) {
-            return minted.error();
-        }
+        ASSIGN_OR_RETURN(auto minted,
+                         oauth::mint_code(r.grants(),
+                                          {pending->client.client_id, visitor->user->id,
+                                           chosen->project.organization_id, chosen->project.id,
+                                           pending->scopes, pending->code_challenge,
+                                           pending->bind_redirect_uri
+                                               ? std::optional<std::string>(pending->redirect_uri)
+                                               : std::nullopt},
+                                          now, c_.config.lifetimes.code_seconds));
         RETURN_IF_ERROR(forget_pending_authorization(r, *pending));
         RETURN_IF_ERROR(r.audit().record(audit::make_audit(
             "consent.approved", subject, {{"project_id", chosen->project.id}}, now)));
-        location = answer_url(*pending, {{"code", minted->code}}, c_.config.public_url);
+        location = answer_url(*pending, {{"code", minted.code}}, c_.config.public_url);
         return {};
     });
     if (!done) {

@@ -131,19 +131,13 @@ http::Response DashboardPages::confirm_revoke_verification_token(const http::Req
     std::string id = http::query_param(request, "id").value_or("");
     std::optional<cimd::VerificationToken> token;
     auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto found = r.verification_tokens().find(id);
-        if (!found) {
-            return found.error();
-        }
-        if (!*found || (*found)->revoked_at) {
+        ASSIGN_OR_RETURN(auto found, r.verification_tokens().find(id));
+        if (!found || found->revoked_at) {
             return {};
         }
-        auto admin = is_admin_of(r, visitor.user->id, (*found)->organization_id);
-        if (!admin) {
-            return admin.error();
-        }
-        if (*admin) {
-            token = **found;
+        ASSIGN_OR_RETURN(auto admin, is_admin_of(r, visitor.user->id, found->organization_id));
+        if (admin) {
+            token = *found;
         }
         return {};
     });

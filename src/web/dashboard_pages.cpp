@@ -53,29 +53,14 @@ http::Response DashboardPages::render(const Visitor& visitor, const Shown& shown
     std::vector<ConnectedApp> apps;
     std::map<std::string, std::vector<cimd::VerificationToken>> tokens;
     auto read = c_.uow.run(TransactionMode::read, [&](Repositories& r) -> Result<void> {
-        auto p = r.browser().projects_of_user(user.id);
-        if (!p) {
-            return p.error();
-        }
-        projects = *p;
-        auto k = r.browser().live_keys_of_user(user.id);
-        if (!k) {
-            return k.error();
-        }
-        keys = *k;
-        auto a = r.browser().connected_apps(user.id);
-        if (!a) {
-            return a.error();
-        }
-        apps = *a;
+        ASSIGN_OR_RETURN(projects, r.browser().projects_of_user(user.id));
+        ASSIGN_OR_RETURN(keys, r.browser().live_keys_of_user(user.id));
+        ASSIGN_OR_RETURN(apps, r.browser().connected_apps(user.id));
         for (const auto& view : projects) {
             if ((view.role == "owner" || view.role == "admin") &&
                 !tokens.count(view.project.organization_id)) {
-                auto t = r.verification_tokens().list(view.project.organization_id);
-                if (!t) {
-                    return t.error();
-                }
-                tokens[view.project.organization_id] = *t;
+                ASSIGN_OR_RETURN(tokens[view.project.organization_id],
+                                 r.verification_tokens().list(view.project.organization_id));
             }
         }
         return {};
@@ -214,13 +199,9 @@ http::Response DashboardPages::show(const http::Request& request) {
     // Only a GET shows it: a HEAD would spend the secret on a body nobody reads.
     auto key = request.method == "GET" ? c_.sessions.reveal_key(request) : std::nullopt;
     if (key && !key->empty()) {
-        auto took = c_.uow.run(TransactionMode::write, [&](Repositories& r) {
-            auto got = take_sealed(r, visitor->user->id, *key, shown);
-            if (!got) {
-                return Result<void>(got.error());
-            }
-            taken = *got;
-            return Result<void>();
+        auto took = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
+            ASSIGN_OR_RETURN(taken, take_sealed(r, visitor->user->id, *key, shown));
+            return {};
         });
         if (!took) {
             return c_.pages.storage_trouble(took.error());
@@ -275,11 +256,8 @@ http::Response DashboardPages::create_key(const http::Request& request) {
     bool found = false;
     std::int64_t now = c_.clock.now();
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto projects = r.browser().projects_of_user(visitor.user->id);
-        if (!projects) {
-            return projects.error();
-        }
-        for (const auto& p : *projects) {
+        ASSIGN_OR_RETURN(auto projects, r.browser().projects_of_user(visitor.user->id));
+        for (const auto& p : projects) {
             if (std::to_string(p.project.id) != project_text) {
                 continue;
             }
@@ -302,11 +280,8 @@ http::Response DashboardPages::create_key(const http::Request& request) {
                  {"project_id", record.project_id},
                  {"via", "dashboard"}},
                 now)));
-            auto sealed = seal_for_next_view(r, visitor.user->id, "personal_api_key", key);
-            if (!sealed) {
-                return sealed.error();
-            }
-            reveal = *sealed;
+            ASSIGN_OR_RETURN(reveal,
+                             seal_for_next_view(r, visitor.user->id, "personal_api_key", key));
             return {};
         }
         return {};
@@ -330,11 +305,9 @@ http::Response DashboardPages::revoke_key(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         std::string id = form_field(form, "id");
-        auto revoked = r.browser().revoke_key(id, visitor.user->id, c_.clock.now());
+        ASSIGN_OR_RETURN(bool revoked,
+                         r.browser().revoke_key(id, visitor.user->id, c_.clock.now()));
         if (!revoked) {
-            return revoked.error();
-        }
-        if (!*revoked) {
             return {}; // not this user's live key: nothing happened, nothing to record
         }
         return r.audit().record(
@@ -353,16 +326,14 @@ http::Response DashboardPages::disconnect_app(const http::Request& request) {
     auto& [visitor, form] = std::get<0>(got);
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         std::string client_id = form_field(form, "client_id");
-        auto n = r.browser().disconnect_app(visitor.user->id, client_id, c_.clock.now());
-        if (!n) {
-            return n.error();
-        }
-        if (*n == 0) {
+        ASSIGN_OR_RETURN(auto n,
+                         r.browser().disconnect_app(visitor.user->id, client_id, c_.clock.now()));
+        if (n == 0) {
             return {}; // nothing was connected: nothing to report
         }
         RETURN_IF_ERROR(r.audit().record(audit::make_audit(
             "family.revoked", {"user", visitor.user->id, client_id, request.remote_address},
-            {{"reason", "disconnect"}, {"families", *n}}, c_.clock.now())));
+            {{"reason", "disconnect"}, {"families", n}}, c_.clock.now())));
         return r.webhooks().enqueue(webhooks::grant_revoked(
             client_id, visitor.user->id, "", webhooks::revoke_reason::disconnect, c_.clock.now()));
     });
@@ -381,11 +352,7 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
     bool allowed = false;
     std::string reveal;
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto admin = is_admin_of(r, visitor.user->id, organization);
-        if (!admin) {
-            return admin.error();
-        }
-        allowed = *admin;
+        ASSIGN_OR_RETURN(allowed, is_admin_of(r, visitor.user->id, organization));
         if (!allowed) {
             return {};
         }
@@ -396,11 +363,8 @@ http::Response DashboardPages::create_verification_token(const http::Request& re
         token.hint = oauth::mask_secret(value, verification_prefix);
         token.created_at = c_.clock.now();
         RETURN_IF_ERROR(r.verification_tokens().insert(token));
-        auto sealed = seal_for_next_view(r, visitor.user->id, "verification_token", value);
-        if (!sealed) {
-            return sealed.error();
-        }
-        reveal = *sealed;
+        ASSIGN_OR_RETURN(reveal,
+                         seal_for_next_view(r, visitor.user->id, "verification_token", value));
         return {};
     });
     if (!done) {
@@ -424,16 +388,9 @@ http::Response DashboardPages::revoke_verification_token(const http::Request& re
     std::string id = form_field(form, "id");
     bool allowed = false;
     auto done = c_.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto token = r.verification_tokens().find(id);
-        if (!token) {
-            return token.error();
-        }
-        if (*token) {
-            auto admin = is_admin_of(r, visitor.user->id, (*token)->organization_id);
-            if (!admin) {
-                return admin.error();
-            }
-            allowed = *admin;
+        ASSIGN_OR_RETURN(auto token, r.verification_tokens().find(id));
+        if (token) {
+            ASSIGN_OR_RETURN(allowed, is_admin_of(r, visitor.user->id, token->organization_id));
         }
         if (!allowed) {
             return {};

@@ -24,15 +24,9 @@ Result<bool> reserve_login_attempt(ratelimit::RateLimitRepository& counters,
                                    const LoginLimits& limits, std::string_view account,
                                    std::string_view address, std::int64_t now) {
     std::int64_t window = now - now % limits.window_seconds;
-    auto pair = counters.current(pair_bucket(account, address), window);
-    if (!pair) {
-        return pair.error();
-    }
-    auto from_address = counters.current(address_bucket(address), window);
-    if (!from_address) {
-        return from_address.error();
-    }
-    if (*pair >= limits.per_account_and_address || *from_address >= limits.per_address) {
+    ASSIGN_OR_RETURN(auto pair, counters.current(pair_bucket(account, address), window));
+    ASSIGN_OR_RETURN(auto from_address, counters.current(address_bucket(address), window));
+    if (pair >= limits.per_account_and_address || from_address >= limits.per_address) {
         return false;
     }
     RETURN_IF_ERROR(counters.increment(pair_bucket(account, address), window));

@@ -25,35 +25,28 @@ Result<void> request_password_link(const WebContext& c, const http::Request& req
     std::string identity = crypto::sha256_hex(parsed ? parsed->key : typed_email);
     std::int64_t now = c.clock.now();
     return c.uow.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
-        auto from_here = ratelimit::count_in_window(r.rate_limits(),
+        ASSIGN_OR_RETURN(auto from_here,
+                         ratelimit::count_in_window(r.rate_limits(),
                                                     "password_link:" + identity + ":" +
                                                         http::limit_key(request.remote_address),
-                                                    3600, links_per_hour_from_one_address, now);
-        if (!from_here) {
-            return from_here.error();
-        }
-        if (from_here->over_limit) {
+                                                    3600, links_per_hour_from_one_address, now));
+        if (from_here.over_limit) {
             return {};
         }
-        auto in_all = ratelimit::count_in_window(r.rate_limits(), "password_link:" + identity, 3600,
-                                                 links_per_hour, now);
-        if (!in_all) {
-            return in_all.error();
-        }
-        if (in_all->over_limit || !parsed) {
+        ASSIGN_OR_RETURN(auto in_all,
+                         ratelimit::count_in_window(r.rate_limits(), "password_link:" + identity,
+                                                    3600, links_per_hour, now));
+        if (in_all.over_limit || !parsed) {
             return {};
         }
-        auto user = r.accounts().find_user_by_email(parsed->key);
-        if (!user) {
-            return user.error();
-        }
-        if (!*user || (*user)->disabled_at) {
+        ASSIGN_OR_RETURN(auto user, r.accounts().find_user_by_email(parsed->key));
+        if (!user || user->disabled_at) {
             return {}; // a disabled account's link would not work (password_link_owner)
         }
         const std::string& host = c.config.public_url;
         outbox::PasswordLinkInput mail;
-        mail.user_id = (*user)->id;
-        mail.recipient = (*user)->email;
+        mail.user_id = user->id;
+        mail.recipient = user->email;
         mail.set_password_url = host + "/account/set-password?token=" +
                                 std::string(outbox::set_password_token_placeholder);
         mail.login_url = host + "/login";
@@ -62,7 +55,7 @@ Result<void> request_password_link(const WebContext& c, const http::Request& req
         if (reason == outbox::PasswordLinkReason::reset) {
             RETURN_IF_ERROR(r.audit().record(
                 audit::make_audit("password.reset_requested",
-                                  {"user", (*user)->id, "", request.remote_address}, {}, now)));
+                                  {"user", user->id, "", request.remote_address}, {}, now)));
         }
         return r.outbox().enqueue(outbox::compose_password_link_email(mail, c.config, now));
     });

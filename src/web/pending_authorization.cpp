@@ -31,52 +31,40 @@ find_pending_authorization(Repositories& r, std::string_view state, std::int64_t
     std::string hash = crypto::sha256_hex(state);
     PendingAuthorization out;
     out.state_hash = hash;
-    auto consent = r.browser().find_pending_consent(hash);
-    if (!consent) {
-        return consent.error();
-    }
+    ASSIGN_OR_RETURN(auto consent, r.browser().find_pending_consent(hash));
     std::string client_id;
-    if (*consent) {
-        if ((*consent)->expires_at <= now) {
+    if (consent) {
+        if (consent->expires_at <= now) {
             return none;
         }
         out.kind = PendingAuthorization::Kind::account_request;
-        client_id = (*consent)->client_id;
-        out.expected_user_id = (*consent)->user_id;
+        client_id = consent->client_id;
+        out.expected_user_id = consent->user_id;
         // Shown to the person ("Log in as …"): the address as the account holds it, not the
         // identity key (which spells an IDN domain in punycode and folds case).
-        auto user = r.accounts().find_user((*consent)->user_id);
-        if (!user) {
-            return user.error();
-        }
-        out.expected_email = *user ? (*user)->email : (*consent)->email_normalized;
-        out.scopes = (*consent)->scopes;
-        out.code_challenge = (*consent)->code_challenge;
+        ASSIGN_OR_RETURN(auto user, r.accounts().find_user(consent->user_id));
+        out.expected_email = user ? user->email : consent->email_normalized;
+        out.scopes = consent->scopes;
+        out.code_challenge = consent->code_challenge;
         out.echoed_state = std::string(state);
     } else {
-        auto request = r.browser().find_authorization_request(hash);
-        if (!request) {
-            return request.error();
-        }
-        if (!*request || (*request)->expires_at <= now) {
+        ASSIGN_OR_RETURN(auto request, r.browser().find_authorization_request(hash));
+        if (!request || request->expires_at <= now) {
             return none;
         }
         out.kind = PendingAuthorization::Kind::standard;
-        client_id = (*request)->client_id;
-        out.scopes = (*request)->scopes;
-        out.code_challenge = (*request)->code_challenge;
-        out.redirect_uri = (*request)->redirect_uri;
-        out.echoed_state = (*request)->client_state;
-        out.bind_redirect_uri = (*request)->redirect_uri_sent;
+        client_id = request->client_id;
+        out.scopes = request->scopes;
+        out.code_challenge = request->code_challenge;
+        out.redirect_uri = request->redirect_uri;
+        out.echoed_state = request->client_state;
+        out.bind_redirect_uri = request->redirect_uri_sent;
     }
-    auto client = r.clients().find(client_id);
+    ASSIGN_OR_RETURN(auto client, r.clients().find(client_id));
     if (!client) {
-        return client.error();
-    }
-    if (!*client) {
         return none;
     }
-    out.client = **client;
+    out.client = *client;
     if (out.kind == PendingAuthorization::Kind::account_request) {
         if (out.client.redirect_uris.empty()) {
             return none;

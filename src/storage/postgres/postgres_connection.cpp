@@ -65,11 +65,8 @@ public:
     ~PostgresConnection() override { PQfinish(conn_); }
 
     Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) override {
-        auto result = run(sql, params);
-        if (!result) {
-            return result.error();
-        }
-        PGresult* r = result->get();
+        ASSIGN_OR_RETURN(auto result, run(sql, params));
+        PGresult* r = result.get();
         int rows = PQntuples(r);
         int columns = PQnfields(r);
         std::vector<Row> out;
@@ -86,11 +83,8 @@ public:
     }
 
     Result<std::int64_t> execute(std::string_view sql, std::span<const Value> params) override {
-        auto result = run(sql, params);
-        if (!result) {
-            return result.error();
-        }
-        std::string_view affected = PQcmdTuples(result->get());
+        ASSIGN_OR_RETURN(auto result, run(sql, params));
+        std::string_view affected = PQcmdTuples(result.get());
         std::int64_t n = 0;
         std::from_chars(affected.data(), affected.data() + affected.size(), n);
         return n;
@@ -174,10 +168,7 @@ private:
     }
 
     Result<ResultPtr> run(std::string_view sql, std::span<const Value> params) {
-        auto name = prepared(sql);
-        if (!name) {
-            return name.error();
-        }
+        ASSIGN_OR_RETURN(auto name, prepared(sql));
         // Text parameters: the server types each from the statement (bigint, text, …).
         std::vector<std::string> integers(params.size());
         std::vector<const char*> values(params.size(), nullptr);
@@ -196,7 +187,7 @@ private:
                 lengths[i] = static_cast<int>(s->size());
             }
         }
-        ResultPtr r(PQexecPrepared(conn_, (*name)->c_str(), static_cast<int>(params.size()),
+        ResultPtr r(PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()),
                                    values.data(), lengths.data(), nullptr, 0));
         auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

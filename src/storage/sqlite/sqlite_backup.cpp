@@ -25,18 +25,12 @@ Result<Handle> open(const std::string& path, int flags) {
 }
 
 Result<void> copy(const std::string& from, const std::string& to) {
-    auto source = open(from, SQLITE_OPEN_READONLY);
-    if (!source) {
-        return source.error();
-    }
-    auto target = open(to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (!target) {
-        return target.error();
-    }
-    sqlite3_backup* backup = sqlite3_backup_init(target->get(), "main", source->get(), "main");
+    ASSIGN_OR_RETURN(auto source, open(from, SQLITE_OPEN_READONLY));
+    ASSIGN_OR_RETURN(auto target, open(to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+    sqlite3_backup* backup = sqlite3_backup_init(target.get(), "main", source.get(), "main");
     if (!backup) {
         return make_error(ErrorCode::unavailable,
-                          std::string("cannot start the backup: ") + sqlite3_errmsg(target->get()));
+                          std::string("cannot start the backup: ") + sqlite3_errmsg(target.get()));
     }
     int rc = SQLITE_OK;
     do {
@@ -55,7 +49,7 @@ Result<void> copy(const std::string& from, const std::string& to) {
     }
     sqlite3_stmt* check = nullptr;
     std::string verdict;
-    if (sqlite3_prepare_v2(target->get(), "PRAGMA integrity_check", -1, &check, nullptr) ==
+    if (sqlite3_prepare_v2(target.get(), "PRAGMA integrity_check", -1, &check, nullptr) ==
             SQLITE_OK &&
         sqlite3_step(check) == SQLITE_ROW) {
         verdict = reinterpret_cast<const char*>(sqlite3_column_text(check, 0));

@@ -74,40 +74,37 @@ public:
     }
 
     Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) override {
-        auto stmt = prepare(sql, params);
-        if (!stmt) {
-            return stmt.error();
-        }
-        if (reading_ && !sqlite3_stmt_readonly(*stmt)) {
+        ASSIGN_OR_RETURN(auto stmt, prepare(sql, params));
+        if (reading_ && !sqlite3_stmt_readonly(stmt)) {
             // A read transaction refuses writes, as PostgreSQL's READ ONLY does (25006).
             return make_error(ErrorCode::internal, "storage error",
                               "a write in a read transaction: " + std::string(sql));
         }
         std::vector<Row> rows;
         for (;;) {
-            int rc = sqlite3_step(*stmt);
+            int rc = sqlite3_step(stmt);
             if (rc == SQLITE_DONE) {
                 break;
             }
             if (rc != SQLITE_ROW) {
                 auto err = sqlite_error(db_, rc, "step");
-                sqlite3_reset(*stmt);
+                sqlite3_reset(stmt);
                 return err;
             }
-            int n = sqlite3_column_count(*stmt);
+            int n = sqlite3_column_count(stmt);
             std::vector<Value> columns;
             columns.reserve(static_cast<std::size_t>(n));
             for (int i = 0; i < n; ++i) {
-                switch (sqlite3_column_type(*stmt, i)) {
+                switch (sqlite3_column_type(stmt, i)) {
                 case SQLITE_NULL:
                     columns.emplace_back(Null{});
                     break;
                 case SQLITE_INTEGER:
-                    columns.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(*stmt, i)));
+                    columns.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, i)));
                     break;
                 default: {
-                    const auto* text = sqlite3_column_text(*stmt, i);
-                    int bytes = sqlite3_column_bytes(*stmt, i);
+                    const auto* text = sqlite3_column_text(stmt, i);
+                    int bytes = sqlite3_column_bytes(stmt, i);
                     columns.emplace_back(std::string(reinterpret_cast<const char*>(text),
                                                      static_cast<std::size_t>(bytes)));
                 }
@@ -115,15 +112,12 @@ public:
             }
             rows.emplace_back(std::move(columns));
         }
-        sqlite3_reset(*stmt);
+        sqlite3_reset(stmt);
         return rows;
     }
 
     Result<std::int64_t> execute(std::string_view sql, std::span<const Value> params) override {
-        auto rows = query(sql, params);
-        if (!rows) {
-            return rows.error();
-        }
+        ASSIGN_OR_RETURN(auto rows, query(sql, params));
         return static_cast<std::int64_t>(sqlite3_changes64(db_));
     }
 
