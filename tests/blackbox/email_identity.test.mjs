@@ -311,9 +311,7 @@ describe('migration 0006_email_identity', () => {
       assert.equal(count(s, 'SELECT COUNT(*) FROM schema_migrations WHERE version = ?', MIGRATION), 1);
 
       // The re-keyed database serves the new rule: another form of an old address is that account.
-      s.port = await freePort();
-      s.url = `http://127.0.0.1:${s.port}`;
-      await s.start();
+      await s.startOnNewPort();
       stopped = false;
       const usersBefore = count(s, 'SELECT COUNT(*) FROM users');
       for (const email of [`\u00e9MILE-${t.toUpperCase()}@example.com`, `user-${t}@xn--bcher-kva.example`, `broken-${t}@example.com`]) {

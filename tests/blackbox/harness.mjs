@@ -223,6 +223,13 @@ export class Server {
     return this;
   }
 
+  /** Starts a stopped server again on a port picked now (its old one may have been taken meanwhile). */
+  async startOnNewPort() {
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    return this.start();
+  }
+
   /** Kill without asserting anything (for cleanup after a failed test). */
   kill() {
     if (this.proc) { try { this.proc.kill('SIGKILL'); } catch { /* gone */ } this.proc = null; }

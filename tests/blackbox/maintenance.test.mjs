@@ -474,9 +474,7 @@ describe('migration 0017_empty_token_families', () => {
       assert.equal(count(s, 'SELECT COUNT(*) FROM token_families WHERE id = ?', orphan.id), 0, 'the emptied family is gone');
       assert.deepEqual(q(s, 'SELECT id FROM token_families'), [{ id: live.id }], 'the family with tokens stays');
 
-      s.port = await freePort();
-      s.url = `http://127.0.0.1:${s.port}`;
-      await s.start();
+      await s.startOnNewPort();
       stopped = false;
       const rotated = await refreshGrant(s, a.tokens.refresh_token);
       assert.equal(rotated.status, 200, `the live family still rotates: ${rotated.text}`);
