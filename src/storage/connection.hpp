@@ -81,6 +81,15 @@ inline Result<std::int64_t> execute(Connection& c, std::string_view sql,
     return c.execute(sql, std::span<const Value>(params.begin(), params.size()));
 }
 
+/// Runs a statement meant to change exactly one row (a compare-and-set by key, an update of
+/// one record): true when it did, false when no row matched.
+inline Result<bool> execute_one(Connection& c, std::string_view sql,
+                                std::initializer_list<Value> params = {}) {
+    ASSIGN_OR_RETURN(auto changed,
+                     c.execute(sql, std::span<const Value>(params.begin(), params.size())));
+    return changed == 1;
+}
+
 /// The first row of a query converted to T, or nullopt when there is none.
 template <class T, class F>
 Result<std::optional<T>> first(Result<std::vector<Row>> rows, F convert) {

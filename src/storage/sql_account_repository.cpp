@@ -143,10 +143,8 @@ public:
     }
 
     Result<bool> set_project_token(std::int64_t id, std::string_view api_token) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
-                                 {std::string(api_token), id}));
-        return changed == 1;
+        return execute_one(c_, "UPDATE projects SET api_token = $1 WHERE id = $2",
+                           {std::string(api_token), id});
     }
 
     Result<std::vector<TeamSummary>> teams_of_user(std::string_view user) override {
@@ -203,10 +201,8 @@ public:
 
     Result<bool> set_user_disabled(std::string_view user_id,
                                    std::optional<std::int64_t> disabled_at) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_, "UPDATE users SET disabled_at = $1 WHERE id = $2",
-                                 {optional_int(disabled_at), std::string(user_id)}));
-        return changed == 1;
+        return execute_one(c_, "UPDATE users SET disabled_at = $1 WHERE id = $2",
+                           {optional_int(disabled_at), std::string(user_id)});
     }
 
     Result<std::vector<Membership>> memberships_of_user(std::string_view user_id) override {

@@ -121,12 +121,10 @@ public:
     }
 
     Result<bool> set_active(std::string_view client_id, bool active, std::int64_t now) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
-                                 "WHERE client_id = $3 AND deleted_at IS NULL",
-                                 {std::int64_t{active}, now, std::string(client_id)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE oauth_clients SET is_active = $1, updated_at = $2 "
+                           "WHERE client_id = $3 AND deleted_at IS NULL",
+                           {std::int64_t{active}, now, std::string(client_id)});
     }
 
     Result<bool> set_capability(std::string_view client_id, std::string_view capability, bool on,
@@ -139,13 +137,11 @@ public:
         if (column.empty()) {
             return make_error(ErrorCode::invalid_request, "unknown capability");
         }
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE oauth_clients SET " + column +
-                                     " = $1, updated_at = $2 WHERE client_id = $3 AND "
-                                     "deleted_at IS NULL",
-                                 {std::int64_t{on}, now, std::string(client_id)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE oauth_clients SET " + column +
+                               " = $1, updated_at = $2 WHERE client_id = $3 AND "
+                               "deleted_at IS NULL",
+                           {std::int64_t{on}, now, std::string(client_id)});
     }
 
     Result<bool> set_rate_limit(std::string_view client_id, std::string_view endpoint,
@@ -168,24 +164,19 @@ public:
     }
 
     Result<bool> update_registered(const OAuthClient& c) override {
-        ASSIGN_OR_RETURN(
-            auto changed,
-            execute(c_,
-                    "UPDATE oauth_clients SET name = $1, redirect_uris = $2, scopes = $3, "
-                    "updated_at = $4 WHERE client_id = $5 AND kind = 'registered' AND "
-                    "deleted_at IS NULL",
-                    {c.name, to_json_array(c.redirect_uris), join(c.scopes, " "), c.updated_at,
-                     c.client_id}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE oauth_clients SET name = $1, redirect_uris = $2, scopes = $3, "
+                           "updated_at = $4 WHERE client_id = $5 AND kind = 'registered' AND "
+                           "deleted_at IS NULL",
+                           {c.name, to_json_array(c.redirect_uris), join(c.scopes, " "),
+                            c.updated_at, c.client_id});
     }
 
     Result<bool> mark_deleted(std::string_view client_id, std::int64_t now) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE oauth_clients SET is_active = 0, deleted_at = $1, "
-                                 "updated_at = $1 WHERE client_id = $2 AND deleted_at IS NULL",
-                                 {now, std::string(client_id)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE oauth_clients SET is_active = 0, deleted_at = $1, "
+                           "updated_at = $1 WHERE client_id = $2 AND deleted_at IS NULL",
+                           {now, std::string(client_id)});
     }
 
 private:

@@ -50,14 +50,12 @@ public:
     Result<bool> take_lease(std::string_view client_id, std::int64_t now, std::int64_t lease_until,
                             bool stale_only) override {
         // The compare-and-set that lets one process, of many, fetch a document at a time.
-        ASSIGN_OR_RETURN(
-            auto changed,
-            execute(c_,
-                    std::string("UPDATE cimd_documents SET lease_until = $1 WHERE client_id = $2 "
-                                "AND lease_until <= $3") +
-                        (stale_only ? " AND fresh_until <= $3" : ""),
-                    {lease_until, std::string(client_id), now}));
-        return changed == 1;
+        return execute_one(
+            c_,
+            std::string("UPDATE cimd_documents SET lease_until = $1 WHERE client_id = $2 "
+                        "AND lease_until <= $3") +
+                (stale_only ? " AND fresh_until <= $3" : ""),
+            {lease_until, std::string(client_id), now});
     }
 
     Result<void> save(const DocumentRecord& d) override {
@@ -123,9 +121,8 @@ public:
     }
 
     Result<bool> remove_block(std::string_view entry) override {
-        ASSIGN_OR_RETURN(auto changed, execute(c_, "DELETE FROM client_blocklist WHERE entry = $1",
-                                               {std::string(entry)}));
-        return changed == 1;
+        return execute_one(c_, "DELETE FROM client_blocklist WHERE entry = $1",
+                           {std::string(entry)});
     }
 
     Result<std::vector<BlockEntry>> list_blocks() override {

@@ -76,12 +76,10 @@ public:
     Result<bool> consume_code(std::string_view hash, std::string_view family_id,
                               std::int64_t now) override {
         // The compare-and-set that makes a code single-use across threads and processes.
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE authorization_codes SET consumed_at = $1, family_id = $2 "
-                                 "WHERE code_hash = $3 AND consumed_at IS NULL AND expires_at > $1",
-                                 {now, std::string(family_id), std::string(hash)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE authorization_codes SET consumed_at = $1, family_id = $2 "
+                           "WHERE code_hash = $3 AND consumed_at IS NULL AND expires_at > $1",
+                           {now, std::string(family_id), std::string(hash)});
     }
 
     Result<void> delete_code(std::string_view hash) override {
@@ -219,23 +217,19 @@ public:
     }
 
     Result<bool> mark_rotated(std::string_view hash, std::int64_t now) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 "
-                                 "AND rotated_at IS NULL AND revoked_at IS NULL AND NOT EXISTS "
-                                 "(SELECT 1 FROM token_families f WHERE f.id = "
-                                 "refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
-                                 {now, std::string(hash)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 "
+                           "AND rotated_at IS NULL AND revoked_at IS NULL AND NOT EXISTS "
+                           "(SELECT 1 FROM token_families f WHERE f.id = "
+                           "refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
+                           {now, std::string(hash)});
     }
 
     Result<bool> spend_grace(std::string_view hash) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE refresh_tokens SET grace_used = 1 WHERE token_hash = $1 "
-                                 "AND grace_used = 0",
-                                 {std::string(hash)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE refresh_tokens SET grace_used = 1 WHERE token_hash = $1 "
+                           "AND grace_used = 0",
+                           {std::string(hash)});
     }
 
     Result<std::optional<RefreshToken>> find_newest_child(std::string_view parent) override {

@@ -70,12 +70,10 @@ public:
     }
 
     Result<bool> revoke(std::string_view id, std::int64_t now) override {
-        ASSIGN_OR_RETURN(auto changed,
-                         execute(c_,
-                                 "UPDATE verification_tokens SET revoked_at = $1 WHERE id = $2 AND "
-                                 "revoked_at IS NULL",
-                                 {now, std::string(id)}));
-        return changed == 1;
+        return execute_one(c_,
+                           "UPDATE verification_tokens SET revoked_at = $1 WHERE id = $2 AND "
+                           "revoked_at IS NULL",
+                           {now, std::string(id)});
     }
 
     Result<bool> bind(std::string_view id, std::string_view client_id) override {
