@@ -189,11 +189,14 @@ describe('background maintenance', () => {
     });
     assert.equal(deep.status, 200, deep.text);
 
-    // Quiet: every email delivered (its set-password link minted), every event fanned out and delivered.
+    // Quiet: every email delivered (its set-password link minted), every event fanned out and
+    // delivered, every audit event shipped to the log (the shipper sets logged_at: the password
+    // set just above could otherwise be shipped between the snapshot below and the one after).
     await until(() => count(server, 'SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL') === 0
       && count(server, 'SELECT COUNT(*) FROM webhook_events WHERE fanned_out = 0') === 0
-      && count(server, 'SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL') === 0,
-    () => 'the outbox and the webhooks to be delivered');
+      && count(server, 'SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL') === 0
+      && count(server, 'SELECT COUNT(*) FROM audit_events WHERE logged_at IS NULL') === 0,
+    () => 'the outbox and the webhooks to be delivered, the audit events to be shipped');
     for (const [table, min] of Object.entries({
       authorization_codes: 2, access_tokens: 2, refresh_tokens: 2, pending_consents: 1, authorization_requests: 1,
       sessions: 1, deep_links: 1, password_set_tokens: 2, rate_limit_counters: 1, outbox: 2,
