@@ -69,6 +69,39 @@ public:
     /// False when the database ended the transaction by itself (SQLite rolls back on some
     /// I/O and out-of-memory errors): what ran in it since BEGIN is gone.
     virtual bool in_transaction() const { return true; }
+
+    // Held-back statements. Inside a transaction, a statement whose only outcome that matters
+    // is success (an INSERT, an UPDATE whose count nobody reads) may be held back by the driver
+    // and sent with whatever runs next on the connection, in one round trip (PostgreSQL: a
+    // libpq pipeline). They run in order, before anything sent after them, so a later query
+    // sees them. Their failure comes back from that next call: a caller that must react to a
+    // statement's own error (a conflict it handles) uses execute() instead.
+
+    /// Runs `sql` now (SQLite: statements are function calls) or holds it back (above).
+    virtual Result<void> execute_deferred(std::string_view sql, std::span<const Value> params) {
+        auto ran = execute(sql, params);
+        if (!ran) {
+            return ran.error();
+        }
+        return {};
+    }
+    /// Sends what is held back and waits for it; then runs `next_script` (statements separated
+    /// by semicolons; may be empty) in the same round trip. `held` is the outcome of the
+    /// held-back statements; `next` that of `next_script`, which runs only if they succeeded.
+    struct Settled {
+        Result<void> held;
+        Result<void> next;
+        /// The first failure of the two.
+        Result<void> combined() const { return held ? next : held; }
+    };
+    virtual Settled settle(std::string_view next_script) {
+        if (next_script.empty()) {
+            return {Result<void>{}, Result<void>{}};
+        }
+        return {Result<void>{}, execute_script(next_script)};
+    }
+    /// Forgets what is held back (the unit they belonged to failed and is rolled back).
+    virtual void discard_deferred() {}
 };
 
 /// Convenience: query with an initializer list of parameters.
@@ -88,6 +121,12 @@ inline Result<bool> execute_one(Connection& c, std::string_view sql,
     ASSIGN_OR_RETURN(auto changed,
                      c.execute(sql, std::span<const Value>(params.begin(), params.size())));
     return changed == 1;
+}
+
+/// Convenience: execute_deferred with an initializer list of parameters.
+inline Result<void> execute_deferred(Connection& c, std::string_view sql,
+                                     std::initializer_list<Value> params = {}) {
+    return c.execute_deferred(sql, std::span<const Value>(params.begin(), params.size()));
 }
 
 /// The first row of a query converted to T, or nullopt when there is none.

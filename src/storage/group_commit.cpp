@@ -155,6 +155,16 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
         Unit* unit = batch.front();
         batch.pop_front();
         Result<void> outcome = run_guarded(unit->work, db);
+        // The unit's held-back statements (Connection::execute_deferred) are part of its
+        // outcome; the next savepoint goes in the same round trip when there is a next unit.
+        Result<void> moved_on;
+        if (outcome) {
+            auto settled = db.settle(batch.empty() ? "" : "RELEASE unit; SAVEPOINT unit");
+            outcome = settled.held;
+            moved_on = settled.next;
+        } else {
+            db.discard_deferred();
+        }
         if (!db.in_transaction()) {
             // The database ended the whole transaction (SQLite: I/O error, disk full;
             // PostgreSQL: the session died).
@@ -162,12 +172,10 @@ void GroupCommitWriter::run_batch(std::deque<Unit*>& batch) {
             return;
         }
         if (outcome) {
-            if (!batch.empty()) {
+            if (!moved_on) {
                 // Not moved on: whether this unit's changes are in the transaction is unknown.
-                if (auto next = db.execute_script("RELEASE unit; SAVEPOINT unit"); !next) {
-                    lose_transaction(unit, next.error());
-                    return;
-                }
+                lose_transaction(unit, moved_on.error());
+                return;
             }
             done.push_back(unit);
             continue;

@@ -89,13 +89,12 @@ public:
     }
 
     Result<void> insert_family(const TokenFamily& f) override {
-        RETURN_IF_ERROR(
-            execute(c_,
-                    "INSERT INTO token_families (" + std::string(family_columns) +
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    {f.id, f.client_id, f.user_id, f.organization_id, join(f.scopes, " "),
-                     to_json_array(f.project_ids), f.created_at, optional_int(f.revoked_at)}));
-        return {};
+        return execute_deferred(c_,
+                                "INSERT INTO token_families (" + std::string(family_columns) +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                {f.id, f.client_id, f.user_id, f.organization_id,
+                                 join(f.scopes, " "), to_json_array(f.project_ids), f.created_at,
+                                 optional_int(f.revoked_at)});
     }
 
     Result<std::optional<TokenFamily>> find_family(std::string_view id) override {
@@ -133,9 +132,8 @@ public:
 
     Result<void> set_family_scopes(std::string_view id,
                                    const std::vector<std::string>& scopes) override {
-        RETURN_IF_ERROR(execute(c_, "UPDATE token_families SET scopes = $1 WHERE id = $2",
-                                {join(scopes, " "), std::string(id)}));
-        return {};
+        return execute_deferred(c_, "UPDATE token_families SET scopes = $1 WHERE id = $2",
+                                {join(scopes, " "), std::string(id)});
     }
 
     Result<std::vector<TokenFamily>> live_families(std::string_view client_id,
@@ -169,12 +167,11 @@ public:
     }
 
     Result<void> insert_access_token(const AccessToken& t) override {
-        RETURN_IF_ERROR(execute(
+        return execute_deferred(
             c_,
             "INSERT INTO access_tokens (token_hash, family_id, created_at, "
             "expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-            {t.token_hash, t.family_id, t.created_at, t.expires_at, optional_int(t.revoked_at)}));
-        return {};
+            {t.token_hash, t.family_id, t.created_at, t.expires_at, optional_int(t.revoked_at)});
     }
 
     Result<std::optional<AccessToken>> find_access_token(std::string_view hash) override {
@@ -190,22 +187,20 @@ public:
     }
 
     Result<void> revoke_access_token(std::string_view hash, std::int64_t now) override {
-        RETURN_IF_ERROR(execute(c_,
+        return execute_deferred(c_,
                                 "UPDATE access_tokens SET revoked_at = $1 "
                                 "WHERE token_hash = $2 AND revoked_at IS NULL",
-                                {now, std::string(hash)}));
-        return {};
+                                {now, std::string(hash)});
     }
 
     Result<void> insert_refresh_token(const RefreshToken& t) override {
-        RETURN_IF_ERROR(
-            execute(c_,
-                    "INSERT INTO refresh_tokens (" + std::string(refresh_columns) +
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    {t.token_hash, t.family_id, optional_text(t.parent_hash), t.access_token_hash,
-                     t.created_at, t.expires_at, optional_int(t.rotated_at),
-                     std::int64_t{t.grace_used}, optional_int(t.revoked_at)}));
-        return {};
+        return execute_deferred(c_,
+                                "INSERT INTO refresh_tokens (" + std::string(refresh_columns) +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                {t.token_hash, t.family_id, optional_text(t.parent_hash),
+                                 t.access_token_hash, t.created_at, t.expires_at,
+                                 optional_int(t.rotated_at), std::int64_t{t.grace_used},
+                                 optional_int(t.revoked_at)});
     }
 
     Result<std::optional<RefreshToken>> find_refresh_token(std::string_view hash) override {

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <unordered_map>
+#include <utility>
 
 namespace provisiond::storage {
 namespace {
@@ -91,8 +92,36 @@ public:
     }
 
     Result<void> execute_script(std::string_view sql) override {
+        if (!deferred_.empty()) {
+            return settle(sql).combined();
+        }
         return run_plain(std::string(sql), "script");
     }
+
+    Result<void> execute_deferred(std::string_view sql, std::span<const Value> params) override {
+        if (PQtransactionStatus(conn_) != PQTRANS_INTRANS) {
+            ASSIGN_OR_RETURN(auto done, run(sql, params)); // nothing to share a round trip with
+            return {};
+        }
+        deferred_.push_back(Deferred{std::string(sql), {params.begin(), params.end()}});
+        return {};
+    }
+
+    Settled settle(std::string_view next_script) override {
+        if (deferred_.empty()) {
+            return Connection::settle(next_script);
+        }
+        auto sent = pipeline(Tail{next_script, {}, true});
+        if (!sent.held) {
+            return {sent.held, sent.held};
+        }
+        if (!sent.tail) {
+            return {Result<void>{}, sent.tail.error()};
+        }
+        return {Result<void>{}, Result<void>{}};
+    }
+
+    void discard_deferred() override { deferred_.clear(); }
 
     Result<void> begin(TransactionMode mode) override {
         if (mode == TransactionMode::read) {
@@ -100,10 +129,18 @@ public:
         }
         return run_plain(begin_write, "begin");
     }
-    Result<void> commit() override { return run_plain("COMMIT", "commit"); }
-    void rollback() override { (void)run_plain("ROLLBACK", "rollback"); }
+    Result<void> commit() override {
+        if (!deferred_.empty()) {
+            return execute_script("COMMIT");
+        }
+        return run_plain("COMMIT", "commit");
+    }
+    void rollback() override {
+        deferred_.clear();
+        (void)run_plain("ROLLBACK", "rollback");
+    }
     std::string_view dialect() const override { return "postgres"; }
-    bool broken() const override { return PQstatus(conn_) != CONNECTION_OK; }
+    bool broken() const override { return stuck_ || PQstatus(conn_) != CONNECTION_OK; }
     /// Also true after a failed statement (INERROR): ROLLBACK TO a savepoint recovers from that.
     bool in_transaction() const override {
         auto status = PQtransactionStatus(conn_);
@@ -167,33 +204,201 @@ private:
         return &it->second;
     }
 
-    Result<ResultPtr> run(std::string_view sql, std::span<const Value> params) {
-        ASSIGN_OR_RETURN(auto name, prepared(sql));
-        // Text parameters: the server types each from the statement (bigint, text, …).
-        std::vector<std::string> integers(params.size());
-        std::vector<const char*> values(params.size(), nullptr);
-        std::vector<int> lengths(params.size(), 0);
+    /// Text parameters for libpq: the server types each from the statement (bigint, text, …).
+    struct Bound {
+        std::vector<std::string> integers;
+        std::vector<const char*> values;
+        std::vector<int> lengths;
+        int count() const { return static_cast<int>(values.size()); }
+    };
+    static Result<Bound> bind(std::span<const Value> params) {
+        Bound b{std::vector<std::string>(params.size()),
+                std::vector<const char*>(params.size(), nullptr),
+                std::vector<int>(params.size(), 0)};
         for (std::size_t i = 0; i < params.size(); ++i) {
             if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
-                integers[i] = std::to_string(*n);
-                values[i] = integers[i].c_str();
+                b.integers[i] = std::to_string(*n);
+                b.values[i] = b.integers[i].c_str();
             } else if (const auto* s = std::get_if<std::string>(&params[i])) {
                 if (s->find('\0') != std::string::npos) {
                     // libpq's text parameters end at a NUL: refuse rather than store less.
                     return make_error(ErrorCode::invalid_request, "text with a NUL character",
                                       bind_detail(i + 1) + " holds a NUL byte");
                 }
-                values[i] = s->c_str();
-                lengths[i] = static_cast<int>(s->size());
+                b.values[i] = s->c_str();
+                b.lengths[i] = static_cast<int>(s->size());
             }
         }
-        ResultPtr r(PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()),
-                                   values.data(), lengths.data(), nullptr, 0));
+        return b;
+    }
+
+    /// A statement ready to send: its name on this connection and its bound parameters.
+    struct Ready {
+        const std::string* name;
+        Bound bound;
+    };
+    /// Prepares `sql` (once per connection) and binds `params`, before anything is sent.
+    Result<Ready> ready(std::string_view sql, std::span<const Value> params) {
+        ASSIGN_OR_RETURN(auto name, prepared(sql));
+        ASSIGN_OR_RETURN(auto bound, bind(params));
+        return Ready{name, std::move(bound)};
+    }
+
+    Result<ResultPtr> run(std::string_view sql, std::span<const Value> params) {
+        if (!deferred_.empty()) {
+            auto sent = pipeline(Tail{sql, params, false});
+            if (!sent.held) {
+                return sent.held.error();
+            }
+            return std::move(sent.tail);
+        }
+        ASSIGN_OR_RETURN(auto statement, ready(sql, params));
+        const Bound& b = statement.bound;
+        ResultPtr r(PQexecPrepared(conn_, statement.name->c_str(), b.count(), b.values.data(),
+                                   b.lengths.data(), nullptr, 0));
         auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
             return failure(r.get(), "statement");
         }
         return r;
+    }
+
+    /// What runs after the held-back statements, in the same round trip: a statement with its
+    /// parameters, or (plain) statements separated by semicolons, without parameters.
+    struct Tail {
+        std::string_view sql;
+        std::span<const Value> params;
+        bool plain;
+    };
+    struct Pipelined {
+        Result<void> held;      ///< the first failure among the held-back statements
+        Result<ResultPtr> tail; ///< the tail's last result, or its first failure
+    };
+
+    /// Sends the held-back statements and `tail` as one libpq pipeline and reads every answer:
+    /// one round trip. After a failure the server skips the rest (PGRES_PIPELINE_ABORTED) and
+    /// the transaction is aborted, as after a failed statement outside a pipeline.
+    Pipelined pipeline(const Tail& tail) {
+        std::vector<Deferred> held = std::exchange(deferred_, {});
+        Pipelined out{Result<void>{}, ResultPtr{}};
+        std::vector<Ready> statements;
+        for (const auto& statement : held) {
+            auto r = ready(statement.sql, statement.params);
+            if (!r) {
+                out.held = r.error();
+                out.tail = r.error();
+                return out;
+            }
+            statements.push_back(std::move(*r));
+        }
+        std::vector<std::string> plain;
+        if (tail.plain) {
+            plain = split_script(tail.sql);
+        } else if (auto r = ready(tail.sql, tail.params); r) {
+            statements.push_back(std::move(*r));
+        } else {
+            out.tail = r.error(); // the held-back statements go with the failed transaction
+            return out;
+        }
+        if (PQenterPipelineMode(conn_) != 1) {
+            out.held = failure(nullptr, "pipeline");
+            out.tail = out.held.error();
+            return out;
+        }
+        int sent = send(statements, plain);
+        bool synced = PQpipelineSync(conn_) == 1;
+        bool all_sent = sent == static_cast<int>(statements.size() + plain.size());
+        read_answers(sent, static_cast<int>(held.size()), out);
+        if (synced) {
+            ResultPtr sync(PQgetResult(conn_)); // PGRES_PIPELINE_SYNC
+        }
+        // Left in pipeline mode (an answer not read), the session could run nothing else: the
+        // pool drops it as broken.
+        stuck_ = PQexitPipelineMode(conn_) != 1;
+        if (stuck_ || !all_sent || !synced || PQstatus(conn_) != CONNECTION_OK) {
+            Error lost = failure(nullptr, "pipeline");
+            if (out.held) {
+                out.held = lost;
+            }
+            if (out.tail) {
+                out.tail = lost;
+            }
+        }
+        return out;
+    }
+
+    /// Queues `statements`, then the plain ones, until one cannot be queued; how many were.
+    int send(const std::vector<Ready>& statements, const std::vector<std::string>& plain) {
+        int sent = 0;
+        for (const auto& statement : statements) {
+            const Bound& b = statement.bound;
+            if (PQsendQueryPrepared(conn_, statement.name->c_str(), b.count(), b.values.data(),
+                                    b.lengths.data(), nullptr, 0) != 1) {
+                return sent;
+            }
+            ++sent;
+        }
+        for (const auto& statement : plain) {
+            if (PQsendQueryParams(conn_, statement.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                                  0) != 1) {
+                return sent;
+            }
+            ++sent;
+        }
+        return sent;
+    }
+
+    /// Reads one answer per statement sent (its result, then the NULL that ends it): the first
+    /// `held` are the held-back statements', the rest the tail's.
+    void read_answers(int sent, int held, Pipelined& out) {
+        auto not_run = [] {
+            return make_error(ErrorCode::unavailable, storage_unavailable_message,
+                              "pipeline: not run, an earlier statement failed");
+        };
+        for (int i = 0; i < sent; ++i) {
+            ResultPtr r(PQgetResult(conn_));
+            if (!r) {
+                return; // the connection is gone
+            }
+            while (ResultPtr end{PQgetResult(conn_)}) {
+            }
+            auto status = PQresultStatus(r.get());
+            bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+            if (ok && i >= held && out.tail) {
+                out.tail = std::move(r);
+                continue;
+            }
+            if (ok) {
+                continue;
+            }
+            Error error =
+                status == PGRES_PIPELINE_ABORTED ? not_run() : failure(r.get(), "statement");
+            if (i < held && out.held) {
+                out.held = error;
+            } else if (i >= held && out.tail) {
+                out.tail = error;
+            }
+        }
+    }
+
+    /// "RELEASE unit; SAVEPOINT unit" → its statements (a pipeline takes one per command).
+    static std::vector<std::string> split_script(std::string_view script) {
+        std::vector<std::string> statements;
+        while (!script.empty()) {
+            auto end = script.find(';');
+            auto piece = script.substr(0, end);
+            while (!piece.empty() && piece.front() == ' ') {
+                piece.remove_prefix(1);
+            }
+            if (!piece.empty()) {
+                statements.emplace_back(piece);
+            }
+            if (end == std::string_view::npos) {
+                break;
+            }
+            script.remove_prefix(end + 1);
+        }
+        return statements;
     }
 
     static Value column(PGresult* r, int row, int col) {
@@ -221,8 +426,16 @@ private:
         }
     }
 
+    /// A statement held back by execute_deferred, with its parameters.
+    struct Deferred {
+        std::string sql;
+        std::vector<Value> params;
+    };
+
     PGconn* conn_;
     std::unordered_map<std::string, std::string> statements_;
+    std::vector<Deferred> deferred_; ///< sent in order, with the next statement that waits
+    bool stuck_ = false;             ///< a pipeline could not be left: the session is unusable
 };
 
 } // namespace

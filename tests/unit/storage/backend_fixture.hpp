@@ -157,7 +157,9 @@ private:
                 return R(done.error());
             }
             if (!done && *out) {
-                ADD_FAILURE() << "the transaction did not commit: " << describe(done.error());
+                // The work returned success but its transaction failed: a statement the driver
+                // held back (Connection::execute_deferred) failed when it was sent, at the
+                // latest with the commit. The caller gets that error, as domain code does.
                 return R(done.error());
             }
             return std::move(*out);

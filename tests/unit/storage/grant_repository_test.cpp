@@ -3,6 +3,7 @@
 #include "backend_fixture.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace provisiond::conformance {
 namespace {
@@ -204,6 +205,89 @@ TEST_P(GrantRepositoryTest, FamilyRoundTripsEveryField) {
     EXPECT_EQ(found->revoked_at, std::nullopt);
     EXPECT_EQ(find_family("fam-2"), std::nullopt);
     EXPECT_CONFLICT(write([&](Repositories& r) { return r.grants().insert_family(f); }));
+}
+
+// Inserts and updates whose outcome is only success may be held back by the driver and sent
+// with the next statement (PostgreSQL: one round trip for several; storage/connection.hpp).
+// Whatever the backend does, a transaction sees its own writes, and a held-back statement that
+// fails fails its own transaction with its own error, never another.
+TEST_P(GrantRepositoryTest, AWriteIsSeenByTheNextStatementOfItsTransaction) {
+    ASSERT_OK(write([&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(r.grants().insert_family(family("fam-1")));
+        RETURN_IF_ERROR(r.grants().set_family_scopes("fam-1", {"user:read"}));
+        RETURN_IF_ERROR(r.grants().insert_refresh_token(refresh("rt-1", "fam-1")));
+        ASSIGN_OR_RETURN(auto found, r.grants().find_family("fam-1"));
+        EXPECT_TRUE(found && found->scopes == std::vector<std::string>{"user:read"});
+        ASSIGN_OR_RETURN(auto token, r.grants().find_refresh_token("rt-1"));
+        EXPECT_TRUE(token.has_value());
+        return {};
+    }));
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM refresh_tokens WHERE family_id = 'fam-1'"), 1);
+}
+
+TEST_P(GrantRepositoryTest, AFailedWriteFailsItsTransactionWithItsOwnErrorWhenItIsSent) {
+    ASSERT_OK(write([&](Repositories& r) { return r.grants().insert_family(family("fam-1")); }));
+    // The duplicate's conflict comes back from the statement after it, or from the commit.
+    EXPECT_CONFLICT(write([&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(r.grants().insert_family(family("fam-2")));
+        RETURN_IF_ERROR(r.grants().insert_family(family("fam-1")));
+        ASSIGN_OR_RETURN(auto found, r.grants().find_family("fam-2"));
+        (void)found;
+        return {};
+    }));
+    EXPECT_CONFLICT(write([&](Repositories& r) -> Result<void> {
+        RETURN_IF_ERROR(r.grants().insert_family(family("fam-3")));
+        return r.grants().insert_family(family("fam-1"));
+    }));
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM token_families"), 1) << "fam-2 and fam-3 went too";
+}
+
+TEST_P(GrantRepositoryTest, PostgreSQLSendsAHeldBackWriteWithTheStatementAfterIt) {
+    // Where the error of a held-back statement appears is the one thing that differs: SQLite
+    // runs it at once; PostgreSQL sends it in the next statement's round trip.
+    ASSERT_OK(write([&](Repositories& r) { return r.grants().insert_family(family("fam-1")); }));
+    EXPECT_CONFLICT(write([&](Repositories& r) -> Result<void> {
+        auto inserted = r.grants().insert_family(family("fam-1"));
+        if (backend() == Backend::sqlite) {
+            EXPECT_CONFLICT(inserted);
+            return inserted;
+        }
+        EXPECT_OK(inserted) << "held back, not sent yet";
+        auto next = r.grants().find_family("fam-1");
+        EXPECT_CONFLICT(next) << "the round trip that carried it";
+        return next ? Result<void>{} : Result<void>{next.error()};
+    }));
+}
+
+TEST_P(GrantRepositoryTest, AHeldBackFailureTakesOnlyItsOwnTransactionOutOfASharedCommit) {
+    // Transactions that commit together (storage/group_commit.hpp): the ones whose held-back
+    // insert is a duplicate fail with a conflict, every other one commits.
+    ASSERT_OK(write([&](Repositories& r) { return r.grants().insert_family(family("taken")); }));
+    std::atomic<int> conflicts = 0;
+    concurrently(8, [&](int t) {
+        for (int k = 0; k < 10; ++k) {
+            std::string id = "f-" + std::to_string(t) + "-" + std::to_string(k);
+            auto done = write([&](Repositories& r) -> Result<void> {
+                RETURN_IF_ERROR(r.grants().insert_family(family(id)));
+                RETURN_IF_ERROR(
+                    r.grants().insert_access_token(AccessToken{"at-" + id, id, 1000, 4600, {}}));
+                if (t % 2 == 1) {
+                    return r.grants().insert_family(family("taken"));
+                }
+                return {};
+            });
+            if (t % 2 == 1) {
+                EXPECT_TRUE(failed_with(done, ErrorCode::conflict)) << id;
+                conflicts += done ? 0 : 1;
+            } else {
+                EXPECT_OK(done);
+            }
+        }
+    });
+    EXPECT_EQ(conflicts.load(), 40);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM token_families"), 1 + 40);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM access_tokens"), 40);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM token_families WHERE id LIKE 'f-1-%'"), 0);
 }
 
 TEST_P(GrantRepositoryTest, FamilyProjectsAndScopesAreReplaced) {
