@@ -1,12 +1,12 @@
 // core/durable_file: a new file holds exactly the bytes, with the permission bits asked for;
 // an existing file is never written into; a failure leaves nothing behind and says why.
 #include "core/durable_file.hpp"
+#include "test_files.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,30 +17,15 @@ namespace fs = std::filesystem;
 
 class DurableFileTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir = fs::temp_directory_path() /
-              ("provisiond-durable-file-" + std::to_string(::getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    void TearDown() override { fs::remove_all(dir); }
-
-    static std::string read(const fs::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
-    fs::path dir;
+    test_files::TempDirectory temp{"durable-file"};
+    const fs::path& dir = temp.path();
 };
 
 TEST_F(DurableFileTest, WritesEveryByteWithTheModeAskedFor) {
     auto path = dir / "key";
     std::string bytes(100000, 'k'); // more than one write, were writes torn
     ASSERT_TRUE(write_new_file_durably(path.string(), bytes, 0600));
-    EXPECT_EQ(read(path), bytes);
+    EXPECT_EQ(test_files::read_file(path), bytes);
     struct stat info {};
     ASSERT_EQ(::stat(path.c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 0777, 0600u & ~static_cast<unsigned>(::umask(::umask(0))));
@@ -55,7 +40,7 @@ TEST_F(DurableFileTest, NeverWritesIntoAFileThatExists) {
     EXPECT_NE(wrote.error().debug.find("create " + path.string() + ": File exists"),
               std::string::npos)
         << wrote.error().debug;
-    EXPECT_EQ(read(path), "first"); // and left it alone
+    EXPECT_EQ(test_files::read_file(path), "first"); // and left it alone
 }
 
 TEST_F(DurableFileTest, SaysWhyWhenTheDirectoryIsMissing) {

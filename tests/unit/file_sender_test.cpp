@@ -3,12 +3,12 @@
 // writing into one file.
 #include "outbox/file_sender.hpp"
 #include "outbox/message_format.hpp"
+#include "test_files.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -30,14 +30,6 @@ outbox::Email message() {
 
 class FileSenderTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir = fs::temp_directory_path() /
-              ("provisiond-file-sender-" + std::to_string(::getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-    }
-    void TearDown() override { fs::remove_all(dir); }
-
     std::vector<std::string> names() const {
         std::vector<std::string> out;
         for (const auto& entry : fs::directory_iterator(dir)) {
@@ -45,14 +37,11 @@ protected:
         }
         return out;
     }
-    std::string read(const std::string& name) const {
-        std::ifstream in(dir / name, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
+    std::string read(const std::string& name) const { return test_files::read_file(dir / name); }
 
-    fs::path dir;
+    // Not created: the sender makes its directory itself.
+    test_files::TempDirectory temp{"file-sender", test_files::TempDirectory::Start::absent};
+    const fs::path& dir = temp.path();
     const std::string from = "provisiond <no-reply@example.com>";
 };
 

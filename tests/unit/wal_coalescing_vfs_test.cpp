@@ -4,6 +4,7 @@
 // without a sync, and a transaction larger than the page cache (frames spilled, then rewritten
 // in place) leaves a database that passes integrity_check.
 #include "storage/sqlite/wal_coalescing_vfs.hpp"
+#include "test_files.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -79,18 +80,8 @@ struct WriteCounter {
 
 class WalCoalescingVfsTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir = fs::temp_directory_path() /
-              ("provisiond-wal-vfs-" + std::to_string(::getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-        path = (dir / "t.db").string();
-    }
-    void TearDown() override {
-        close_both();
-        fs::remove_all(dir);
-    }
+    // Closed before the directory is removed.
+    void TearDown() override { close_both(); }
     void close_both() {
         for (sqlite3** db : {&reader, &writer}) {
             sqlite3_close_v2(*db);
@@ -143,8 +134,9 @@ protected:
                ") INSERT INTO t SELECT hex(randomblob(32)), hex(randomblob(32)), random() FROM s";
     }
 
-    fs::path dir;
-    std::string path;
+    test_files::TempDirectory temp{"wal-vfs"};
+    const fs::path& dir = temp.path();
+    std::string path = (dir / "t.db").string();
     sqlite3* writer = nullptr;
     sqlite3* reader = nullptr;
 };
