@@ -24,6 +24,9 @@ constexpr Oid numeric_oid = 1700; // SUM(bigint)
 constexpr const char* begin_write =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(1886547830)";
 
+/// A read transaction: one snapshot for all its statements (taken at the first of them).
+constexpr const char* begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
 /// How long a statement waits for a lock (the writer lock included) before failing as
 /// unavailable (503), like SQLite's busy timeout.
 /// Notices ("relation already exists, skipping") are not the operator's business: warnings and
@@ -92,14 +95,14 @@ public:
     }
 
     Result<void> execute_script(std::string_view sql) override {
-        if (!deferred_.empty()) {
+        if (holding()) {
             return settle(sql).combined();
         }
         return run_plain(std::string(sql), "script");
     }
 
     Result<void> execute_deferred(std::string_view sql, std::span<const Value> params) override {
-        if (PQtransactionStatus(conn_) != PQTRANS_INTRANS) {
+        if (!begin_held_ && PQtransactionStatus(conn_) != PQTRANS_INTRANS) {
             ASSIGN_OR_RETURN(auto done, run(sql, params)); // nothing to share a round trip with
             return {};
         }
@@ -108,7 +111,7 @@ public:
     }
 
     Settled settle(std::string_view next_script) override {
-        if (deferred_.empty()) {
+        if (!holding()) {
             return Connection::settle(next_script);
         }
         auto sent = pipeline(Tail{next_script, {}, true});
@@ -123,26 +126,49 @@ public:
 
     void discard_deferred() override { deferred_.clear(); }
 
+    /// A read transaction's BEGIN is held back and sent with its first statement: one round
+    /// trip fewer, and nothing can differ (the snapshot is taken at the first statement either
+    /// way; a failed BEGIN fails that statement). A write transaction's waits for the writer
+    /// lock, whose timeout its caller must tell from its statements' errors: sent at once.
     Result<void> begin(TransactionMode mode) override {
-        if (mode == TransactionMode::read) {
-            return run_plain("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+        collect_commit();
+        reading_ = mode == TransactionMode::read;
+        if (mode == TransactionMode::read && !holding() &&
+            PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+            begin_held_ = true;
+            return {};
         }
-        return run_plain(begin_write, "begin");
+        return run_plain(mode == TransactionMode::read ? begin_read : begin_write, "begin");
     }
     Result<void> commit() override {
-        if (!deferred_.empty()) {
+        if (begin_held_ && deferred_.empty()) {
+            begin_held_ = false; // nothing ran: there is no transaction to end
+            return {};
+        }
+        if (holding()) {
             return execute_script("COMMIT");
+        }
+        if (std::exchange(reading_, false)) {
+            send_commit();
+            return {};
         }
         return run_plain("COMMIT", "commit");
     }
     void rollback() override {
         deferred_.clear();
+        reading_ = false;
+        if (std::exchange(begin_held_, false)) {
+            return; // BEGIN never left: nothing to roll back
+        }
         (void)run_plain("ROLLBACK", "rollback");
     }
     std::string_view dialect() const override { return "postgres"; }
     bool broken() const override { return stuck_ || PQstatus(conn_) != CONNECTION_OK; }
     /// Also true after a failed statement (INERROR): ROLLBACK TO a savepoint recovers from that.
     bool in_transaction() const override {
+        if (begin_held_) {
+            return true;
+        }
         auto status = PQtransactionStatus(conn_);
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
     }
@@ -179,6 +205,7 @@ private:
     }
 
     Result<void> run_plain(const std::string& sql, std::string_view what) {
+        collect_commit();
         ResultPtr r(PQexec(conn_, sql.c_str()));
         auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -245,7 +272,8 @@ private:
     }
 
     Result<ResultPtr> run(std::string_view sql, std::span<const Value> params) {
-        if (!deferred_.empty()) {
+        collect_commit();
+        if (holding()) {
             auto sent = pipeline(Tail{sql, params, false});
             if (!sent.held) {
                 return sent.held.error();
@@ -275,11 +303,50 @@ private:
         Result<ResultPtr> tail; ///< the tail's last result, or its first failure
     };
 
-    /// Sends the held-back statements and `tail` as one libpq pipeline and reads every answer:
-    /// one round trip. After a failure the server skips the rest (PGRES_PIPELINE_ABORTED) and
-    /// the transaction is aborted, as after a failed statement outside a pipeline.
+    /// A held-back BEGIN or held-back statements wait to be sent.
+    bool holding() const { return begin_held_ || !deferred_.empty(); }
+
+    /// A read transaction's COMMIT is sent and not waited for: its statements have answered,
+    /// and a read-only transaction keeps nothing at its end, so nobody needs its answer. The
+    /// server ends the transaction as soon as the message arrives; the connection's next use
+    /// reads the answer first (collect_commit). A COMMIT that cannot be sent leaves the session
+    /// unusable: the pool drops it, and the server ends the transaction with it.
+    void send_commit() {
+        if (PQenterPipelineMode(conn_) != 1) {
+            (void)run_plain("COMMIT", "commit");
+            return;
+        }
+        bool sent =
+            PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+        if (!sent || PQpipelineSync(conn_) != 1) {
+            stuck_ = true;
+            return;
+        }
+        commit_owed_ = true;
+    }
+
+    /// Reads the answer to a COMMIT sent without waiting (above), before anything else is sent.
+    void collect_commit() {
+        if (!std::exchange(commit_owed_, false)) {
+            return;
+        }
+        if (ResultPtr answer{PQgetResult(conn_)}) {
+            while (ResultPtr end{PQgetResult(conn_)}) {
+            }
+        }
+        ResultPtr sync(PQgetResult(conn_)); // PGRES_PIPELINE_SYNC
+        stuck_ = stuck_ || PQexitPipelineMode(conn_) != 1;
+    }
+
+    /// Sends the held-back BEGIN and statements and `tail` as one libpq pipeline and reads every
+    /// answer: one round trip. After a failure the server skips the rest (PGRES_PIPELINE_ABORTED)
+    /// and the transaction is aborted, as after a failed statement outside a pipeline.
     Pipelined pipeline(const Tail& tail) {
         std::vector<Deferred> held = std::exchange(deferred_, {});
+        std::vector<std::string> plain;
+        if (begin_held_) {
+            plain.emplace_back(begin_read);
+        }
         Pipelined out{Result<void>{}, ResultPtr{}};
         std::vector<Ready> statements;
         for (const auto& statement : held) {
@@ -291,9 +358,11 @@ private:
             }
             statements.push_back(std::move(*r));
         }
-        std::vector<std::string> plain;
+        std::size_t leading = plain.size(); // the BEGIN, sent before the statements
         if (tail.plain) {
-            plain = split_script(tail.sql);
+            for (auto& statement : split_script(tail.sql)) {
+                plain.push_back(std::move(statement));
+            }
         } else if (auto r = ready(tail.sql, tail.params); r) {
             statements.push_back(std::move(*r));
         } else {
@@ -305,10 +374,12 @@ private:
             out.tail = out.held.error();
             return out;
         }
-        int sent = send(statements, plain);
+        // Until here nothing was sent: a held BEGIN stays held (rollback() then ends nothing).
+        begin_held_ = false;
+        int sent = send(statements, plain, leading);
         bool synced = PQpipelineSync(conn_) == 1;
         bool all_sent = sent == static_cast<int>(statements.size() + plain.size());
-        read_answers(sent, static_cast<int>(held.size()), out);
+        read_answers(sent, static_cast<int>(leading + held.size()), out);
         if (synced) {
             ResultPtr sync(PQgetResult(conn_)); // PGRES_PIPELINE_SYNC
         }
@@ -327,9 +398,21 @@ private:
         return out;
     }
 
-    /// Queues `statements`, then the plain ones, until one cannot be queued; how many were.
-    int send(const std::vector<Ready>& statements, const std::vector<std::string>& plain) {
+    /// Queues the first `leading` plain statements, then `statements`, then the other plain
+    /// ones, until one cannot be queued; how many were.
+    int send(const std::vector<Ready>& statements, const std::vector<std::string>& plain,
+             std::size_t leading) {
         int sent = 0;
+        auto send_plain = [&](const std::string& statement) {
+            return PQsendQueryParams(conn_, statement.c_str(), 0, nullptr, nullptr, nullptr,
+                                     nullptr, 0) == 1;
+        };
+        for (std::size_t i = 0; i < leading; ++i) {
+            if (!send_plain(plain[i])) {
+                return sent;
+            }
+            ++sent;
+        }
         for (const auto& statement : statements) {
             const Bound& b = statement.bound;
             if (PQsendQueryPrepared(conn_, statement.name->c_str(), b.count(), b.values.data(),
@@ -338,9 +421,8 @@ private:
             }
             ++sent;
         }
-        for (const auto& statement : plain) {
-            if (PQsendQueryParams(conn_, statement.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
-                                  0) != 1) {
+        for (std::size_t i = leading; i < plain.size(); ++i) {
+            if (!send_plain(plain[i])) {
                 return sent;
             }
             ++sent;
@@ -435,6 +517,9 @@ private:
     PGconn* conn_;
     std::unordered_map<std::string, std::string> statements_;
     std::vector<Deferred> deferred_; ///< sent in order, with the next statement that waits
+    bool begin_held_ = false;        ///< a read transaction's BEGIN, sent before deferred_
+    bool reading_ = false;           ///< the open transaction is a read transaction
+    bool commit_owed_ = false;       ///< a read's COMMIT was sent; its answer is still to read
     bool stuck_ = false;             ///< a pipeline could not be left: the session is unusable
 };
 

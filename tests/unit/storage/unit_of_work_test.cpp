@@ -77,6 +77,22 @@ TEST_P(UnitOfWorkTest, AReadTransactionRefusesWrites) {
     EXPECT_EQ(users(), 0);
 }
 
+TEST_P(UnitOfWorkTest, EveryReadTransactionStartsCleanWhateverTheLastOneDid) {
+    // PostgreSQL sends a read transaction's BEGIN with its first statement: a read that failed
+    // there, or that ran nothing, must leave the connection as a new one for the next read.
+    ASSERT_OK(write([&](Repositories& r) { return r.accounts().insert_user(user("u-1")); }));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_FALSE(read([&](Repositories& r) { return r.accounts().insert_user(user("u-2")); }));
+        EXPECT_OK(read([&](Repositories&) { return Result<void>{}; }));
+        EXPECT_OK(read([&](Repositories& r) -> Result<void> {
+            ASSIGN_OR_RETURN(auto found, r.accounts().find_user("u-1"));
+            EXPECT_TRUE(found.has_value());
+            return {};
+        }));
+    }
+    EXPECT_EQ(users(), 1);
+}
+
 TEST_P(UnitOfWorkTest, WritersAreSerialized) {
     // Read-then-write in write transactions loses no update: the write lock is taken up front.
     ASSERT_OK(write([&](Repositories& r) { return r.rate_limits().increment("b", 0); }));
