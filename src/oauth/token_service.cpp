@@ -58,26 +58,36 @@ Result<IssuedTokens> store_pair(GrantRepository& grants, const MintedPair& pair,
     return issued;
 }
 
+/// What a refresh's write unit decided: the pair to answer with, or why not. Refusals are
+/// answers, not failures: the unit commits what it did (a revoked family stays revoked).
+struct RotationOutcome {
+    IssuedTokens issued;
+    std::optional<Error> refused;
+    bool family_reused = false; ///< the refusal revoked the family (counted once committed)
+};
+
+RotationOutcome refusal(std::string message) {
+    return RotationOutcome{{}, invalid_grant(std::move(message)), false};
+}
+
 /// A presented refresh token that did not rotate: revoked since it was read (refused), or
 /// rotated before: one retry inside the grace window gets `pair` (the first answer was lost),
 /// any other reuse revokes the family.
-Result<void> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
-                                  const std::string& presented_hash, const MintedPair& pair,
-                                  const std::vector<std::string>& scopes, std::int64_t now,
-                                  IssuedTokens& issued, std::optional<Error>& refused,
-                                  bool& family_reused) {
+Result<RotationOutcome> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
+                                             const std::string& presented_hash,
+                                             const MintedPair& pair,
+                                             const std::vector<std::string>& scopes,
+                                             std::int64_t now) {
     auto& grants = r.grants();
     ASSIGN_OR_RETURN(auto token, grants.find_refresh_token(presented_hash));
     if (!token || token->revoked_at || !token->rotated_at) {
         // Revoked (or its family revoked) since the read; or gone.
-        refused = invalid_grant("Invalid or revoked refresh token");
-        return {};
+        return refusal("Invalid or revoked refresh token");
     }
     const RefreshToken& current = *token;
     ASSIGN_OR_RETURN(auto fam, grants.find_family(current.family_id));
     if (!fam || fam->revoked_at) {
-        refused = invalid_grant("Invalid or revoked refresh token");
-        return {};
+        return refusal("Invalid or revoked refresh token");
     }
     const TokenFamily& live = *fam;
     ASSIGN_OR_RETURN(auto child, grants.find_newest_child(presented_hash));
@@ -90,8 +100,9 @@ Result<void> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
         if (spent) {
             // The first response was lost: replace the pair the client never saw.
             RETURN_IF_ERROR(grants.revoke_refresh_token(child->token_hash, now));
-            ASSIGN_OR_RETURN(issued, store_pair(grants, pair, scopes));
-            return {};
+            RotationOutcome replaced;
+            ASSIGN_OR_RETURN(replaced.issued, store_pair(grants, pair, scopes));
+            return replaced;
         }
     }
     RETURN_IF_ERROR(grants.revoke_family(live.id, "refresh_token_reused", now));
@@ -100,9 +111,10 @@ Result<void> answer_spent_refresh(Repositories& r, const Lifetimes& lifetimes,
     RETURN_IF_ERROR(r.audit().record(
         audit::make_audit("family.revoked", {"partner", live.user_id, live.client_id, ""},
                           {{"family_id", live.id}, {"reason", "refresh_token_reused"}}, now)));
-    refused = invalid_grant("Refresh token was already used; the token family has been revoked");
-    family_reused = true;
-    return {};
+    RotationOutcome reused =
+        refusal("Refresh token was already used; the token family has been revoked");
+    reused.family_reused = true;
+    return reused;
 }
 
 } // namespace
@@ -317,34 +329,33 @@ Result<IssuedTokens> TokenService::refresh_steps(const RefreshRequest& request) 
     // its effect cannot be split by a concurrent refresh, in this process or another. The
     // common case first, in as few statements as the writer can take: the presented token is
     // live and rotates. Anything else is looked at closely (answer_spent_refresh).
-    IssuedTokens issued;
-    std::optional<Error> refused;
-    bool family_reused = false; ///< the refusal revoked the family (counted once committed)
+    RotationOutcome outcome;
     RETURN_IF_ERROR(uow_.run(TransactionMode::write, [&](Repositories& r) -> Result<void> {
         RETURN_IF_ERROR(limiter_.charge_in(r, rate_limited_partner(*client),
                                            ratelimit::Endpoint::token_exchanges));
         auto& grants = r.grants();
         ASSIGN_OR_RETURN(bool rotated, grants.mark_rotated(presented_hash, now));
         if (!rotated) {
-            return answer_spent_refresh(r, lifetimes_, presented_hash, pair, scopes, now, issued,
-                                        refused, family_reused);
+            ASSIGN_OR_RETURN(
+                outcome, answer_spent_refresh(r, lifetimes_, presented_hash, pair, scopes, now));
+            return {};
         }
         // The old bearer stops working at once.
         RETURN_IF_ERROR(grants.revoke_access_token(presented->access_token_hash, now));
         if (scopes != family->scopes) {
             RETURN_IF_ERROR(grants.set_family_scopes(family->id, scopes));
         }
-        ASSIGN_OR_RETURN(issued, store_pair(grants, pair, scopes));
+        ASSIGN_OR_RETURN(outcome.issued, store_pair(grants, pair, scopes));
         return {};
     }));
-    if (family_reused) {
+    if (outcome.family_reused) {
         telemetry_->count("provisiond_family_revocations_total",
                           {{"reason", "refresh_token_reused"}});
     }
-    if (refused) {
-        return *refused;
+    if (outcome.refused) {
+        return *outcome.refused;
     }
-    return issued;
+    return std::move(outcome.issued);
 }
 
 } // namespace provisiond::oauth
