@@ -15,5 +15,18 @@ cmake --build build-asan -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-asan
+# The suites' failing tests (assertion and stack) are printed inside CTest's long output; they
+# are collected here and printed again last, where the end of a CI log shows them.
+export PROVISIOND_FAILURE_LOG="$PWD/failures"
+rm -rf "$PROVISIOND_FAILURE_LOG" && mkdir -p "$PROVISIOND_FAILURE_LOG"
 # Two tests at a time (CMakeLists.txt says which are long): ~35 minutes one by one on 2 cores.
-ctest --output-on-failure --timeout 900 -j2
+status=0
+ctest --output-on-failure --timeout 900 -j2 || status=$?
+if [[ $status -ne 0 ]]; then
+  for f in "$PROVISIOND_FAILURE_LOG"/*.txt; do
+    [[ -e "$f" ]] || continue
+    echo "=== failing tests of $(basename "$f" .txt)"
+    head -60 "$f"
+  done
+fi
+exit $status

@@ -27,6 +27,10 @@ status=0
 if [[ $status -ne 0 ]]; then
   echo "# tests/blackbox (${PROVISIOND_TEST_BACKEND:-sqlite}): failing tests"
   sed -n '/failing tests:/,$p' "$summary" | head -200 || true # head may close the pipe early
+  # scripts/test.sh prints these again after CTest, at the very end of the CI log.
+  if [[ -n "${PROVISIOND_FAILURE_LOG:-}" ]]; then
+    sed -n '/failing tests:/,$p' "$summary" >"$PROVISIOND_FAILURE_LOG/blackbox-${PROVISIOND_TEST_BACKEND:-sqlite}.txt" || true
+  fi
 fi
 rm -f "$summary"
 exit $status
