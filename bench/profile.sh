@@ -11,28 +11,14 @@ PROVISIOND=$(realpath "${1:-$HERE/../build-release/provisiond}")
 SECONDS_=${2:-10}
 NODE=$HERE/node_modules/.bin/node
 TMP=$(mktemp -d)
-trap 'kill "$PID" 2>/dev/null || true; wait 2>/dev/null || true; [[ -n ${KEEP_PERF:-} ]] && cp "$TMP/perf.data" "$KEEP_PERF"; rm -rf "$TMP"' EXIT
-db=$TMP/p.db
-"$PROVISIOND" migrate --database "$db" > /dev/null
-"$PROVISIOND" clients add --database "$db" --client-id bench --name Bench \
-  --redirect-uri https://bench.example/cb --scopes "project:read user:read" > /dev/null
-for ep in account_requests token_exchanges resource_creates; do
-  "$PROVISIOND" clients set-limit --database "$db" bench "$ep" unlimited > /dev/null
-done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-admin=$(free_port)
-(cd "$TMP" && exec "$PROVISIOND" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
-  --public-url "http://127.0.0.1:$port" --database "$db" --outbox-dir "$TMP/outbox" --log-level warn) \
-  > "$TMP/serve.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/_ready" || true)" == 200 ]] && break
-  sleep 0.1
-done
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; [[ -n ${KEEP_PERF:-} ]] && cp "$TMP/perf.data" "$KEEP_PERF"; rm -rf "$TMP"' EXIT
+# shellcheck source=lib/one-server.sh
+source "$HERE/lib/one-server.sh"
+start_one_server "$PROVISIOND" "$TMP"
+port=$PORT admin=$ADMIN_PORT
 "$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n 24 --out "$TMP/tokens.txt" > /dev/null
 sleep 2 # the set-up's welcome emails leave the outbox before the window
-perf record -F 1999 -g -o "$TMP/perf.data" -p "$PID" -- sleep "$SECONDS_" 2> /dev/null &
+perf record -F 1999 -g -o "$TMP/perf.data" -p "$SERVER_PID" -- sleep "$SECONDS_" 2> /dev/null &
 PERF=$!
 WRK_MODE=refresh WRK_FILE=$TMP/tokens.txt WRK_THREADS=2 WRK_CONNECTIONS=8 WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
   wrk -t 2 -c 8 -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \

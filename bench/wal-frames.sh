@@ -13,22 +13,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PROVISIOND=$(realpath "${1:-$HERE/../build-release/provisiond}")
 N=${2:-100}
 TMP=$(mktemp -d)
-trap 'kill "$PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
-db=$TMP/p.db
-"$PROVISIOND" migrate --database "$db" > /dev/null
-"$PROVISIOND" clients add --database "$db" --client-id bench --name Bench \
-  --redirect-uri https://bench.example/cb --scopes "project:read user:read" > /dev/null
-for ep in account_requests token_exchanges resource_creates; do
-  "$PROVISIOND" clients set-limit --database "$db" bench "$ep" unlimited > /dev/null
-done
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$TMP" && exec "$PROVISIOND" serve --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" \
-  --database "$db" --outbox-dir "$TMP/outbox" --log-level warn) > "$TMP/serve.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/_ready" || true)" == 200 ]] && break
-  sleep 0.1
-done
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
+# shellcheck source=lib/one-server.sh
+source "$HERE/lib/one-server.sh"
+start_one_server "$PROVISIOND" "$TMP"
+port=$PORT db=$DB
 node "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n 1 --out "$TMP/tokens.txt" > /dev/null
 sleep 3 # the set-up's welcome email leaves the outbox first
 before=$(stat -c %s "$db-wal")
