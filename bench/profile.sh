@@ -12,7 +12,7 @@ SECONDS_=${2:-10}
 NODE=$HERE/node_modules/.bin/node
 TMP=$(mktemp -d)
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; [[ -n ${KEEP_PERF:-} ]] && cp "$TMP/perf.data" "$KEEP_PERF"; rm -rf "$TMP"' EXIT
-# shellcheck source=lib/one-server.sh
+# shellcheck source-path=SCRIPTDIR source=lib/one-server.sh
 source "$HERE/lib/one-server.sh"
 start_one_server "$PROVISIOND" "$TMP"
 port=$PORT admin=$ADMIN_PORT

@@ -25,7 +25,7 @@ MODE=${3:-refresh}
 ATTEMPTS=5
 TMP=$(mktemp -d)
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
-# shellcheck source=lib/one-server.sh
+# shellcheck source-path=SCRIPTDIR source=lib/one-server.sh
 source "$HERE/lib/one-server.sh"
 start_one_server "$PROVISIOND" "$TMP"
 port=$PORT db=$DB
@@ -53,6 +53,7 @@ empty_wal() {
 # One request at a time: a refresh sends the token the last one returned (and leaves the last
 # in the pool file for the next run), a code exchange the next code of the pool.
 send_requests() {
+  # shellcheck disable=SC2016 # the quoted text is JavaScript
   node -e '
 const fs = require("fs");
 const [port, mode, poolFile, first, n] = process.argv.slice(1);

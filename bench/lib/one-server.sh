@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by profile.sh and wal-frames.sh: one `provisiond serve` on a fresh SQLite file, with the
 # partner client `bench` and every limit unlimited, on free loopback ports. (run.sh has its own
 # pvd_init/pvd_start: it also runs PostgreSQL and many servers per run.)
@@ -20,6 +21,7 @@ start_one_server() {
   (cd "$dir" && exec "$provisiond" serve --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
     --public-url "http://127.0.0.1:$PORT" --database "$DB" --outbox-dir "$dir/outbox" --log-level warn) \
     > "$dir/serve.log" 2>&1 &
+  # shellcheck disable=SC2034 # read by the scripts that source this file
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/_ready" || true)" == 200 ]] && return 0
