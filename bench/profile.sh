@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Where the token path spends its time: `perf record -g` of one provisiond under wrk's refresh
-# rotation (8 connections), then perf's flat profile by symbol and by library. Loopback only.
+# rotation or PKCE code exchange, then perf's flat profile by symbol and by library. Loopback only.
 #
-#   bash bench/profile.sh [PROVISIOND] [SECONDS]     # default build-release/provisiond, 10 s
+#   bash bench/profile.sh [PROVISIOND] [SECONDS] [refresh|code] [CLIENTS]
+#                     # defaults: build-release/provisiond, 10 s, refresh, 8 clients
+#
+# The codes are rows inserted before the window (prep.mjs pvd-codes, as bench/run.sh does).
 #
 # Needs perf (Debian's linux-perf) and wrk, and bench/run.sh's toolchain (node_modules).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROVISIOND=$(realpath "${1:-$HERE/../build-release/provisiond}")
 SECONDS_=${2:-10}
+MODE=${3:-refresh}
+CLIENTS=${4:-8}
+[[ $MODE == refresh || $MODE == code ]] || { echo "profile: the third argument is refresh or code" >&2; exit 2; }
 NODE=$HERE/node_modules/.bin/node
 TMP=$(mktemp -d)
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; [[ -n ${KEEP_PERF:-} ]] && cp "$TMP/perf.data" "$KEEP_PERF"; rm -rf "$TMP"' EXIT
@@ -16,12 +22,19 @@ trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; [[ -
 source "$HERE/lib/one-server.sh"
 start_one_server "$PROVISIOND" "$TMP"
 port=$PORT admin=$ADMIN_PORT
-"$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n 24 --out "$TMP/tokens.txt" > /dev/null
-sleep 2 # the set-up's welcome emails leave the outbox before the window
+if [[ $MODE == refresh ]]; then
+  "$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n $((CLIENTS * 3)) --out "$TMP/pool.txt" > /dev/null
+  sleep 2 # the set-up's welcome emails leave the outbox before the window
+else
+  # More codes than the window can use (the fastest code exchange measured is ~3 500/s).
+  "$NODE" "$HERE/prep.mjs" pvd-codes --n $((SECONDS_ * 4000)) --project-start 1 --sql "$TMP/codes.sql" --out "$TMP/pool.txt" > /dev/null
+  sqlite3 "$DB" ".timeout 10000" ".read $TMP/codes.sql"
+fi
 perf record -F 1999 -g -o "$TMP/perf.data" -p "$SERVER_PID" -- sleep "$SECONDS_" 2> /dev/null &
 PERF=$!
-WRK_MODE=refresh WRK_FILE=$TMP/tokens.txt WRK_THREADS=2 WRK_CONNECTIONS=8 WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
-  wrk -t 2 -c 8 -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \
+threads=$((CLIENTS < 2 ? 1 : 2))
+WRK_MODE=$MODE WRK_FILE=$TMP/pool.txt WRK_THREADS=$threads WRK_CONNECTIONS=$CLIENTS WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
+  wrk -t "$threads" -c "$CLIENTS" -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \
   | grep -E "Requests/sec" || true
 wait "$PERF" || true
 set +o pipefail # `head` closes the pipe of perf report early: not a failure
