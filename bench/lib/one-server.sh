@@ -1,15 +1,17 @@
 # shellcheck shell=bash
-# Sourced by profile.sh and wal-frames.sh: one `provisiond serve` on a fresh SQLite file, with the
-# partner client `bench` and every limit unlimited, on free loopback ports. (run.sh has its own
-# pvd_init/pvd_start: it also runs PostgreSQL and many servers per run.)
+# Sourced by profile.sh, wal-frames.sh and pg-wal.sh: one `provisiond serve` on a fresh database
+# (a SQLite file in DIR, or the PostgreSQL database given), with the partner client `bench` and
+# every limit unlimited, on free loopback ports. (run.sh has its own pvd_init/pvd_start: it runs
+# many servers per run.)
 #
-#   start_one_server PROVISIOND DIR    # sets DB, PORT, ADMIN_PORT and SERVER_PID; logs to DIR/serve.log
+#   start_one_server PROVISIOND DIR [DATABASE_URL]
+#                     # sets DB, PORT, ADMIN_PORT and SERVER_PID; logs to DIR/serve.log
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_one_server() {
   local provisiond=$1 dir=$2 ep
-  DB=$dir/p.db
+  DB=${3:-$dir/p.db}
   "$provisiond" migrate --database "$DB" > /dev/null
   "$provisiond" clients add --database "$DB" --client-id bench --name Bench \
     --redirect-uri https://bench.example/cb --scopes "project:read user:read" > /dev/null
