@@ -23,21 +23,14 @@ CLIENTS=${3:-8}
 SECONDS_=${4:-6}
 [[ $MODE == refresh || $MODE == code ]] || { echo "pg-wal: the second argument is refresh or code" >&2; exit 2; }
 NODE=$HERE/node_modules/.bin/node
-# shellcheck disable=SC2012 # version-sorted directory names
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
 TMP=$(mktemp -d)
 chmod 755 "$TMP" # the cluster runs as nobody when we are root
 PG_DIR=$TMP/pg
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; bash "$REPO/tests/pg/cluster.sh" stop "$PG_DIR" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-# tests/pg/cluster.sh makes the cluster with full_page_writes off (for tests): start it again
-# with it on.
-URL=$(bash "$REPO/tests/pg/cluster.sh" start "$PG_DIR")
-bash "$REPO/tests/pg/cluster.sh" pause "$PG_DIR"
-as_pg_owner() { if [[ $(id -u) == 0 ]]; then runuser -u nobody -- "$@"; else "$@"; fi; }
-as_pg_owner "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-  -o "-p $(cat "$PG_DIR/port") -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB" \
-  start > /dev/null
+# tests/pg/cluster.sh makes the cluster; its defaults are for tests (full_page_writes off).
+URL=$(PG_SETTINGS="-c full_page_writes=on -c synchronous_commit=on -c shared_buffers=128MB" \
+  bash "$REPO/tests/pg/cluster.sh" start "$PG_DIR")
 psql -X -q "$URL/postgres" -c "CREATE DATABASE bench"
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$URL/bench" "$@"; }
 

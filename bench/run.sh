@@ -443,14 +443,10 @@ if ((PVD_OK)) && [[ $SKIP_PG != 1 ]] && { wants provisiond-refresh || wants prov
     SKIPPED+=("PostgreSQL section: no PostgreSQL server binaries (apt-get install postgresql-15, see scripts/setup.sh --test)")
   else
     # tests/pg/cluster.sh makes the throwaway cluster (initdb, free port; as root it runs as
-    # nobody). It starts it with fsync off for tests: restart it durable, as in production.
+    # nobody). Its defaults are for tests (fsync off): this one is durable, as in production.
     PG_DIR=$(mktemp -d /tmp/provisiond-bench-pg.XXXXXX)
-    PG_URL=$(bash "$REPO/tests/pg/cluster.sh" start "$PG_DIR")
-    bash "$REPO/tests/pg/cluster.sh" pause "$PG_DIR"
-    PG_PORT=$(cat "$PG_DIR/port")
-    PG_OPTS="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=128MB"
-    as_pg_owner() { if [[ $(id -u) == 0 ]]; then runuser -u nobody -- "$@"; else "$@"; fi; }
-    as_pg_owner "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 -o "$PG_OPTS" start > /dev/null
+    PG_URL=$(PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=128MB" \
+      bash "$REPO/tests/pg/cluster.sh" start "$PG_DIR")
     PG_VERSION=$(psql -X -tA "$PG_URL/postgres" -c 'SHOW server_version')
     PG_INFO=$("$NODE" -p 'JSON.stringify({version: process.argv[1], settings: process.argv[2]})' "$PG_VERSION" \
       "$(psql -X -tA "$PG_URL/postgres" -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers','max_connections','wal_level')")")

@@ -6,6 +6,8 @@
 #   tests/pg/cluster.sh url DIR     → the URL again
 #   tests/pg/cluster.sh pause DIR   → stop the server, keep its data (fault tests: database gone)
 #   tests/pg/cluster.sh resume DIR  → start it again on the same port
+# PG_SETTINGS: more server options for start and resume, e.g. "-c fsync=on" (the bench's clusters:
+# durable, as in production); they come after the test defaults below, and the last one wins.
 # initdb refuses to run as root: as root the cluster runs as `nobody`.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop|url DIR}
@@ -21,7 +23,7 @@ as_owner() {
 
 # fsync off: a test cluster is thrown away; max_connections for many servers at once.
 server_options() {
-  echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 -c shared_buffers=32MB"
+  echo "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 -c shared_buffers=32MB ${PG_SETTINGS:-}"
 }
 
 case "$cmd" in
