@@ -39,12 +39,10 @@ source "$HERE/lib/one-server.sh"
 start_one_server "$PROVISIOND" "$TMP" "$URL/bench"
 
 if [[ $MODE == refresh ]]; then
-  "$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$PORT" --n $((CLIENTS * 3)) --out "$TMP/pool.txt" > /dev/null
+  make_pool refresh $((CLIENTS * 3)) "$TMP/pool.txt"
   sleep 2 # the set-up's welcome emails leave the outbox before the window
 else
-  "$NODE" "$HERE/prep.mjs" pvd-codes --n $((SECONDS_ * 2000)) --project-start 1 --sql "$TMP/codes.sql" --out "$TMP/pool.txt" > /dev/null
-  sql -f "$TMP/codes.sql" > /dev/null
-  sql -c "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))" > /dev/null
+  make_pool code $((SECONDS_ * 2000)) "$TMP/pool.txt"
 fi
 requests() {
   curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" |
@@ -52,10 +50,7 @@ requests() {
 }
 sql -c "CHECKPOINT" -c "SELECT pg_stat_reset()" -c "SELECT pg_stat_reset_shared('wal')" > /dev/null
 before=$(requests)
-threads=$((CLIENTS < 2 ? 1 : 2))
-WRK_MODE=$MODE WRK_FILE=$TMP/pool.txt WRK_THREADS=$threads WRK_CONNECTIONS=$CLIENTS WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
-  wrk -t "$threads" -c "$CLIENTS" -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$PORT/oauth/token" \
-  | grep -E "Requests/sec" || true
+run_wrk "$MODE" "$CLIENTS" "$SECONDS_" "$TMP/pool.txt"
 sleep 1 # the statistics collector's last report
 n=$(($(requests) - before))
 echo "$n $MODE requests at $CLIENTS clients"

@@ -21,21 +21,17 @@ trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; [[ -
 # shellcheck source-path=SCRIPTDIR source=lib/one-server.sh
 source "$HERE/lib/one-server.sh"
 start_one_server "$PROVISIOND" "$TMP"
-port=$PORT admin=$ADMIN_PORT
+admin=$ADMIN_PORT
 if [[ $MODE == refresh ]]; then
-  "$NODE" "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n $((CLIENTS * 3)) --out "$TMP/pool.txt" > /dev/null
+  make_pool refresh $((CLIENTS * 3)) "$TMP/pool.txt"
   sleep 2 # the set-up's welcome emails leave the outbox before the window
 else
   # More codes than the window can use (the fastest code exchange measured is ~3 500/s).
-  "$NODE" "$HERE/prep.mjs" pvd-codes --n $((SECONDS_ * 4000)) --project-start 1 --sql "$TMP/codes.sql" --out "$TMP/pool.txt" > /dev/null
-  sqlite3 "$DB" ".timeout 10000" ".read $TMP/codes.sql"
+  make_pool code $((SECONDS_ * 4000)) "$TMP/pool.txt"
 fi
 perf record -F 1999 -g -o "$TMP/perf.data" -p "$SERVER_PID" -- sleep "$SECONDS_" 2> /dev/null &
 PERF=$!
-threads=$((CLIENTS < 2 ? 1 : 2))
-WRK_MODE=$MODE WRK_FILE=$TMP/pool.txt WRK_THREADS=$threads WRK_CONNECTIONS=$CLIENTS WRK_CLIENT_ID=- WRK_OUT=$TMP/wrk.json \
-  wrk -t "$threads" -c "$CLIENTS" -d "${SECONDS_}s" --timeout 10s -s "$HERE/wrk/token.lua" "http://127.0.0.1:$port/oauth/token" \
-  | grep -E "Requests/sec" || true
+run_wrk "$MODE" "$CLIENTS" "$SECONDS_" "$TMP/pool.txt"
 wait "$PERF" || true
 set +o pipefail # `head` closes the pipe of perf report early: not a failure
 echo "== storage metrics after the run (sums and counts: mean = sum / count) =="

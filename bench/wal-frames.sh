@@ -32,11 +32,10 @@ port=$PORT db=$DB
 
 # The pool: one refresh token (each run goes on from the last one returned), or N codes per run.
 if [[ $MODE == refresh ]]; then
-  node "$HERE/prep.mjs" refresh --server provisiond --target "http://127.0.0.1:$port" --n 1 --out "$TMP/pool.txt" > /dev/null
+  make_pool refresh 1 "$TMP/pool.txt"
   sleep 3 # the set-up's welcome email leaves the outbox first
 else
-  node "$HERE/prep.mjs" pvd-codes --n $((N * ATTEMPTS)) --project-start 1 --sql "$TMP/codes.sql" --out "$TMP/pool.txt" > /dev/null
-  sqlite3 "$db" ".timeout 10000" ".read $TMP/codes.sql"
+  make_pool code $((N * ATTEMPTS)) "$TMP/pool.txt"
 fi
 
 # Start the WAL over (copy it all back, then truncate it to nothing; the server is idle), so that
