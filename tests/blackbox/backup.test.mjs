@@ -273,7 +273,7 @@ describe('provisiond backup', () => {
     assert.match(migrated.stdout, new RegExp(`^schema version ${schema}$`, 'm'));
 
     restored = new Server({ dir, port: await freePort(), extraArgs: [], env: {} });
-    await restored.start();
+    await restored.startOnFreePorts();
     assert.doesNotMatch(restored.stderr(), /cannot open the signing secret/);
 
     // An account from before the backup: its refresh token works, and the new access token reaches its project.
@@ -351,7 +351,7 @@ describe('provisiond backup', () => {
     assert.match(migrated.stdout, new RegExp(`^schema version ${schema}$`, 'm'));
 
     restored = new Server({ dir, port: await freePort(), extraArgs: [], env: {}, database: url });
-    await restored.start();
+    await restored.startOnFreePorts();
     assert.doesNotMatch(restored.stderr(), /cannot open the signing secret/);
 
     const earlier = before[0];

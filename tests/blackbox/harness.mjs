@@ -227,7 +227,30 @@ export class Server {
   async startOnNewPort() {
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
-    return this.start();
+    return this.startOnFreePorts();
+  }
+
+  /**
+   * start(), again on new ports when the server exited because a port the harness picked was
+   * taken. freePort() closes its probe before the server binds, and in between any process's
+   * listener or outgoing connection may take the port: CTest runs three suites side by side, one
+   * of them with hundreds of PostgreSQL connections. The server then exits at once naming it.
+   */
+  async startOnFreePorts(tries = 3) {
+    for (let i = 1; ; i += 1) {
+      try {
+        return await this.start();
+      } catch (e) {
+        const taken = [this.port, this.adminPort].some((p) => p &&
+          String(e?.message).includes(`cannot listen on 127.0.0.1:${p}: Address already in use`));
+        if (!taken || i === tries) throw e;
+        this.port = await freePort();
+        this.adminPort = await freePort();
+        this.url = `http://127.0.0.1:${this.port}`;
+        this._stderr = '';
+        this._stdout = '';
+      }
+    }
   }
 
   /** Kill without asserting anything (for cleanup after a failed test). */
@@ -273,8 +296,7 @@ export async function startServer({ extraArgs = [], env = {}, wrapper = [], data
   const port = await freePort();
   const adminPort = await freePort();
   const s = new Server({ dir, port, adminPort, extraArgs, env, wrapper, database });
-  await s.start();
-  return s;
+  return s.startOnFreePorts();
 }
 
 // ---------------------------------------------------------------------------------------------

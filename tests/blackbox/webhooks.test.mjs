@@ -636,7 +636,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       await cli(server, ['migrate']);
       const ep = await add(server, R.url, 'account.created'); // sealed under <db>-secrets.key
       R.secret = ep.secret;
-      await server.start(); // --secrets-key-file names a file that does not exist: serve starts anyway
+      await server.startOnFreePorts(); // --secrets-key-file names a file that does not exist: serve starts anyway
       const clientId = await registerClient(server);
       const a = await newAccount(server, { clientId });
       await sleep(2000);
@@ -690,7 +690,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       assert.deepEqual(stored.map((r) => [r.id, r.url, r.events]).sort(), [[a.id, A.url, 'account.created'], [b.id, B.url, '']].sort());
       for (const r of stored) assert.ok(r.secret_box.length > 0);
 
-      await server.start();
+      await server.startOnFreePorts();
       const ca = cursor(A);
       const cb = cursor(B);
 
@@ -791,7 +791,7 @@ describe('`provisiond webhooks add|list|rotate-secret|remove`', () => {
       assertKeyFile(keyFile);
       assert.ok(!existsSync(`${server.dbPath}-secrets.key`), 'nothing next to the database');
       await assertNoSecretInDb(server, [ep.secret]);
-      await server.start();
+      await server.startOnFreePorts();
       const clientId = await registerClient(server, { name: 'Key File Partner' });
       await waitFor(() => R.events.length >= 1, 'partner.registered');
       assert.equal(checkEvent(server, R.events[0], 'partner.registered').partner.client_id, clientId);
