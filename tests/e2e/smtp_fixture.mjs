@@ -153,10 +153,19 @@ export class SmtpServer {
   }
 }
 
-/** Start a real SMTP server on a free loopback port. */
+/**
+ * Start a real SMTP server on a free loopback port; on another one when the port was taken
+ * between freePort() and the sink's bind (see Server.startOnFreePorts in ../blackbox/harness.mjs).
+ */
 export async function startSmtp() {
-  const s = await reserveSmtp();
-  return s.start();
+  for (let i = 1; ; i += 1) {
+    const s = await reserveSmtp();
+    try {
+      return await s.start();
+    } catch (e) {
+      if (i === 3 || !/address already in use/i.test(String(e?.message))) throw e;
+    }
+  }
 }
 
 /**
