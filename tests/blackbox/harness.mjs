@@ -95,6 +95,23 @@ export async function freePort() {
   }
 }
 
+/**
+ * srv.listen() on 127.0.0.1 at a port from freePort(), at another when that one was taken in
+ * between (see Server.startOnFreePorts); resolves to the port.
+ */
+export async function listenOnFreePort(srv, tries = 3) {
+  for (let i = 1; ; i += 1) {
+    const port = await freePort();
+    const err = await new Promise((res) => {
+      const failed = (e) => res(e);
+      srv.once('error', failed);
+      srv.listen(port, '127.0.0.1', () => { srv.off('error', failed); res(null); });
+    });
+    if (!err) return port;
+    if (err.code !== 'EADDRINUSE' || i === tries) throw err;
+  }
+}
+
 function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {}) {
   return new Promise((res, rej) => {
     const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync 
 import net from 'node:net';
 import tls from 'node:tls';
 import { dirname, join } from 'node:path';
-import { freePort, makeTempDir, sleep } from './harness.mjs';
+import { freePort, listenOnFreePort, makeTempDir, sleep } from './harness.mjs';
 
 /** Every DNS name (and IP) the server certificate is valid for. */
 export const CERT_NAMES = [
@@ -250,6 +250,28 @@ export async function waitForPort(port, { host = '127.0.0.1', timeoutMs = 10000,
  *  waitForFetchCount(path, n, {timeoutMs}) → polls the log until at least n; returns the count
  *  stop()
  */
+/**
+ * nginx answers on its port and has written its pid file, which it does only once it has bound
+ * (a taken port may have another process's listener answering on it; nginx then gives up binding
+ * after ~2.5 s and exits).
+ */
+async function nginxUp(child, port, dir) {
+  await waitForPort(port, { proc: child });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode})`);
+    let pid;
+    try { pid = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim()); } catch { pid = undefined; }
+    if (pid === child.pid) return;
+    if (Date.now() > deadline) throw new Error('nginx wrote no pid file within 10 s');
+    await sleep(50);
+  }
+}
+
+function readErrorLog(dir) {
+  try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; }
+}
+
 export async function startTlsSite() {
   const nginx = nginxBinary();
   if (!nginx) throw new Error('nginx is not installed (apt-get install -y nginx)');
@@ -259,24 +281,38 @@ export async function startTlsSite() {
   mkdirSync(docroot, { recursive: true });
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const port = await freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConf({ dir, port, certFile: ca.certFile, keyFile: ca.keyFile, docroot }));
   const accessLog = join(dir, 'access.log');
-  writeFileSync(accessLog, '');
-  const proc = spawn(nginx, ['-e', join(dir, 'error.log'), '-c', conf, '-p', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  proc.stdout.resume();
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => { live.delete(proc); res({ code, signal }); }));
-  try {
-    await waitForPort(port, { proc });
-  } catch (e) {
-    proc.kill('SIGKILL');
-    throw new Error(`nginx did not start: ${e.message}\n${stderr}`);
+  // On another port when the one picked was taken before nginx bound it (see
+  // Server.startOnFreePorts in harness.mjs): nginx then exits saying so.
+  let port;
+  let proc;
+  let stderr;
+  let exited;
+  for (let i = 1; ; i += 1) {
+    port = await freePort();
+    writeFileSync(conf, nginxConf({ dir, port, certFile: ca.certFile, keyFile: ca.keyFile, docroot }));
+    writeFileSync(accessLog, '');
+    writeFileSync(join(dir, 'error.log'), '');
+    rmSync(join(dir, 'nginx.pid'), { force: true });
+    proc = spawn(nginx, ['-e', join(dir, 'error.log'), '-c', conf, '-p', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child = proc;
+    live.add(child);
+    stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    child.stdout.resume();
+    exited = new Promise((res) => child.on('exit', (code, signal) => { live.delete(child); res({ code, signal }); }));
+    try {
+      await nginxUp(child, port, dir);
+      break;
+    } catch (e) {
+      child.kill('SIGKILL');
+      await exited;
+      const taken = /Address already in use/.test(stderr + readErrorLog(dir));
+      if (!taken || i === 3) throw new Error(`nginx did not start: ${e.message}\n${stderr}`);
+    }
   }
 
   const site = {
@@ -325,7 +361,7 @@ export async function startTlsSite() {
       }
     },
     stderr() { return stderr; },
-    errorLog() { try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; } },
+    errorLog() { return readErrorLog(dir); },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
@@ -368,8 +404,7 @@ export async function startRawTlsServer(handler) {
   });
   server.on('connection', () => { connections += 1; });
   server.on('tlsClientError', () => {});
-  const port = await freePort();
-  await new Promise((res) => server.listen(port, '127.0.0.1', res));
+  const port = await listenOnFreePort(server);
   return {
     port,
     requests,

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import {
-  ON_POSTGRES, accountRequest, api, db, exchangeCode, freePort, q, q1, rawHttp, registerClient, setLimit, sha256hex,
+  ON_POSTGRES, accountRequest, api, db, exchangeCode, listenOnFreePort, q, q1, rawHttp, registerClient, setLimit, sha256hex,
   sleep, startServer, uniqueEmail,
 } from '../blackbox/harness.mjs';
 import { decodeEntities, startSmtp } from './smtp_fixture.mjs';
@@ -74,8 +74,7 @@ export async function startCallbackServer({ path = '/cb' } = {}) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>Partner callback</title><h1>Partner callback</h1>');
   });
-  const port = await freePort();
-  await new Promise((res) => srv.listen(port, '127.0.0.1', res));
+  const port = await listenOnFreePort(srv);
   const origin = `http://127.0.0.1:${port}`;
   return {
     port,
@@ -124,8 +123,7 @@ export async function startHtmlServer(routes) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
     res.end(body);
   });
-  const port = await freePort();
-  await new Promise((res) => srv.listen(port, '127.0.0.1', res));
+  const port = await listenOnFreePort(srv);
   return {
     port,
     origin: `http://127.0.0.1:${port}`,
