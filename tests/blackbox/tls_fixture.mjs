@@ -236,21 +236,6 @@ export async function waitForPort(port, { host = '127.0.0.1', timeoutMs = 10000,
 }
 
 /**
- * Start nginx serving a docroot over HTTPS on a free loopback port with the test CA's certificate.
- * Returns a site object:
- *  port, caFile, otherCaFile, dir, docroot
- *  url(host, path)            → `https://host:port/path`
- *  resolveArgs(names)         → ['--cimd-resolve', 'name:port:127.0.0.1', …] (a [name, address] pair maps elsewhere)
- *  cimdArgs(names, {loopback}) → --cimd-ca-file + (--cimd-allow-loopback) + resolve args
- *  writeDoc(path, obj|string|Buffer) (atomic; returns the path's URL on partner.test)
- *  removeDoc(path)
- *  log()                      → parsed access-log entries [{m,u,s,b,h,ua,acc,...}]
- *  fetchCount(path[, host])   → entries whose URI is path (and whose Host matches host, when given)
- *  totalFetches()             → number of requests logged
- *  waitForFetchCount(path, n, {timeoutMs}) → polls the log until at least n; returns the count
- *  stop()
- */
-/**
  * nginx answers on its port and has written its pid file, which it does only once it has bound
  * (a taken port may have another process's listener answering on it; nginx then gives up binding
  * after ~2.5 s and exits).
@@ -272,6 +257,21 @@ function readErrorLog(dir) {
   try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; }
 }
 
+/**
+ * Start nginx serving a docroot over HTTPS on a free loopback port with the test CA's certificate.
+ * Returns a site object:
+ *  port, caFile, otherCaFile, dir, docroot
+ *  url(host, path)            → `https://host:port/path`
+ *  resolveArgs(names)         → ['--cimd-resolve', 'name:port:127.0.0.1', …] (a [name, address] pair maps elsewhere)
+ *  cimdArgs(names, {loopback}) → --cimd-ca-file + (--cimd-allow-loopback) + resolve args
+ *  writeDoc(path, obj|string|Buffer) (atomic; returns the path's URL on partner.test)
+ *  removeDoc(path)
+ *  log()                      → parsed access-log entries [{m,u,s,b,h,ua,acc,...}]
+ *  fetchCount(path[, host])   → entries whose URI is path (and whose Host matches host, when given)
+ *  totalFetches()             → number of requests logged
+ *  waitForFetchCount(path, n, {timeoutMs}) → polls the log until at least n; returns the count
+ *  stop()
+ */
 export async function startTlsSite() {
   const nginx = nginxBinary();
   if (!nginx) throw new Error('nginx is not installed (apt-get install -y nginx)');
