@@ -96,20 +96,33 @@ export async function freePort() {
 }
 
 /**
- * srv.listen() on 127.0.0.1 at a port from freePort(), at another when that one was taken in
- * between (see Server.startOnFreePorts); resolves to the port.
+ * attempt(i) for i = 1, 2, …, again while it failed because a port freePort() picked was taken
+ * before the process bound it (isTaken(error) says whether it was), at most `tries` times.
+ * freePort() closes its probe before the caller binds, and in between any process's listener
+ * or outgoing connection may take the port: CTest runs three suites side by side, one of them
+ * with hundreds of PostgreSQL connections. Every fixture that binds a picked port goes through
+ * here, each with its own way of saying "taken" (EADDRINUSE, provisiond's or nginx's message).
  */
-export async function listenOnFreePort(srv, tries = 3) {
+export async function retryOnTakenPort(attempt, isTaken, tries = 3) {
   for (let i = 1; ; i += 1) {
-    const port = await freePort();
-    const err = await new Promise((res) => {
-      const failed = (e) => res(e);
-      srv.once('error', failed);
-      srv.listen(port, '127.0.0.1', () => { srv.off('error', failed); res(null); });
-    });
-    if (!err) return port;
-    if (err.code !== 'EADDRINUSE' || i === tries) throw err;
+    try {
+      return await attempt(i);
+    } catch (e) {
+      if (i >= tries || !isTaken(e)) throw e;
+    }
   }
+}
+
+/** srv.listen() on 127.0.0.1 at a port from freePort() (another when taken); resolves to the port. */
+export function listenOnFreePort(srv, tries = 3) {
+  return retryOnTakenPort(async () => {
+    const port = await freePort();
+    await new Promise((res, rej) => {
+      srv.once('error', rej);
+      srv.listen(port, '127.0.0.1', () => { srv.off('error', rej); res(); });
+    });
+    return port;
+  }, (e) => e?.code === 'EADDRINUSE', tries);
 }
 
 function runProcess(bin, args, { env = {}, timeoutMs = 30000, input, cwd } = {}) {
@@ -249,25 +262,20 @@ export class Server {
 
   /**
    * start(), again on new ports when the server exited because a port the harness picked was
-   * taken. freePort() closes its probe before the server binds, and in between any process's
-   * listener or outgoing connection may take the port: CTest runs three suites side by side, one
-   * of them with hundreds of PostgreSQL connections. The server then exits at once naming it.
+   * taken (see retryOnTakenPort): it then exits at once naming the port.
    */
-  async startOnFreePorts(tries = 3) {
-    for (let i = 1; ; i += 1) {
-      try {
-        return await this.start();
-      } catch (e) {
-        const taken = [this.port, this.adminPort].some((p) => p &&
-          String(e?.message).includes(`cannot listen on 127.0.0.1:${p}: Address already in use`));
-        if (!taken || i === tries) throw e;
+  startOnFreePorts(tries = 3) {
+    return retryOnTakenPort(async (i) => {
+      if (i > 1) {
         this.port = await freePort();
         this.adminPort = await freePort();
         this.url = `http://127.0.0.1:${this.port}`;
         this._stderr = '';
         this._stdout = '';
       }
-    }
+      return this.start();
+    }, (e) => [this.port, this.adminPort].some((p) => p &&
+      String(e?.message).includes(`cannot listen on 127.0.0.1:${p}: Address already in use`)), tries);
   }
 
   /** Kill without asserting anything (for cleanup after a failed test). */

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync 
 import net from 'node:net';
 import tls from 'node:tls';
 import { dirname, join } from 'node:path';
-import { freePort, listenOnFreePort, makeTempDir, sleep } from './harness.mjs';
+import { freePort, listenOnFreePort, makeTempDir, retryOnTakenPort, sleep } from './harness.mjs';
 
 /** Every DNS name (and IP) the server certificate is valid for. */
 export const CERT_NAMES = [
@@ -283,37 +283,31 @@ export async function startTlsSite() {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const conf = join(dir, 'nginx.conf');
   const accessLog = join(dir, 'access.log');
-  // On another port when the one picked was taken before nginx bound it (see
-  // Server.startOnFreePorts in harness.mjs): nginx then exits saying so.
-  let port;
-  let proc;
-  let stderr;
-  let exited;
-  for (let i = 1; ; i += 1) {
-    port = await freePort();
-    writeFileSync(conf, nginxConf({ dir, port, certFile: ca.certFile, keyFile: ca.keyFile, docroot }));
+  // On another port when the one picked was taken before nginx bound it (see retryOnTakenPort
+  // in harness.mjs): nginx then exits saying so.
+  const { port, proc, exited, stderr } = await retryOnTakenPort(async () => {
+    const picked = await freePort();
+    writeFileSync(conf, nginxConf({ dir, port: picked, certFile: ca.certFile, keyFile: ca.keyFile, docroot }));
     writeFileSync(accessLog, '');
     writeFileSync(join(dir, 'error.log'), '');
     rmSync(join(dir, 'nginx.pid'), { force: true });
-    proc = spawn(nginx, ['-e', join(dir, 'error.log'), '-c', conf, '-p', dir], {
+    const child = spawn(nginx, ['-e', join(dir, 'error.log'), '-c', conf, '-p', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const child = proc;
     live.add(child);
-    stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
     child.stdout.resume();
-    exited = new Promise((res) => child.on('exit', (code, signal) => { live.delete(child); res({ code, signal }); }));
+    const done = new Promise((res) => child.on('exit', (code, signal) => { live.delete(child); res({ code, signal }); }));
     try {
-      await nginxUp(child, port, dir);
-      break;
+      await nginxUp(child, picked, dir);
     } catch (e) {
       child.kill('SIGKILL');
-      await exited;
-      const taken = /Address already in use/.test(stderr + readErrorLog(dir));
-      if (!taken || i === 3) throw new Error(`nginx did not start: ${e.message}\n${stderr}`);
+      await done;
+      throw new Error(`nginx did not start: ${e.message}\n${err}${readErrorLog(dir)}`);
     }
-  }
+    return { port: picked, proc: child, exited: done, stderr: () => err };
+  }, (e) => /Address already in use/.test(e.message));
 
   const site = {
     port, dir, docroot, caFile: ca.caFile, otherCaFile: ca.otherCaFile, ca,
@@ -360,7 +354,7 @@ export async function startTlsSite() {
         await sleep(50);
       }
     },
-    stderr() { return stderr; },
+    stderr() { return stderr(); },
     errorLog() { return readErrorLog(dir); },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

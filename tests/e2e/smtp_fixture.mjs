@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { freePort, makeTempDir, sleep } from '../blackbox/harness.mjs';
+import { freePort, makeTempDir, retryOnTakenPort, sleep } from '../blackbox/harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PYTHON = process.env.SMTP_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
@@ -155,17 +155,11 @@ export class SmtpServer {
 
 /**
  * Start a real SMTP server on a free loopback port; on another one when the port was taken
- * between freePort() and the sink's bind (see Server.startOnFreePorts in ../blackbox/harness.mjs).
+ * between freePort() and the sink's bind (see retryOnTakenPort in ../blackbox/harness.mjs).
  */
-export async function startSmtp() {
-  for (let i = 1; ; i += 1) {
-    const s = await reserveSmtp();
-    try {
-      return await s.start();
-    } catch (e) {
-      if (i === 3 || !/address already in use/i.test(String(e?.message))) throw e;
-    }
-  }
+export function startSmtp() {
+  return retryOnTakenPort(async () => (await reserveSmtp()).start(),
+    (e) => /address already in use/i.test(String(e?.message)));
 }
 
 /**
